@@ -1,0 +1,85 @@
+//! The command line, declared once with clap's derive (help text comes from these docs).
+
+use crate::{config, data_cmd, explain, run};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Quill: learn a user's interests as news search queries, from cross-domain signals.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an experiment: data, cleaner, statistics (and, as they land, training and evaluation).
+    Run {
+        /// The experiment TOML file.
+        file: PathBuf,
+    },
+    /// Check an experiment file without running it; --explain documents every field.
+    Validate {
+        /// The experiment TOML file (optional with --explain).
+        file: Option<PathBuf>,
+        /// Print every field with its doc, default and valid values.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// List registered reward plugins and ablations.
+    Rewards,
+    /// Inspect an experiment's dataset.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Users, signals per kind, noise rate, history lengths, future clicks.
+    Stats {
+        file: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print users as JSON, one per line.
+    Sample {
+        file: PathBuf,
+        /// How many users.
+        #[arg(short, default_value_t = 3)]
+        n: usize,
+        /// Only users of this split (train, valid, test).
+        #[arg(long)]
+        split: Option<String>,
+    },
+}
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run { file } => run::run(&config::load(&file)?),
+        Command::Validate { file, explain: true } => {
+            if let Some(file) = file {
+                config::load(&file)?;
+                println!("{}: valid", file.display());
+            }
+            print!("{}", explain::explain());
+            Ok(())
+        }
+        Command::Validate { file: Some(file), explain: false } => {
+            let exp = config::load(&file)?;
+            println!("{}: valid (experiment {:?}, output {})", file.display(), exp.config.experiment.name, exp.output_dir().display());
+            Ok(())
+        }
+        Command::Validate { file: None, explain: false } => anyhow::bail!("give an experiment file, or --explain"),
+        Command::Rewards => {
+            print!("{}", explain::rewards());
+            Ok(())
+        }
+        Command::Data { command: DataCommand::Stats { file, json } } => data_cmd::stats(&config::load(&file)?, json),
+        Command::Data { command: DataCommand::Sample { file, n, split } } => data_cmd::sample(&config::load(&file)?, n, split.as_deref()),
+    }
+}

@@ -1,0 +1,134 @@
+//! The experiment file: its schema (sections declared once in the library, with docs, defaults
+//! and ranges) and loading with errors that name file, line, column, field and valid values.
+
+use anyhow::{Context, Result, anyhow};
+use quill::clean::CleanerConfig;
+use quill::config::{Check, Section};
+use quill::data::DataConfig;
+use quill::device::DeviceKind;
+use quill::text::query_list::QueryListFormat;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+quill::config_section! {
+    /// The `[experiment]` section.
+    pub struct ExperimentSection {
+        /// Name of the experiment; results go to `<output_dir>/<name>`.
+        pub name: String = "experiment".into(), Check::NonEmpty;
+        /// The one seed that drives everything (simulator, cleaner, training, sampling).
+        pub seed: u64 = 42, Check::Any;
+        /// Where results are written (relative to the working directory).
+        pub output_dir: PathBuf = PathBuf::from("runs"), Check::NonEmpty;
+        /// Compute device: cpu (default), or wgpu / cuda when built with that cargo feature.
+        pub device: DeviceKind = DeviceKind::Cpu, Check::Any;
+        /// Reward ablation: `full`, or `no_<reward>` (see `quill rewards`).
+        pub ablation: String = "full".into(), Check::NonEmpty;
+    }
+}
+
+quill::config_section! {
+    /// An experiment file.
+    pub struct ExperimentConfig {
+        /// Name, seed, output and device.
+        pub experiment: ExperimentSection = ExperimentSection::default(), Check::Any;
+        /// Users, corpus and simulator.
+        pub data: DataConfig = DataConfig::default(), Check::Any;
+        /// The noise cleaner.
+        pub cleaner: CleanerConfig = CleanerConfig::default(), Check::Any;
+        /// The query-list format.
+        pub format: QueryListFormat = QueryListFormat::default(), Check::Any;
+        /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
+        /// plugin's own parameters.
+        pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;
+    }
+}
+
+fn default_rewards() -> BTreeMap<String, toml::Table> {
+    quill::reward::registered_rewards().iter().map(|p| (p.name.to_string(), toml::Table::new())).collect()
+}
+
+/// A loaded, validated experiment.
+pub struct Experiment {
+    pub config: ExperimentConfig,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Directory relative data paths resolve against (the file's own directory).
+    pub base_dir: PathBuf,
+}
+
+impl Experiment {
+    /// The output directory of this experiment.
+    pub fn output_dir(&self) -> PathBuf {
+        self.config.experiment.output_dir.join(&self.config.experiment.name)
+    }
+}
+
+/// Reads, parses and validates an experiment file.
+pub fn load(path: &Path) -> Result<Experiment> {
+    let src = std::fs::read_to_string(path).with_context(|| format!("cannot read experiment file {}", path.display()))?;
+    let config = parse(&src, path)?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(Experiment { config, path: path.to_path_buf(), base_dir })
+}
+
+/// Parses and validates experiment TOML; errors are `file:line:column: field: message`.
+pub fn parse(src: &str, path: &Path) -> Result<ExperimentConfig> {
+    let config: ExperimentConfig = toml::from_str(src).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let field = crate::locate::path_at(src, span.start).map(|p| format!("{p}: ")).unwrap_or_default();
+        let (line, col) = crate::locate::line_col(src, span.start);
+        anyhow!("{}:{line}:{col}: {field}{}", path.display(), e.message().trim())
+    })?;
+    validate(&config).map_err(|e| match &e {
+        quill::Error::Input { origin, .. } => {
+            let at = crate::locate::span_of(src, origin)
+                .map(|start| {
+                    let (line, col) = crate::locate::line_col(src, start);
+                    format!("{line}:{col}: ")
+                })
+                .unwrap_or_default();
+            anyhow!("{}:{at}{e}", path.display())
+        }
+        _ => anyhow!("{}: {e}", path.display()),
+    })?;
+    Ok(config)
+}
+
+/// Range checks of every field, then the checks across fields and the plugin registries.
+pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
+    c.validate("")?;
+    c.data.check_consistency()?;
+    c.data.world.check_consistency()?;
+    if c.format.min_queries > c.format.max_queries {
+        return Err(quill::Error::field("format.min_queries", format!("min_queries {} exceeds max_queries {}", c.format.min_queries, c.format.max_queries)));
+    }
+    if c.format.min_query_chars > c.format.max_query_chars {
+        return Err(quill::Error::field("format.min_query_chars", format!("min_query_chars {} exceeds max_query_chars {}", c.format.min_query_chars, c.format.max_query_chars)));
+    }
+    reward_spec(c)?;
+    Ok(())
+}
+
+/// The (reward, weight) pairs after the ablation, each built once to check its parameters.
+pub fn reward_spec(c: &ExperimentConfig) -> quill::Result<Vec<(String, f32)>> {
+    let mut spec = Vec::new();
+    for (name, table) in &c.rewards {
+        let plugin = quill::reward::find_reward(name)?;
+        let mut params = table.clone();
+        let weight = match params.remove("weight") {
+            None => 1.0,
+            Some(toml::Value::Float(w)) => w,
+            Some(toml::Value::Integer(w)) => w as f64,
+            Some(other) => {
+                return Err(quill::Error::field(format!("rewards.{name}.weight"), format!("weight must be a number in 0 ..= 100, got {other}")));
+            }
+        };
+        if !(0.0..=100.0).contains(&weight) {
+            return Err(quill::Error::field(format!("rewards.{name}.weight"), format!("value {weight} is out of range: valid values are 0 ..= 100")));
+        }
+        (plugin.build)(&params)?;
+        spec.push((name.clone(), weight as f32));
+    }
+    quill::reward::resolve_ablation(&c.experiment.ablation)?.apply(&mut spec)?;
+    Ok(spec)
+}

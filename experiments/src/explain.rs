@@ -1,0 +1,48 @@
+//! Text for `quill validate --explain` and `quill rewards`, generated from the declarations.
+
+use crate::config::ExperimentConfig;
+use quill::config::{FieldSpec, Section};
+use std::fmt::Write;
+
+/// Every field of the experiment schema: path, default, valid values, doc.
+pub fn explain() -> String {
+    let mut out = String::from("# Experiment file fields (defaults shown; every field is optional)\n");
+    for f in ExperimentConfig::fields() {
+        write_field(&mut out, "", &f);
+    }
+    out
+}
+
+fn write_field(out: &mut String, prefix: &str, f: &FieldSpec) {
+    let path = quill::config::join_path(prefix, f.name);
+    match &f.children {
+        Some(children) => {
+            let _ = writeln!(out, "\n[{path}]  # {}", f.doc.lines().next().unwrap_or(""));
+            for c in children {
+                write_field(out, &path, c);
+            }
+        }
+        None => {
+            let default = if f.default.is_empty() { "{}".to_string() } else { f.default.clone() };
+            let valid = f.valid();
+            let valid = if valid.is_empty() { String::new() } else { format!("  (valid: {valid})") };
+            let _ = writeln!(out, "{path} = {default}{valid}");
+            for line in f.doc.lines() {
+                let _ = writeln!(out, "    {}", line.trim());
+            }
+        }
+    }
+}
+
+/// Registered rewards and ablations with their descriptions.
+pub fn rewards() -> String {
+    let mut out = String::from("rewards:\n");
+    for p in quill::reward::registered_rewards() {
+        let _ = writeln!(out, "  {:<24} {}", p.name, p.description);
+    }
+    out.push_str("ablations:\n");
+    for (name, description) in quill::reward::ablation_names() {
+        let _ = writeln!(out, "  {name:<24} {description}");
+    }
+    out
+}

@@ -1,0 +1,12 @@
+//! The `quill` command line as a library, so integration tests can drive it.
+
+// The reward plugins register themselves with `inventory`; referencing the crate keeps the
+// linker from dropping them from every binary that links this library.
+pub use quill_rewards;
+
+pub mod cli;
+pub mod config;
+pub mod data_cmd;
+pub mod explain;
+pub mod locate;
+pub mod run;

@@ -1,0 +1,104 @@
+//! `quill run`: the pipeline as far as it exists — data → cleaner → statistics — with results
+//! written atomically under the experiment's output directory.
+//!
+//! Not yet here (later issues): tokenizer and policy warm start, GRPO, evaluation, sweeps.
+
+use crate::config::Experiment;
+use anyhow::{Context, Result, bail};
+use quill::clean::Cleaner;
+use quill::data::{Dataset, Split, StatsBuilder, UserRecord, load_dataset};
+use quill::io::{write_atomic, write_json};
+use serde_json::json;
+use std::time::Instant;
+
+pub fn run(exp: &Experiment) -> Result<()> {
+    let cfg = &exp.config;
+    let out = exp.output_dir();
+    let seed = cfg.experiment.seed;
+    eprintln!("experiment {:?} (seed {seed}) → {}", cfg.experiment.name, out.display());
+    let resolved = toml::to_string_pretty(cfg).context("serialising the resolved config")?;
+    write_atomic(&out.join("config.toml"), resolved.as_bytes())?;
+
+    let t = Instant::now();
+    let data = load_dataset(&cfg.data, seed, &exp.base_dir)?;
+    eprintln!("data: {} ({:.1}s)", data.name, t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let raw_stats = stats(&data, None);
+    eprintln!("{raw_stats}\n({:.1}s)", t.elapsed().as_secs_f64());
+
+    let mut metrics = json!({ "experiment": cfg.experiment.name, "seed": seed, "dataset": data.name });
+    let cleaner = cleaner(exp, &data)?;
+    if let Some((cleaner, report)) = &cleaner {
+        metrics["cleaner"] = report.clone();
+        let cleaned = stats(&data, Some(cleaner));
+        eprintln!("after cleaning:\n{cleaned}");
+        write_json(&out.join("stats.json"), &json!({ "raw": raw_stats, "cleaned": cleaned }))?;
+    } else {
+        write_json(&out.join("stats.json"), &json!({ "raw": raw_stats }))?;
+    }
+    metrics["users"] = json!(raw_stats.users);
+    write_json(&out.join("metrics.json"), &metrics)?;
+    eprintln!("wrote {}", out.join("metrics.json").display());
+    Ok(())
+}
+
+/// Statistics over every user, optionally after cleaning, with a progress bar.
+fn stats(data: &Dataset, cleaner: Option<&Cleaner>) -> quill::data::DataStats {
+    let n = data.users.num_users();
+    let bar = quill::progress::bar(n as u64, if cleaner.is_some() { "cleaning" } else { "users" });
+    let mut b = StatsBuilder::default();
+    for user in data.iter() {
+        match cleaner {
+            Some(c) => b.add(&c.clean_user(&user), &data.splits),
+            None => b.add(&user, &data.splits),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    b.finish()
+}
+
+/// Trains (or loads) the cleaner and measures it on held-out test users; returns the cleaner
+/// and a JSON report, or `None` when cleaning is disabled.
+fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serde_json::Value)>> {
+    let cfg = &exp.config.cleaner;
+    if !cfg.enabled {
+        eprintln!("cleaner: disabled");
+        return Ok(None);
+    }
+    let out = exp.output_dir().join("cleaner");
+    let (cleaner, training) = if !cfg.load.as_os_str().is_empty() {
+        let path = if cfg.load.is_relative() { exp.base_dir.join(&cfg.load) } else { cfg.load.clone() };
+        (Cleaner::load(&path, cfg.device)?, json!({ "loaded_from": path }))
+    } else {
+        if !data.has_noise_labels {
+            bail!(
+                "cleaner.enabled = true but dataset {} has no noise labels to train on: set cleaner.load \
+                 to a saved cleaner directory, or cleaner.enabled = false",
+                data.name
+            );
+        }
+        let records = records(data, Split::Train, cfg.train_users as usize);
+        let (cleaner, report) = Cleaner::train(&records, cfg, exp.config.experiment.seed)?;
+        cleaner.save(&out)?;
+        (cleaner, serde_json::to_value(&report)?)
+    };
+    let mut report = json!({ "training": training, "threshold": cfg.threshold });
+    if data.has_noise_labels {
+        let held_out = records(data, Split::Test, usize::MAX);
+        let m = cleaner.evaluate(&held_out);
+        eprintln!(
+            "cleaner on {} held-out test records: precision {:.3}  recall {:.3}  F1 {:.3}",
+            held_out.len(), m.precision, m.recall, m.f1
+        );
+        report["test"] = serde_json::to_value(&m)?;
+        write_json(&out.join("metrics.json"), &m)?;
+    }
+    Ok(Some((cleaner, report)))
+}
+
+/// Labelled records of up to `max_users` users of a split.
+fn records(data: &Dataset, split: Split, max_users: usize) -> Vec<quill::data::Signal> {
+    data.iter_split(split).take(max_users).flat_map(|u: UserRecord| u.history).filter(|s| s.noise.is_some()).collect()
+}

@@ -1,0 +1,74 @@
+//! Experiment files: defaults, and errors that name file, line, column, field and valid values.
+
+use quill_experiments::config::parse;
+use std::path::Path;
+
+fn err(src: &str) -> String {
+    match parse(src, Path::new("exp.toml")) {
+        Ok(_) => panic!("expected an error for:\n{src}"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn an_empty_file_is_the_default_experiment() {
+    let c = parse("", Path::new("exp.toml")).unwrap();
+    assert_eq!(c.experiment.seed, 42);
+    assert_eq!(c.data.users, 3_000);
+    assert!(c.rewards.contains_key("structural_validity"));
+}
+
+#[test]
+fn the_shipped_configs_are_valid() {
+    for name in ["quickstart", "huffpost", "mind"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../configs/{name}.toml"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        parse(&src, &path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    }
+}
+
+#[test]
+fn unknown_fields_name_line_column_and_the_valid_fields() {
+    let e = err("[data]\nusers = 10\nuserz = 3\n");
+    assert!(e.starts_with("exp.toml:3:1: "), "{e}");
+    assert!(e.contains("userz") && e.contains("train_fraction"), "{e}");
+}
+
+#[test]
+fn out_of_range_values_name_line_field_value_and_range() {
+    let e = err("[data.world]\nnoise_rate = 0.7\n");
+    assert_eq!(e, "exp.toml:2:14: data.world.noise_rate: value 0.7 is out of range: valid values are 0 ..= 0.45");
+}
+
+#[test]
+fn bad_enum_values_list_the_choices() {
+    let e = err("[data]\nsource = \"csv\"\n");
+    assert!(e.starts_with("exp.toml:2:10: data.source: "), "{e}");
+    assert!(e.contains("world") && e.contains("mind") && e.contains("jsonl"), "{e}");
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    let e = err("[experiment]\nseed = \"forty-two\"\n");
+    assert!(e.starts_with("exp.toml:2:8: experiment.seed: "), "{e}");
+}
+
+#[test]
+fn cross_field_and_plugin_errors() {
+    let e = err("[data]\ntrain_fraction = 0.8\nvalid_fraction = 0.3\n");
+    assert!(e.starts_with("exp.toml:3:18: data.valid_fraction: "), "{e}");
+    let e = err("[rewards.not_a_reward]\nweight = 1\n");
+    assert!(e.contains("unknown reward \"not_a_reward\"") && e.contains("structural_validity"), "{e}");
+    let e = err("[rewards.structural_validity]\nweight = -1\n");
+    assert!(e.starts_with("exp.toml:2:10: rewards.structural_validity.weight"), "{e}");
+    let e = err("[experiment]\nablation = \"no_everything\"\n");
+    assert!(e.contains("no_structural_validity"), "{e}");
+    let e = err("[format]\nmin_queries = 9\n");
+    assert!(e.contains("format.min_queries") && e.contains("exceeds max_queries 8"), "{e}");
+}
+
+#[test]
+fn syntax_errors_give_a_position() {
+    let e = err("[data\nusers = 1\n");
+    assert!(e.starts_with("exp.toml:1:"), "{e}");
+}

@@ -1,0 +1,16 @@
+//! Quill: learn a user's interests as a list of news search queries, from cross-domain signals.
+//!
+//! The library holds every stage of an experiment; the `quill` binary in `experiments/` wires
+//! them to TOML files. See the repository's README for a tour.
+
+pub mod clean;
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod io;
+pub mod progress;
+pub mod reward;
+pub mod text;
+
+pub use error::{Error, Result};

@@ -1,0 +1,59 @@
+//! The `Reward` trait and its `inventory` registry.
+
+use crate::data::{Corpus, UserRecord};
+use crate::error::{Error, Result};
+use crate::text::query_list::QueryList;
+
+/// What a reward may look at when scoring one query list. Held-out future clicks and the
+/// simulator's hidden interests are in `user` but rewards must never read them: rewards see
+/// only what a deployed system would (the cleaned history). Issue-3 rewards add retrieval
+/// resources here.
+pub struct RewardContext<'a> {
+    /// The user, with the cleaned history the policy saw.
+    pub user: &'a UserRecord,
+    pub corpus: &'a Corpus,
+}
+
+/// Scores one query list for one user, in [0, 1].
+pub trait Reward: Send + Sync {
+    /// The registered name, as written in TOML.
+    fn name(&self) -> &'static str;
+    /// The score of one list, in [0, 1].
+    fn score(&self, ctx: &RewardContext<'_>, list: &QueryList) -> f32;
+    /// Scores many lists; override when batching is cheaper (e.g. one embedding pass).
+    fn score_batch(&self, items: &[(RewardContext<'_>, &QueryList)]) -> Vec<f32> {
+        items.iter().map(|(ctx, list)| self.score(ctx, list)).collect()
+    }
+}
+
+/// A registered reward: its TOML name, a one-line description, and how to build it from its
+/// TOML table (`[rewards.<name>]`, minus `weight`).
+pub struct RewardPlugin {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub build: fn(&toml::Table) -> Result<Box<dyn Reward>>,
+}
+
+inventory::collect!(RewardPlugin);
+
+/// A reward with its weight in the composite.
+pub struct WeightedReward {
+    pub weight: f32,
+    pub reward: Box<dyn Reward>,
+}
+
+/// Every registered reward, sorted by name. A plugin crate must be *referenced* by the binary
+/// (`use quill_rewards as _;`) or the linker drops its registrations.
+pub fn registered_rewards() -> Vec<&'static RewardPlugin> {
+    let mut all: Vec<&'static RewardPlugin> = inventory::iter::<RewardPlugin>.into_iter().collect();
+    all.sort_by_key(|p| p.name);
+    all
+}
+
+/// The plugin registered under `name`, or an error listing the registered names.
+pub fn find_reward(name: &str) -> Result<&'static RewardPlugin> {
+    registered_rewards().into_iter().find(|p| p.name == name).ok_or_else(|| {
+        let names: Vec<&str> = registered_rewards().iter().map(|p| p.name).collect();
+        Error::field(format!("rewards.{name}"), format!("unknown reward {name:?}: registered rewards are {}", names.join(", ")))
+    })
+}

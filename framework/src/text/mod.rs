@@ -1,0 +1,4 @@
+//! Text utilities shared by loaders, the simulator, the cleaner and (later) rewards.
+
+pub mod query_list;
+pub mod terms;
