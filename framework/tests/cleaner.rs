@@ -248,6 +248,12 @@ fn same_seed_same_cleaner_and_clean_user_filters() {
         ..user
     };
     assert_eq!(a.clean_user(&only_noise).history.len(), 1);
+
+    // Unlabelled records are skipped by evaluation, and counted.
+    let mut mixed = probe.clone();
+    mixed[0].noise = None;
+    let m = a.evaluate(&mixed);
+    assert_eq!((m.unlabelled, m.noise_support + m.clean_support), (1, 39));
 }
 
 #[test]
@@ -269,12 +275,14 @@ fn save_then_load_gives_identical_probabilities() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn load_error(dir: &Path) -> String {
+    Cleaner::load(dir, DeviceKind::Cpu).unwrap_err().to_string()
+}
+
 #[test]
 fn load_errors_name_the_path_file_and_field() {
     let missing = scratch_dir("does-not-exist");
-    let err = Cleaner::load(&missing, DeviceKind::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = load_error(&missing);
     assert!(err.contains(&missing.display().to_string()), "{err}");
 
     let train = synthetic(30, 8);
@@ -290,34 +298,26 @@ fn load_errors_name_the_path_file_and_field() {
     let text = std::fs::read_to_string(&meta).unwrap();
 
     std::fs::write(&meta, text.replace("\"buckets\": 256", "\"buckets\": 512")).unwrap();
-    let err = Cleaner::load(&dir, DeviceKind::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = load_error(&dir);
     assert!(
         err.contains(WEIGHTS_FILE) && err.contains("buckets") && err.contains("512"),
         "{err}"
     );
 
     std::fs::write(&meta, text.replace("\"hidden\": 8", "\"hidden\": 9")).unwrap();
-    let err = Cleaner::load(&dir, DeviceKind::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = load_error(&dir);
     assert!(
         err.contains(WEIGHTS_FILE) && err.contains("`hidden`"),
         "{err}"
     );
 
     std::fs::write(&meta, "{ not json").unwrap();
-    let err = Cleaner::load(&dir, DeviceKind::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = load_error(&dir);
     assert!(err.contains(META_FILE), "{err}");
 
     std::fs::write(&meta, &text).unwrap();
     std::fs::write(dir.join(WEIGHTS_FILE), b"\x10\x00").unwrap();
-    let err = Cleaner::load(&dir, DeviceKind::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = load_error(&dir);
     assert!(
         err.contains(WEIGHTS_FILE) && err.contains("safetensors"),
         "{err}"

@@ -12,8 +12,8 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-/// The dotted config path errors name; experiments declare the section as `[clean]`.
-pub(super) const SECTION: &str = "clean";
+/// The dotted config path errors name; experiments declare the section as `[cleaner]`.
+pub(super) const SECTION: &str = "cleaner";
 
 /// A trained noise classifier on its inference device.
 #[derive(Debug)]
@@ -117,16 +117,26 @@ impl Cleaner {
 
     /// P(noise) of each signal, in order, scored in batches of `batch_size`.
     pub fn noise_probabilities(&self, signals: &[Signal]) -> Vec<f32> {
-        let buckets = self.config.buckets as usize;
+        self.score(signals.iter())
+    }
+
+    /// P(noise) of borrowed signals, featurised one batch at a time so that scoring many
+    /// users neither clones their signals nor holds all their features at once.
+    fn score<'a>(&self, signals: impl Iterator<Item = &'a Signal>) -> Vec<f32> {
         let batch = (self.config.batch_size as usize).max(1);
-        let mut probs = Vec::with_capacity(signals.len());
-        for chunk in signals.chunks(batch) {
-            let features: Vec<SparseFeatures> = chunk
-                .iter()
-                .map(|s| signal_features(s, self.config.buckets))
-                .collect();
+        let mut probs = Vec::new();
+        let mut features: Vec<SparseFeatures> = Vec::with_capacity(batch);
+        let mut signals = signals.peekable();
+        while signals.peek().is_some() {
+            features.clear();
+            features.extend(
+                signals
+                    .by_ref()
+                    .take(batch)
+                    .map(|s| signal_features(s, self.config.buckets)),
+            );
             let rows: Vec<&SparseFeatures> = features.iter().collect();
-            let x_bf = dense_batch(&rows, buckets, &self.device);
+            let x_bf = dense_batch(&rows, self.config.buckets as usize, &self.device);
             // Reading an f32 tensor back as f32 cannot fail whatever the input; a failure here
             // is a bug in Burn or Quill, not bad data.
             probs.extend(
@@ -146,11 +156,7 @@ impl Cleaner {
 
     /// `clean_user` over many users, scoring all their signals in shared batches.
     pub fn clean_users(&self, users: &[UserRecord]) -> Vec<UserRecord> {
-        let all: Vec<Signal> = users
-            .iter()
-            .flat_map(|u| u.history.iter().cloned())
-            .collect();
-        let probs = self.noise_probabilities(&all);
+        let probs = self.score(users.iter().flat_map(|u| &u.history));
         let mut offset = 0;
         users
             .iter()
@@ -167,20 +173,17 @@ impl Cleaner {
     /// Precision, recall and F1 of dropping (P(noise) > threshold) against the labels. Records
     /// without a label are skipped and counted in `unlabelled`.
     pub fn evaluate(&self, records: &[Signal]) -> NoiseMetrics {
-        let labelled: Vec<Signal> = records
-            .iter()
-            .filter(|s| s.noise.is_some())
-            .cloned()
-            .collect();
-        let probs = self.noise_probabilities(&labelled);
         let threshold = self.config.threshold;
+        let probs = self.score(records.iter().filter(|s| s.noise.is_some()));
+        let labels = records.iter().filter_map(|s| s.noise);
         let mut metrics = noise_metrics(
             probs
                 .iter()
-                .zip(&labelled)
-                .map(|(&p, s)| (f64::from(p) > threshold, s.noise == Some(true))),
+                .zip(labels)
+                .map(|(&p, noise)| (f64::from(p) > threshold, noise)),
         );
-        metrics.unlabelled = (records.len() - labelled.len()) as u64;
+        let labelled = metrics.noise_support + metrics.clean_support;
+        metrics.unlabelled = records.len() as u64 - labelled;
         metrics
     }
 }
@@ -295,7 +298,7 @@ mod tests {
             Cleaner::train(&[s("a", Some(true))], &bad, 0)
                 .unwrap_err()
                 .to_string()
-                .starts_with("clean.threshold")
+                .starts_with("cleaner.threshold")
         );
     }
 }

@@ -1,11 +1,11 @@
-//! The `[clean]` section of an experiment: the noise classifier that filters raw signals.
+//! The `[cleaner]` section of an experiment: the noise classifier that filters raw signals.
 
 use crate::config::Check;
 use crate::device::DeviceKind;
 use std::path::PathBuf;
 
 crate::config_section! {
-    /// The `[clean]` section: a small hashed-feature classifier (the paper's lightweight RoBERTa
+    /// The `[cleaner]` section: a small hashed-feature classifier (the paper's lightweight RoBERTa
     /// filter, scaled down) that drops malformed or irrelevant behaviour records.
     pub struct CleanerConfig {
         /// Run the cleaning stage at all. Off = every signal reaches the prompt (an ablation).
@@ -39,10 +39,10 @@ mod tests {
     #[test]
     fn defaults_validate_and_bad_values_name_the_field() {
         let mut cfg = CleanerConfig::default();
-        assert!(cfg.validate("clean").is_ok());
+        assert!(cfg.validate("cleaner").is_ok());
         cfg.buckets = 8;
-        let err = cfg.validate("clean").unwrap_err().to_string();
-        assert!(err.starts_with("clean.buckets: value 8"), "{err}");
+        let err = cfg.validate("cleaner").unwrap_err().to_string();
+        assert!(err.starts_with("cleaner.buckets: value 8"), "{err}");
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl Cleaner {
         if !dir.is_dir() {
             return Err(Error::in_file(
                 dir,
-                "no saved cleaner here: the directory does not exist",
+                "no saved cleaner here: not an existing directory",
             ));
         }
         let meta_path = dir.join(META_FILE);

@@ -22,7 +22,11 @@ const STOPWORDS: &[&str] = &[
     "to", "too", "two", "under", "until", "up", "us", "very", "via", "want", "was", "way", "we",
     "week", "well", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will",
     "with", "would", "year", "years", "yet", "you", "your", "according", "told", "first", "back",
-    "day", "days", "going", "around", "made", "next", "another", "since", "never",
+    "day", "days", "going", "around", "made", "next", "another", "since", "never", "old", "man",
+    "woman", "reported", "report", "lot", "big", "good", "best", "top", "great", "little", "look",
+    "looks", "show", "shows", "call", "calls", "called", "set", "right", "come", "comes", "use",
+    "used", "help", "need", "part", "keep", "put", "former", "latest", "find", "found", "give",
+    "took", "tell", "without", "against", "amid", "really", "ways", "here's", "heres", "don't",
 ];
 
 /// True for a stopword (input must be lowercase).

@@ -80,10 +80,11 @@ pub struct DeriveSettings {
 
 /// Derives facets from a corpus that only has categories, by clustering salient terms within
 /// each category: rank terms by (documents in the category containing it) × IDF over the whole
-/// corpus, greedily keep the top terms whose article sets overlap little with terms already
-/// kept, then assign each article to the rarest kept term it contains. Articles with none go
-/// to the category's `general` facet. One hard pass, no iteration: enough to separate e.g.
-/// "POLITICS/trump", "POLITICS/abortion" and "POLITICS/ukraine", and deterministic.
+/// corpus × the share of the term's documents that fall in the category, greedily keep the top
+/// terms whose article sets overlap little with terms already kept, then assign each article to
+/// the rarest kept term it contains; articles with none join the facet whose top terms they
+/// share most (two or more), else the category's `general` facet. One hard pass, no iteration:
+/// enough to separate e.g. "ENTERTAINMENT/carrey" from "ENTERTAINMENT/jimmy", and deterministic.
 pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
     let docs: Vec<Vec<String>> = corpus
         .items()
@@ -103,6 +104,13 @@ pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
     }
     let n_docs = docs.len().max(1) as f64;
     let idf = |t: &str| (n_docs / df.get(t).copied().unwrap_or(1) as f64).ln();
+    let mut entity_df: HashMap<&str, usize> = HashMap::new();
+    for n in corpus.items() {
+        for e in &n.entities {
+            *entity_df.entry(e.as_str()).or_default() += 1;
+        }
+    }
+    let entity_idf = |e: &str| (n_docs / entity_df.get(e).copied().unwrap_or(1) as f64).ln();
 
     let mut by_category: HashMap<&str, Vec<u32>> = HashMap::new();
     for (i, n) in corpus.items().iter().enumerate() {
@@ -123,7 +131,9 @@ pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
         let mut ranked: Vec<(&str, f64)> = postings
             .iter()
             .filter(|(_, p)| p.len() >= settings.min_facet_articles)
-            .map(|(t, p)| (*t, p.len() as f64 * idf(t)))
+            // tf-idf within the category times the share of the term's articles that are in
+            // this category: "shooting" beats "old", which is frequent everywhere.
+            .map(|(t, p)| (*t, p.len() as f64 * idf(t) * p.len() as f64 / df[t] as f64))
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
 
@@ -156,16 +166,65 @@ pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
                 groups[kept.len()].extend(moved);
             }
         }
-        groups[kept.len()].sort_unstable();
+        reassign_general(&mut groups, &docs, &idf);
         for (slot, articles) in groups.into_iter().enumerate() {
             if articles.is_empty() {
                 continue;
             }
             let head = kept.get(slot).copied();
-            facets.push(describe(corpus, &docs, &idf, category, head, articles));
+            facets.push(describe(corpus, &docs, &idf, &entity_idf, category, head, articles));
         }
     }
     facets
+}
+
+/// The `n` terms with the highest frequency × IDF.
+fn top_terms<'a>(tf: &HashMap<&'a str, usize>, idf: &dyn Fn(&str) -> f64, n: usize) -> Vec<&'a str> {
+    let mut terms: Vec<(&str, f64)> = tf.iter().map(|(t, c)| (*t, *c as f64 * idf(t))).collect();
+    terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    terms.into_iter().take(n).map(|(t, _)| t).collect()
+}
+
+/// Moves articles of the catch-all group (the last) to the term facet whose top terms they
+/// share most (at least two), so `general` keeps only articles that fit nowhere.
+fn reassign_general(groups: &mut [Vec<u32>], docs: &[Vec<String>], idf: &dyn Fn(&str) -> f64) {
+    let general = groups.len() - 1;
+    let profiles: Vec<Vec<&str>> = groups[..general]
+        .iter()
+        .map(|g| {
+            let mut tf: HashMap<&str, usize> = HashMap::new();
+            for &d in g {
+                for t in &docs[d as usize] {
+                    *tf.entry(t.as_str()).or_default() += 1;
+                }
+            }
+            top_terms(&tf, idf, 8)
+        })
+        .collect();
+    let mut stay = Vec::new();
+    for d in std::mem::take(&mut groups[general]) {
+        let doc = &docs[d as usize];
+        let shared = |p: &Vec<&str>| p.iter().filter(|t| doc.binary_search_by(|x| x.as_str().cmp(t)).is_ok()).count();
+        let best = profiles.iter().enumerate().map(|(i, p)| (shared(p), std::cmp::Reverse(i))).max();
+        match best {
+            Some((n, std::cmp::Reverse(i))) if n >= 2 => groups[i].push(d),
+            _ => stay.push(d),
+        }
+    }
+    groups[general] = stay;
+    for g in groups.iter_mut() {
+        g.sort_unstable();
+    }
+}
+
+/// Weekday and month names: capitalised, frequent, and never an interest.
+fn is_calendar_word(e: &str) -> bool {
+    const CALENDAR: &[&str] = &[
+        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
+        "February", "March", "April", "May", "June", "July", "August", "September", "October",
+        "November", "December",
+    ];
+    e.split_whitespace().all(|w| CALENDAR.contains(&w))
 }
 
 /// Share of the smaller posting list that the two lists have in common (both sorted).
@@ -189,6 +248,7 @@ fn describe(
     corpus: &Corpus,
     docs: &[Vec<String>],
     idf: &dyn Fn(&str) -> f64,
+    entity_idf: &dyn Fn(&str) -> f64,
     category: &str,
     head: Option<&str>,
     articles: Vec<u32>,
@@ -203,12 +263,20 @@ fn describe(
             *ents.entry(e.clone()).or_default() += 1;
         }
     }
-    let mut terms: Vec<(&str, f64)> = tf.iter().map(|(t, c)| (*t, *c as f64 * idf(t))).collect();
-    terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let terms = top_terms(&tf, idf, usize::MAX);
     let mut keywords: Vec<String> = head.map(|h| vec![h.to_string()]).unwrap_or_default();
-    keywords.extend(terms.iter().map(|(t, _)| t.to_string()).filter(|t| Some(t.as_str()) != head).take(7));
-    let mut entities: Vec<(String, usize)> = ents.into_iter().filter(|(_, c)| *c >= 2).collect();
-    entities.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    keywords.extend(terms.into_iter().filter(|t| Some(*t) != head).take(7).map(str::to_string));
+    // Rank entities like terms, by frequency in the facet times rarity in the corpus, so that
+    // "Larry Nassar" beats "U.S." and calendar words never count as a name.
+    let mut entities: Vec<(String, f64)> = ents
+        .into_iter()
+        .filter(|(e, c)| *c >= 2 && !is_calendar_word(e))
+        .map(|(e, c)| {
+            let score = c as f64 * entity_idf(&e);
+            (e, score)
+        })
+        .collect();
+    entities.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let label = head.unwrap_or("general");
     Facet {
         id: format!("{category}/{label}"),
@@ -218,5 +286,70 @@ fn describe(
         entities: entities.into_iter().take(8).map(|(e, _)| e).collect(),
         past: articles,
         future: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::NewsItem;
+
+    fn corpus() -> Corpus {
+        // Each topic word is in every article of its topic; other words vary between three
+        // phrasings, so the topic word is the most salient term of its topic.
+        let topics = [
+            ("impeachment", ["The impeachment inquiry heard Gordon Sondland on Friday.", "Senators debated impeachment rules on Friday.", "An impeachment vote looms, aides said on Friday."]),
+            ("wildfire", ["A wildfire forced evacuations near Paradise on Friday.", "Crews contained the wildfire overnight on Friday.", "Smoke from the wildfire closed schools on Friday."]),
+            ("vaccine", ["The vaccine rollout expanded, said Anthony Fauci on Friday.", "Pharmacies offered the vaccine to teenagers on Friday.", "Booster vaccine demand rose, said Anthony Fauci on Friday."]),
+        ];
+        let mut items = Vec::new();
+        for (t, (word, summaries)) in topics.iter().enumerate() {
+            for i in 0..12 {
+                let summary = summaries[i % 3];
+                items.push(NewsItem {
+                    id: format!("{word}-{i}"),
+                    title: format!("Latest {word} story"),
+                    summary: summary.to_string(),
+                    category: "NEWS".into(),
+                    subcategory: String::new(),
+                    date: chrono::NaiveDate::from_ymd_opt(2022, 1, 1 + (i as u32 + t as u32) % 28).unwrap(),
+                    entities: crate::text::terms::capitalized_entities(summary),
+                    url: None,
+                });
+            }
+        }
+        Corpus::new(items).unwrap()
+    }
+
+    #[test]
+    fn salient_terms_separate_topics_within_a_category() {
+        let c = corpus();
+        let settings = DeriveSettings { max_facets_per_category: 5, min_facet_articles: 4, articles_per_facet: 10 };
+        let facets = derive_facets(&c, settings);
+        let ids: Vec<&str> = facets.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, vec!["NEWS/impeachment", "NEWS/vaccine", "NEWS/wildfire"]);
+        for f in &facets {
+            let word = f.id.rsplit('/').next().unwrap();
+            assert_eq!(f.past.len(), 12);
+            assert!(f.past.iter().all(|&i| c.item(i).id.starts_with(word)));
+            // Calendar words are never entities.
+            assert!(!f.entities.iter().any(|e| e == "Friday"), "{:?}", f.entities);
+        }
+        let vaccine = facets.iter().find(|f| f.id == "NEWS/vaccine").unwrap();
+        assert_eq!(vaccine.entities[0], "Anthony Fauci");
+    }
+
+    #[test]
+    fn split_by_date_partitions_in_date_order() {
+        let c = corpus();
+        let mut facets = derive_facets(&c, DeriveSettings { max_facets_per_category: 5, min_facet_articles: 4, articles_per_facet: 10 });
+        let split = chrono::NaiveDate::from_ymd_opt(2022, 1, 8).unwrap();
+        split_by_date(&mut facets, &c, split);
+        for f in &facets {
+            assert!(f.past.iter().all(|&i| c.item(i).date < split));
+            assert!(f.future.iter().all(|&i| c.item(i).date >= split));
+            assert_eq!(f.past.len() + f.future.len(), 12);
+            assert!(f.future.windows(2).all(|w| c.item(w[0]).date <= c.item(w[1]).date));
+        }
     }
 }

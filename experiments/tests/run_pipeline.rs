@@ -1,0 +1,74 @@
+//! `quill run` on real configs, end to end: the simulator with a trained cleaner, then MIND
+//! (no noise labels) with that saved cleaner loaded.
+
+use quill_experiments::{config, run};
+use std::path::{Path, PathBuf};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quill-run-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_config(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("exp.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn world_run_trains_a_cleaner_then_mind_reuses_it() {
+    let dir = temp_dir("pipeline");
+    let world_cfg = format!(
+        "[experiment]\nname = \"w\"\nseed = 3\noutput_dir = {out:?}\n\
+         [data]\nusers = 400\n[data.corpus]\narticles = 2000\n\
+         [cleaner]\nepochs = 2\ntrain_users = 300\n",
+        out = dir.join("out")
+    );
+    let exp = config::load(&write_config(&dir, &world_cfg)).unwrap();
+    run::run(&exp).unwrap();
+    let out = dir.join("out/w");
+    let metrics = read_json(&out.join("metrics.json"));
+    assert_eq!(metrics["users"], 400);
+    let f1 = metrics["cleaner"]["test"]["f1"].as_f64().unwrap();
+    assert!(f1 > 0.8, "cleaner F1 {f1}");
+    let stats = read_json(&out.join("stats.json"));
+    let raw = stats["raw"]["noise_rate"].as_f64().unwrap();
+    let cleaned = stats["cleaned"]["noise_rate"].as_f64().unwrap();
+    assert!(cleaned < raw / 2.0, "cleaning left noise {cleaned} of {raw}");
+    assert!(out.join("config.toml").exists() && out.join("cleaner").is_dir());
+
+    // The same seed and config give the same metrics.
+    std::fs::rename(&out, dir.join("first")).unwrap();
+    run::run(&exp).unwrap();
+    assert_eq!(read_json(&out.join("metrics.json"))["cleaner"]["test"], metrics["cleaner"]["test"]);
+
+    // MIND has no noise labels: the saved cleaner is loaded instead of trained.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../framework/tests/fixtures/mind");
+    let mind_cfg = format!(
+        "[experiment]\nname = \"m\"\noutput_dir = {out:?}\n\
+         [data]\nsource = \"mind\"\nusers = 0\n[data.mind]\nnews = {news:?}\nbehaviors = {beh:?}\n\
+         [cleaner]\nload = {load:?}\n",
+        out = dir.join("out"),
+        news = fixtures.join("news.tsv"),
+        beh = fixtures.join("behaviors.tsv"),
+        load = dir.join("first/cleaner"),
+    );
+    let exp = config::load(&write_config(&dir, &mind_cfg)).unwrap();
+    run::run(&exp).unwrap();
+    let metrics = read_json(&dir.join("out/m/metrics.json"));
+    assert_eq!(metrics["users"], 4);
+    assert!(metrics["cleaner"]["training"]["loaded_from"].is_string());
+
+    // Without a saved cleaner, an unlabelled dataset cannot train one: a clear error.
+    let no_labels = mind_cfg.replace(&format!("load = {:?}", dir.join("first/cleaner")), "enabled = true");
+    let exp = config::load(&write_config(&dir, &no_labels)).unwrap();
+    let err = format!("{:#}", run::run(&exp).unwrap_err());
+    assert!(err.contains("no noise labels") && err.contains("cleaner.load"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
