@@ -1,6 +1,6 @@
 //! The command line, declared once with clap's derive (help text comes from these docs).
 
-use crate::{config, data_cmd, explain, run};
+use crate::{baselines_cmd, config, data_cmd, explain, run};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +30,11 @@ enum Command {
     },
     /// List registered reward plugins and ablations.
     Rewards,
+    /// Evaluate the model-free baselines (random, popularity, history-as-queries) on the test split.
+    EvalBaselines {
+        /// The experiment TOML file.
+        file: PathBuf,
+    },
     /// Inspect an experiment's dataset.
     Data {
         #[command(subcommand)]
@@ -75,6 +80,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Validate { file: None, explain: false } => anyhow::bail!("give an experiment file, or --explain"),
+        Command::EvalBaselines { file } => baselines_cmd::eval_baselines(&config::load(&file)?),
         Command::Rewards => {
             print!("{}", explain::rewards());
             Ok(())

@@ -6,6 +6,8 @@ use quill::clean::CleanerConfig;
 use quill::config::{Check, Section};
 use quill::data::DataConfig;
 use quill::device::DeviceKind;
+use quill::retrieval::RetrievalConfig;
+use quill::reward::CompositeConfig;
 use quill::text::query_list::QueryListFormat;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,10 @@ quill::config_section! {
         pub cleaner: CleanerConfig = CleanerConfig::default(), Check::Any;
         /// The query-list format.
         pub format: QueryListFormat = QueryListFormat::default(), Check::Any;
+        /// Retriever, fusion and the built-in embedder.
+        pub retrieval: RetrievalConfig = RetrievalConfig::default(), Check::Any;
+        /// How weighted rewards combine.
+        pub composite: CompositeConfig = CompositeConfig::default(), Check::Any;
         /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
         /// plugin's own parameters.
         pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;

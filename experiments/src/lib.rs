@@ -4,6 +4,7 @@
 // linker from dropping them from every binary that links this library.
 pub use quill_rewards;
 
+pub mod baselines_cmd;
 pub mod cli;
 pub mod config;
 pub mod data_cmd;

@@ -61,7 +61,7 @@ fn stats(data: &Dataset, cleaner: Option<&Cleaner>) -> quill::data::DataStats {
 
 /// Trains (or loads) the cleaner and measures it on held-out test users; returns the cleaner
 /// and a JSON report, or `None` when cleaning is disabled.
-fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serde_json::Value)>> {
+pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serde_json::Value)>> {
     let cfg = &exp.config.cleaner;
     if !cfg.enabled {
         eprintln!("cleaner: disabled");

@@ -21,23 +21,24 @@ fn quill_rewards_lists_them_with_descriptions() {
     let text = quill_experiments::explain::rewards();
     assert!(text.contains("structural_validity") && text.contains("well-formed"), "{text}");
     assert!(text.contains("no_structural_validity"), "{text}");
+    // The paper's five rewards, and six ablations: full plus one no_<reward> each.
+    let section = |name: &str| text.split(name).nth(1).unwrap().lines().skip(1).take_while(|l| l.starts_with("  ")).count();
+    assert_eq!(section("rewards:"), 5, "{text}");
+    assert_eq!(section("ablations:"), 6, "{text}");
 }
 
 #[test]
 fn the_registered_structural_reward_scores_lists() {
-    use quill::data::{Corpus, UserRecord};
-    use quill::reward::RewardContext;
+    use quill::reward::testing::{TableEmbedder, TableRetriever, corpus, env, score_one, user};
     use quill::text::query_list::{QueryList, QueryListFormat};
     let plugin = quill::reward::find_reward("structural_validity").unwrap();
     let reward = (plugin.build)(&toml::Table::new()).unwrap();
-    let user = UserRecord { id: "u".into(), history: vec![], future_clicks: vec![], candidates: None, interests: None };
-    let corpus = Corpus::default();
-    let ctx = RewardContext { user: &user, corpus: &corpus };
+    let env = env(corpus(&["x"]), TableEmbedder::new(2, &[]), TableRetriever(Default::default()));
     let f = QueryListFormat::default();
     let good = QueryList::parse("- riverton hawks\n- quantum collider\n- sourdough baking\n<end>", &f);
     let bad = QueryList::parse("- riverton hawks\n- riverton hawks\n- sourdough\n<end>", &f);
-    assert_eq!(reward.score(&ctx, &good), 1.0);
-    assert_eq!(reward.score(&ctx, &bad), 0.0);
+    assert_eq!(score_one(reward.as_ref(), &env, &user(&[]), &[], &good), 1.0);
+    assert_eq!(score_one(reward.as_ref(), &env, &user(&[]), &[], &bad), 0.0);
     let mut params = toml::Table::new();
     params.insert("strict".into(), toml::Value::Boolean(true));
     assert!((plugin.build)(&params).is_err());

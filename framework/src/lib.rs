@@ -8,8 +8,10 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod io;
 pub mod progress;
+pub mod retrieval;
 pub mod reward;
 pub mod text;
 

@@ -14,8 +14,8 @@ impl Reward for StructuralValidity {
     fn name(&self) -> &'static str {
         "structural_validity"
     }
-    fn score(&self, _: &RewardContext<'_>, list: &QueryList) -> f32 {
-        if list.is_valid() { 1.0 } else { 0.0 }
+    fn score(&self, _: &RewardContext<'_>, list: &QueryList) -> Result<f32> {
+        Ok(if list.is_valid() { 1.0 } else { 0.0 })
     }
 }
 

@@ -3,10 +3,19 @@
 //! A reward plugin is one file in the `quill-rewards` crate that implements [`Reward`] and
 //! registers a [`RewardPlugin`] with `inventory::submit!`. An ablation is a named change of the
 //! reward set, registered the same way as an [`AblationPlugin`]; `no_<reward>` ablations exist
-//! for every registered reward without being written.
+//! for every registered reward without being written. Rubric rewards ask a [`Judge`].
 
 mod ablation;
+mod composite;
+mod env;
+mod interests;
+mod judge;
 mod registry;
+pub mod testing;
 
-pub use ablation::{Ablation, AblationPlugin, resolve_ablation, ablation_names};
+pub use ablation::{Ablation, AblationPlugin, ablation_names, resolve_ablation};
+pub use composite::{Aggregation, CompositeConfig, CompositeReward, Scored};
+pub use env::{QueryCache, REWARD_TOP_K, RewardEnv};
+pub use interests::{InterestItem, MAX_INTERESTS, user_interests};
+pub use judge::{Judge, RubricItem, RuleJudge};
 pub use registry::{Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, registered_rewards};

@@ -1,28 +1,37 @@
 //! The `Reward` trait and its `inventory` registry.
 
-use crate::data::{Corpus, UserRecord};
+use super::env::{QueryCache, RewardEnv};
+use super::interests::InterestItem;
+use crate::data::UserRecord;
 use crate::error::{Error, Result};
 use crate::text::query_list::QueryList;
 
 /// What a reward may look at when scoring one query list. Held-out future clicks and the
 /// simulator's hidden interests are in `user` but rewards must never read them: rewards see
-/// only what a deployed system would (the cleaned history). Issue-3 rewards add retrieval
-/// resources here.
+/// only what a deployed system would (the cleaned history and the corpus).
 pub struct RewardContext<'a> {
     /// The user, with the cleaned history the policy saw.
     pub user: &'a UserRecord,
-    pub corpus: &'a Corpus,
+    /// Corpus, embedder, retriever, term statistics and judge.
+    pub env: &'a RewardEnv,
+    /// Embeddings and top-K hits of every query in the batch being scored.
+    pub cache: &'a QueryCache,
+    /// The user's interests as seen in the cleaned history (coverage rubric items).
+    pub interests: &'a [InterestItem],
 }
 
 /// Scores one query list for one user, in [0, 1].
 pub trait Reward: Send + Sync {
     /// The registered name, as written in TOML.
     fn name(&self) -> &'static str;
-    /// The score of one list, in [0, 1].
-    fn score(&self, ctx: &RewardContext<'_>, list: &QueryList) -> f32;
-    /// Scores many lists; override when batching is cheaper (e.g. one embedding pass).
-    fn score_batch(&self, items: &[(RewardContext<'_>, &QueryList)]) -> Vec<f32> {
-        items.iter().map(|(ctx, list)| self.score(ctx, list)).collect()
+    /// The score of one list, in [0, 1]. Errors are for failures outside the list (an
+    /// unreachable judge server), never for a bad list: a bad list scores low.
+    fn score(&self, ctx: &RewardContext<'_>, list: &QueryList) -> Result<f32>;
+    /// Scores many lists. The default scores them in parallel (rayon); override when a real
+    /// batch is cheaper, e.g. one request to an LLM judge for the whole batch.
+    fn score_batch(&self, items: &[(RewardContext<'_>, &QueryList)]) -> Result<Vec<f32>> {
+        use rayon::prelude::*;
+        items.par_iter().map(|(ctx, list)| self.score(ctx, list)).collect()
     }
 }
 

@@ -1,0 +1,106 @@
+//! The composite reward: the weighted plugins scored together, with per-reward values kept for
+//! logging. A batch is scored in parallel (rayon) over one shared query cache.
+
+use super::env::{QueryCache, RewardEnv};
+use super::interests::{InterestItem, user_interests};
+use super::registry::{RewardContext, WeightedReward, find_reward};
+use crate::config::Check;
+use crate::data::UserRecord;
+use crate::error::Result;
+use crate::text::query_list::QueryList;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+crate::config_enum! {
+    /// How weighted rewards combine.
+    pub enum Aggregation {
+        /// Σ weight × reward (the paper: five rewards, weight 1 each, so the composite is in [0, 5]).
+        Sum = "sum",
+        /// Σ weight × reward / Σ weight: the composite stays in [0, 1] whatever the weights.
+        NormalizeThenSum = "normalize_then_sum",
+    }
+}
+
+crate::config_section! {
+    /// Settings of the composite that are not per-plugin.
+    pub struct CompositeConfig {
+        /// How the weighted rewards combine.
+        pub aggregation: Aggregation = Aggregation::Sum, Check::Any;
+    }
+}
+
+/// One scored list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The weighted combination that is optimised.
+    pub composite: f32,
+    /// Each reward's own value in [0, 1], in the composite's reward order.
+    pub per_reward: Vec<f32>,
+}
+
+/// The configured rewards, ready to score.
+pub struct CompositeReward {
+    rewards: Vec<WeightedReward>,
+    aggregation: Aggregation,
+    env: Arc<RewardEnv>,
+}
+
+impl CompositeReward {
+    /// Builds each (name, weight) of `spec` from its TOML parameters (`params[name]`).
+    pub fn build(
+        spec: &[(String, f32)],
+        params: &HashMap<String, toml::Table>,
+        aggregation: Aggregation,
+        env: Arc<RewardEnv>,
+    ) -> Result<Self> {
+        let mut rewards = Vec::with_capacity(spec.len());
+        for (name, weight) in spec {
+            let plugin = find_reward(name)?;
+            let table = params.get(name).cloned().unwrap_or_default();
+            rewards.push(WeightedReward { weight: *weight, reward: (plugin.build)(&table)? });
+        }
+        Ok(CompositeReward { rewards, aggregation, env })
+    }
+
+    /// Reward names, in the order of `Scored::per_reward`.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.rewards.iter().map(|r| r.reward.name()).collect()
+    }
+
+    /// Scores (user, list) pairs. Each distinct query is embedded and retrieved once, each
+    /// distinct user's interests are extracted once, and each reward scores the whole batch
+    /// (in parallel, unless the plugin batches otherwise).
+    pub fn score_batch(&self, items: &[(&UserRecord, &QueryList)]) -> Result<Vec<Scored>> {
+        let lists: Vec<&QueryList> = items.iter().map(|(_, l)| *l).collect();
+        let cache = QueryCache::build(&self.env, &lists);
+        let mut interests: HashMap<&str, Vec<InterestItem>> = HashMap::new();
+        for (user, _) in items {
+            interests.entry(user.id.as_str()).or_insert_with(|| user_interests(user, self.env.embedder.as_ref()));
+        }
+        let contexts: Vec<(RewardContext<'_>, &QueryList)> = items
+            .iter()
+            .map(|(user, list)| {
+                let ctx = RewardContext { user, env: &self.env, cache: &cache, interests: &interests[user.id.as_str()] };
+                (ctx, *list)
+            })
+            .collect();
+        let columns: Vec<Vec<f32>> = self.rewards.iter().map(|r| r.reward.score_batch(&contexts)).collect::<Result<_>>()?;
+        Ok((0..items.len())
+            .map(|i| {
+                let per_reward: Vec<f32> = columns.iter().map(|c| c[i].clamp(0.0, 1.0)).collect();
+                Scored { composite: self.combine(&per_reward), per_reward }
+            })
+            .collect())
+    }
+
+    fn combine(&self, values: &[f32]) -> f32 {
+        let weighted: f32 = self.rewards.iter().zip(values).map(|(r, v)| r.weight * v).sum();
+        match self.aggregation {
+            Aggregation::Sum => weighted,
+            Aggregation::NormalizeThenSum => {
+                let total: f32 = self.rewards.iter().map(|r| r.weight).sum();
+                if total > 0.0 { weighted / total } else { 0.0 }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! What rewards may use besides the list itself: shared retrieval resources (`RewardEnv`),
+//! and per-batch caches so each distinct query is embedded and retrieved once.
+
+use super::judge::Judge;
+use crate::data::Corpus;
+use crate::retrieval::{Embedder, Hit, Retriever};
+use crate::text::query_list::QueryList;
+use crate::text::term_stats::TermStats;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How many articles each query retrieves for rewards (the paper's top-10).
+pub const REWARD_TOP_K: usize = 10;
+
+/// Corpus-wide resources, built once per experiment and shared by every reward.
+pub struct RewardEnv {
+    pub corpus: Arc<Corpus>,
+    pub embedder: Arc<dyn Embedder>,
+    pub retriever: Arc<dyn Retriever>,
+    /// Unit-length embedding of each article (title + abstract), by corpus index.
+    pub article_vectors: Arc<Vec<Vec<f32>>>,
+    pub stats: Arc<TermStats>,
+    pub judge: Arc<dyn Judge>,
+}
+
+impl RewardEnv {
+    /// Embeds every article's title and abstract with `embedder`.
+    pub fn article_vectors(corpus: &Corpus, embedder: &dyn Embedder) -> Vec<Vec<f32>> {
+        let texts: Vec<String> = corpus.items().iter().map(|n| format!("{} {}", n.title, n.summary).trim().to_string()).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        refs.chunks(1024).flat_map(|c| embedder.embed(c)).collect()
+    }
+}
+
+/// Embeddings and top-K hits of the distinct queries of a batch of lists.
+#[derive(Default)]
+pub struct QueryCache {
+    index: HashMap<String, usize>,
+    vectors: Vec<Vec<f32>>,
+    hits: Vec<Vec<Hit>>,
+}
+
+impl QueryCache {
+    /// Embeds and retrieves each distinct query of `lists` once.
+    pub fn build(env: &RewardEnv, lists: &[&QueryList]) -> QueryCache {
+        let mut index = HashMap::new();
+        let mut distinct: Vec<&str> = Vec::new();
+        for list in lists {
+            for q in &list.queries {
+                if !index.contains_key(q.as_str()) {
+                    index.insert(q.clone(), distinct.len());
+                    distinct.push(q.as_str());
+                }
+            }
+        }
+        let vectors = env.embedder.embed(&distinct);
+        let hits = env.retriever.search_batch(&distinct, REWARD_TOP_K);
+        QueryCache { index, vectors, hits }
+    }
+
+    /// The query's unit embedding; `None` for a query not in the batch.
+    pub fn vector(&self, query: &str) -> Option<&[f32]> {
+        self.index.get(query).map(|&i| self.vectors[i].as_slice())
+    }
+
+    /// The query's top-K hits, best first (empty for a query not in the batch).
+    pub fn hits(&self, query: &str) -> &[Hit] {
+        self.index.get(query).map_or(&[], |&i| self.hits[i].as_slice())
+    }
+}

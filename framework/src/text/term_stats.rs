@@ -1,0 +1,90 @@
+//! Corpus term statistics: document frequencies for IDF, and the corpus's known entities, which
+//! specificity rubrics use to tell "riverton hawks" from "latest news".
+
+use crate::data::Corpus;
+use crate::text::terms::{content_terms, words};
+use std::collections::{HashMap, HashSet};
+
+/// Document frequencies of content terms and the lowercase words of entity names.
+#[derive(Debug, Clone, Default)]
+pub struct TermStats {
+    docs: usize,
+    df: HashMap<String, u32>,
+    entity_words: HashSet<String>,
+}
+
+impl TermStats {
+    /// Counts over title + abstract of every article.
+    pub fn build(corpus: &Corpus) -> TermStats {
+        let mut df: HashMap<String, u32> = HashMap::new();
+        let mut entity_words = HashSet::new();
+        for n in corpus.items() {
+            let mut terms = content_terms(&format!("{} {}", n.title, n.summary));
+            terms.sort();
+            terms.dedup();
+            for t in terms {
+                *df.entry(t).or_default() += 1;
+            }
+            for e in &n.entities {
+                entity_words.extend(words(e).into_iter().filter(|w| w.chars().count() >= 3));
+            }
+        }
+        TermStats { docs: corpus.len(), df, entity_words }
+    }
+
+    /// Smoothed IDF, ln((N + 1) / (df + 1)) + 1: unseen terms (typos, new names) count as rare.
+    pub fn idf(&self, term: &str) -> f64 {
+        let df = self.df.get(term).copied().unwrap_or(0) as f64;
+        ((self.docs as f64 + 1.0) / (df + 1.0)).ln() + 1.0
+    }
+
+    /// The IDF of a term that occurs in one document in `per` (e.g. 100 → a 1%-of-articles term).
+    pub fn idf_of_share(&self, per: f64) -> f64 {
+        let df = self.docs as f64 / per;
+        ((self.docs as f64 + 1.0) / (df + 1.0)).ln() + 1.0
+    }
+
+    /// True for a lowercase word that is part of some article's entity name.
+    pub fn is_entity_word(&self, word: &str) -> bool {
+        self.entity_words.contains(word)
+    }
+
+    /// Number of documents counted.
+    pub fn docs(&self) -> usize {
+        self.docs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::NewsItem;
+
+    fn item(id: &str, title: &str, entities: &[&str]) -> NewsItem {
+        NewsItem {
+            id: id.into(),
+            title: title.into(),
+            summary: String::new(),
+            category: "c".into(),
+            subcategory: String::new(),
+            date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            entities: entities.iter().map(|e| e.to_string()).collect(),
+            url: None,
+        }
+    }
+
+    #[test]
+    fn idf_is_smoothed_and_entities_are_known() {
+        let c = Corpus::new(vec![
+            item("a", "Hawks win playoff", &["Riverton Hawks"]),
+            item("b", "Hawks lose again", &[]),
+            item("c", "Sourdough baking tips", &[]),
+        ])
+        .unwrap();
+        let s = TermStats::build(&c);
+        assert!((s.idf("hawks") - ((4.0f64 / 3.0).ln() + 1.0)).abs() < 1e-12);
+        assert!((s.idf("sourdough") - ((4.0f64 / 2.0).ln() + 1.0)).abs() < 1e-12);
+        assert!((s.idf("unseen") - (4.0f64.ln() + 1.0)).abs() < 1e-12);
+        assert!(s.is_entity_word("riverton") && !s.is_entity_word("playoff"));
+    }
+}
