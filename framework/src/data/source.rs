@@ -34,6 +34,8 @@ pub struct Dataset {
     pub splits: SplitFractions,
     /// Whether signals carry ground-truth noise labels (the cleaner can train on them).
     pub has_noise_labels: bool,
+    /// The simulator's article → facet truth, for oracle diagnostics (`None` for real logs).
+    pub oracle: Option<Arc<crate::eval::Oracle>>,
 }
 
 impl Dataset {

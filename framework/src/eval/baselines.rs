@@ -1,8 +1,9 @@
 //! Baselines that need no model, so every learned policy has a floor to beat:
 //! random articles, the most popular articles, and the user's own history used as queries.
 
-use super::offline::OfflineEvaluator;
 use super::metrics::{MetricMeans, RankingMetrics};
+use super::offline::OfflineEvaluator;
+use super::oracle::{Oracle, OracleMetrics};
 use crate::data::{SignalKind, UserRecord};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -20,6 +21,20 @@ pub struct BaselineResult {
     pub name: &'static str,
     pub description: &'static str,
     pub metrics: MetricMeans,
+    /// Simulator only, for query-based methods: mean oracle coverage and precision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oracle: Option<OracleMetrics>,
+}
+
+/// Mean oracle metrics of query lists (users without ground truth are skipped).
+pub fn mean_oracle(eval: &OfflineEvaluator, oracle: &Oracle, users: &[UserRecord], lists: &[Vec<String>]) -> Option<OracleMetrics> {
+    let scored: Vec<OracleMetrics> =
+        users.iter().zip(lists).filter_map(|(u, l)| oracle.score(u, &eval.rank_per_query(l))).collect();
+    let n = scored.len() as f64;
+    (n > 0.0).then(|| OracleMetrics {
+        coverage: scored.iter().map(|m| m.coverage).sum::<f64>() / n,
+        precision: scored.iter().map(|m| m.precision).sum::<f64>() / n,
+    })
 }
 
 /// The history-as-queries list: the newest distinct search queries and clicked or browsed
@@ -44,6 +59,7 @@ pub fn run_baselines(
     eval: &OfflineEvaluator,
     users: &[UserRecord],
     popularity_users: &[UserRecord],
+    oracle: Option<&Oracle>,
     seed: u64,
 ) -> Vec<BaselineResult> {
     let fresh: Vec<u32> = (0..eval.corpus.len() as u32)
@@ -76,16 +92,18 @@ pub fn run_baselines(
 
     let lists: Vec<Vec<String>> = users.iter().map(history_queries).collect();
     vec![
-        BaselineResult { name: "random", description: "100 random fresh articles", metrics: MetricMeans::of(&random) },
+        BaselineResult { name: "random", description: "100 random fresh articles", metrics: MetricMeans::of(&random), oracle: None },
         BaselineResult {
             name: "popularity",
             description: "fresh articles most clicked by train-split users",
             metrics: MetricMeans::of(&popularity),
+            oracle: None,
         },
         BaselineResult {
             name: "history_as_queries",
             description: "the newest 8 distinct cleaned history texts as queries",
             metrics: eval.evaluate(users, &lists),
+            oracle: oracle.and_then(|o| mean_oracle(eval, o, users, &lists)),
         },
     ]
 }

@@ -60,6 +60,19 @@ fn ndcg(labels: &[bool], ranked: &[usize], k: usize) -> f64 {
     dcg / ideal
 }
 
+/// Scores impression candidates for a query list: each candidate's best cosine with any query
+/// (both unit vectors), so a candidate close to one interest ranks high even if the list has
+/// others. Candidates without a vector score 0.
+pub fn candidate_scores(candidates: &[u32], query_vectors: &[Vec<f32>], article_vectors: &[Vec<f32>]) -> Vec<f64> {
+    candidates
+        .iter()
+        .map(|&c| {
+            let Some(a) = article_vectors.get(c as usize) else { return 0.0 };
+            query_vectors.iter().map(|q| crate::retrieval::cosine(q, a) as f64).fold(0.0, f64::max)
+        })
+        .collect()
+}
+
 /// Averages the metrics over impressions, each given as (clicked?, score) per candidate.
 pub fn impression_metrics(impressions: &[(Vec<bool>, Vec<f64>)]) -> ImpressionMetrics {
     let mut out = ImpressionMetrics::default();
@@ -102,6 +115,15 @@ mod tests {
         assert!((m.ndcg_5 - (1.0 / 3f64.log2() + 1.0 / 6f64.log2()) / ideal).abs() < 1e-12);
         assert_eq!(m.ndcg_5, m.ndcg_10);
         assert_eq!((m.impressions, m.skipped), (1, 0));
+    }
+
+    #[test]
+    fn candidates_score_by_their_best_query() {
+        let articles = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![-1.0, 0.0]];
+        let queries = vec![vec![1.0, 0.0], vec![0.6, 0.8]];
+        let s = candidate_scores(&[0, 1, 2, 9], &queries, &articles);
+        assert!((s[0] - 1.0).abs() < 1e-6 && (s[1] - 0.8).abs() < 1e-6);
+        assert_eq!((s[2], s[3]), (0.0, 0.0));
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! Offline evaluation: ranking metrics against held-out future clicks, fusion of per-query
-//! rankings, MIND-style impression metrics, and model-free baselines.
+//! rankings, MIND-style impression metrics, model-free baselines and simulator-only oracle
+//! diagnostics.
 
 mod baselines;
 mod fusion;
 mod impressions;
 mod metrics;
 mod offline;
+mod oracle;
 
-pub use baselines::{BaselineResult, HISTORY_QUERIES, history_queries, run_baselines};
+pub use baselines::{BaselineResult, HISTORY_QUERIES, history_queries, mean_oracle, run_baselines};
 pub use fusion::{Fusion, fuse};
-pub use impressions::{ImpressionMetrics, impression_metrics};
+pub use impressions::{ImpressionMetrics, candidate_scores, impression_metrics};
 pub use metrics::{MetricMeans, RankingMetrics, ranking_metrics};
 pub use offline::{OfflineEvaluator, PER_QUERY_DEPTH};
+pub use oracle::{Oracle, OracleMetrics};

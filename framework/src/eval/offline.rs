@@ -32,16 +32,19 @@ impl OfflineEvaluator {
         users.iter().flat_map(|u| &u.future_clicks).filter_map(|id| corpus.get(id)).map(|n| n.date).min()
     }
 
-    /// The fused ranking of one query list.
-    pub fn rank(&self, queries: &[String]) -> Vec<u32> {
+    /// Each query's fresh top articles, best first.
+    pub fn rank_per_query(&self, queries: &[String]) -> Vec<Vec<u32>> {
         let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
-        let per_query: Vec<Vec<u32>> = self
-            .retriever
+        self.retriever
             .search_batch(&refs, SEARCH_DEPTH)
             .into_iter()
             .map(|hits| hits.into_iter().map(|h| h.article).filter(|&a| self.is_fresh(a)).take(PER_QUERY_DEPTH).collect())
-            .collect();
-        fuse(&per_query, self.fusion)
+            .collect()
+    }
+
+    /// The fused ranking of one query list.
+    pub fn rank(&self, queries: &[String]) -> Vec<u32> {
+        fuse(&self.rank_per_query(queries), self.fusion)
     }
 
     fn is_fresh(&self, article: u32) -> bool {

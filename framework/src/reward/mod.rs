@@ -8,6 +8,8 @@
 mod ablation;
 mod composite;
 mod env;
+#[cfg(feature = "http-judge")]
+mod http_judge;
 mod interests;
 mod judge;
 mod registry;
@@ -16,6 +18,8 @@ pub mod testing;
 pub use ablation::{Ablation, AblationPlugin, ablation_names, resolve_ablation};
 pub use composite::{Aggregation, CompositeConfig, CompositeReward, Scored};
 pub use env::{QueryCache, REWARD_TOP_K, RewardEnv};
+#[cfg(feature = "http-judge")]
+pub use http_judge::{HttpJudge, HttpJudgeConfig};
 pub use interests::{InterestItem, MAX_INTERESTS, user_interests};
 pub use judge::{Judge, RubricItem, RuleJudge};
 pub use registry::{Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, registered_rewards};
