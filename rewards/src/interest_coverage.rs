@@ -6,8 +6,8 @@
 //! judge answers per item whether the list covers it; the score is covered weight / total
 //! weight. A user with no interpretable history has nothing to cover: 0.
 
-use quill::error::{Error, Result};
-use quill::reward::{Reward, RewardContext, RewardPlugin, RubricItem};
+use quill::error::Result;
+use quill::reward::{Reward, RewardContext, RewardPlugin, RubricItem, parameterless};
 use quill::text::query_list::QueryList;
 
 pub struct InterestCoverage;
@@ -31,10 +31,7 @@ impl Reward for InterestCoverage {
 }
 
 fn build(params: &toml::Table) -> Result<Box<dyn Reward>> {
-    match params.keys().next() {
-        Some(key) => Err(Error::field(format!("rewards.interest_coverage.{key}"), "interest_coverage takes no parameters besides `weight`")),
-        None => Ok(Box::new(InterestCoverage)),
-    }
+    parameterless("interest_coverage", params, Box::new(InterestCoverage))
 }
 
 inventory::submit! {

@@ -5,8 +5,8 @@
 //! ones). A query the embedder cannot place (a zero vector) is at distance 0 from everything:
 //! gibberish must not look diverse. Fewer than two queries: 0, there is no pair to be diverse.
 
-use quill::error::{Error, Result};
-use quill::reward::{Reward, RewardContext, RewardPlugin};
+use quill::error::Result;
+use quill::reward::{Reward, RewardContext, RewardPlugin, parameterless};
 use quill::retrieval::cosine;
 use quill::text::query_list::QueryList;
 
@@ -37,10 +37,7 @@ impl Reward for IntraListDiversity {
 }
 
 fn build(params: &toml::Table) -> Result<Box<dyn Reward>> {
-    match params.keys().next() {
-        Some(key) => Err(Error::field(format!("rewards.intra_list_diversity.{key}"), "intra_list_diversity takes no parameters besides `weight`")),
-        None => Ok(Box::new(IntraListDiversity)),
-    }
+    parameterless("intra_list_diversity", params, Box::new(IntraListDiversity))
 }
 
 inventory::submit! {

@@ -5,8 +5,8 @@
 //! term by corpus IDF; not only generic words like "latest news"; 2 to 8 words — each worth a
 //! quarter). The reward is the mean over queries; an empty list scores 0.
 
-use quill::error::{Error, Result};
-use quill::reward::{Reward, RewardContext, RewardPlugin, RubricItem};
+use quill::error::Result;
+use quill::reward::{Reward, RewardContext, RewardPlugin, RubricItem, parameterless};
 use quill::text::query_list::QueryList;
 
 pub struct QuerySpecificity;
@@ -27,10 +27,7 @@ impl Reward for QuerySpecificity {
 }
 
 fn build(params: &toml::Table) -> Result<Box<dyn Reward>> {
-    match params.keys().next() {
-        Some(key) => Err(Error::field(format!("rewards.query_specificity.{key}"), "query_specificity takes no parameters besides `weight`")),
-        None => Ok(Box::new(QuerySpecificity)),
-    }
+    parameterless("query_specificity", params, Box::new(QuerySpecificity))
 }
 
 inventory::submit! {

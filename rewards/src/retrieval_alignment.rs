@@ -7,8 +7,8 @@
 //! away from a query are as useless as none — so the score is mean over queries of
 //! max(0, mean cosine). A query that retrieves nothing scores 0; an empty list scores 0.
 
-use quill::error::{Error, Result};
-use quill::reward::{Reward, RewardContext, RewardPlugin};
+use quill::error::Result;
+use quill::reward::{Reward, RewardContext, RewardPlugin, parameterless};
 use quill::retrieval::cosine;
 use quill::text::query_list::QueryList;
 
@@ -36,10 +36,7 @@ impl Reward for RetrievalAlignment {
 }
 
 fn build(params: &toml::Table) -> Result<Box<dyn Reward>> {
-    match params.keys().next() {
-        Some(key) => Err(Error::field(format!("rewards.retrieval_alignment.{key}"), "retrieval_alignment takes no parameters besides `weight`")),
-        None => Ok(Box::new(RetrievalAlignment)),
-    }
+    parameterless("retrieval_alignment", params, Box::new(RetrievalAlignment))
 }
 
 inventory::submit! {

@@ -4,8 +4,8 @@
 //! The paper's "binary rule-based format check". Binary on purpose: partial credit for a
 //! half-formed list would let the policy trade format for other rewards.
 
-use quill::error::{Error, Result};
-use quill::reward::{Reward, RewardContext, RewardPlugin};
+use quill::error::Result;
+use quill::reward::{Reward, RewardContext, RewardPlugin, parameterless};
 use quill::text::query_list::QueryList;
 
 pub struct StructuralValidity;
@@ -20,13 +20,7 @@ impl Reward for StructuralValidity {
 }
 
 fn build(params: &toml::Table) -> Result<Box<dyn Reward>> {
-    if let Some(key) = params.keys().next() {
-        return Err(Error::field(
-            format!("rewards.structural_validity.{key}"),
-            "structural_validity takes no parameters (only `weight`); its bounds live in [format]",
-        ));
-    }
-    Ok(Box::new(StructuralValidity))
+    parameterless("structural_validity", params, Box::new(StructuralValidity))
 }
 
 inventory::submit! {

@@ -45,6 +45,15 @@ pub struct RewardPlugin {
 
 inventory::collect!(RewardPlugin);
 
+/// Builds a reward that takes no parameters besides `weight`: any other key in its
+/// `[rewards.<name>]` table is an error naming the key.
+pub fn parameterless(name: &str, params: &toml::Table, reward: Box<dyn Reward>) -> Result<Box<dyn Reward>> {
+    match params.keys().next() {
+        Some(key) => Err(Error::field(format!("rewards.{name}.{key}"), format!("{name} takes no parameters besides `weight`"))),
+        None => Ok(reward),
+    }
+}
+
 /// A reward with its weight in the composite.
 pub struct WeightedReward {
     pub weight: f32,
