@@ -4,7 +4,9 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use quill::data::{DataConfig, UserSource, world::World};
-use quill::retrieval::{Bm25Index, DenseIndex, Embedder, Retriever, WordVectorConfig, WordVectors};
+use quill::retrieval::{
+    Bm25Index, DenseIndex, Embedder, Retriever, WordVectorConfig, WordVectors, embed_articles,
+};
 use quill::reward::{Aggregation, CompositeReward, RewardEnv, RuleJudge};
 use quill::text::query_list::{QueryList, QueryListFormat};
 use quill::text::term_stats::TermStats;
@@ -15,19 +17,29 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn scoring(c: &mut Criterion) {
-    let mut cfg = DataConfig { users: 10_000, ..DataConfig::default() };
+    let mut cfg = DataConfig {
+        users: 10_000,
+        ..DataConfig::default()
+    };
     cfg.corpus.articles = 10_000;
     let world = World::build(&cfg, 42, Path::new(".")).expect("world builds");
     let corpus = world.corpus.clone();
-    let embedder: Arc<dyn Embedder> = Arc::new(WordVectors::train(&corpus, &WordVectorConfig::default(), 42).expect("trains"));
+    let embedder: Arc<dyn Embedder> =
+        Arc::new(WordVectors::train(&corpus, &WordVectorConfig::default(), 42).expect("trains"));
     let bm25: Arc<dyn Retriever> = Arc::new(Bm25Index::build(&corpus).expect("indexes"));
-    let dense = DenseIndex::build(embedder.clone(), &corpus).expect("indexes");
+    let article_vectors = Arc::new(embed_articles(&corpus, embedder.as_ref()));
+    let dense = DenseIndex::from_vectors(embedder.clone(), &article_vectors).expect("indexes");
 
     // Queries as users would write them: the simulator's searches.
     let users: Vec<_> = (0..400).map(|i| world.user(i)).collect();
     let searches: Vec<String> = users
         .iter()
-        .flat_map(|u| u.history.iter().filter(|s| s.kind == quill::data::SignalKind::Search).map(|s| s.text.clone()))
+        .flat_map(|u| {
+            u.history
+                .iter()
+                .filter(|s| s.kind == quill::data::SignalKind::Search)
+                .map(|s| s.text.clone())
+        })
         .take(1_000)
         .collect();
     let refs: Vec<&str> = searches.iter().map(String::as_str).collect();
@@ -35,8 +47,12 @@ fn scoring(c: &mut Criterion) {
     let mut group = c.benchmark_group("retrieval");
     group.sample_size(10);
     group.throughput(Throughput::Elements(refs.len() as u64));
-    group.bench_function("bm25_top10", |b| b.iter(|| black_box(bm25.search_batch(&refs, 10))));
-    group.bench_function("dense_top10", |b| b.iter(|| black_box(dense.search_batch(&refs, 10))));
+    group.bench_function("bm25_top10", |b| {
+        b.iter(|| black_box(bm25.search_batch(&refs, 10)))
+    });
+    group.bench_function("dense_top10", |b| {
+        b.iter(|| black_box(dense.search_batch(&refs, 10)))
+    });
     group.finish();
 
     let stats = Arc::new(TermStats::build(&corpus));
@@ -44,19 +60,32 @@ fn scoring(c: &mut Criterion) {
         corpus: corpus.clone(),
         embedder: embedder.clone(),
         retriever: bm25.clone(),
-        article_vectors: Arc::new(RewardEnv::article_vectors(&corpus, embedder.as_ref())),
+        article_vectors,
         stats: stats.clone(),
-        judge: Arc::new(RuleJudge::new(embedder.clone(), stats)),
+        judge: Arc::new(RuleJudge::new(stats)),
     });
-    let spec: Vec<(String, f32)> = quill_rewards::BUILT_IN_REWARDS.iter().map(|n| (n.to_string(), 1.0)).collect();
-    let composite = CompositeReward::build(&spec, &HashMap::new(), Aggregation::Sum, env).expect("builds");
+    let spec: Vec<(String, f32)> = quill_rewards::BUILT_IN_REWARDS
+        .iter()
+        .map(|n| (n.to_string(), 1.0))
+        .collect();
+    let composite =
+        CompositeReward::build(&spec, &HashMap::new(), Aggregation::Sum, env).expect("builds");
     let format = QueryListFormat::default();
-    let lists: Vec<QueryList> = searches.chunks(5).map(|qs| QueryList::parse(&QueryList::render(qs), &format)).collect();
-    let items: Vec<_> = lists.iter().zip(users.iter().cycle()).map(|(l, u)| (u, l)).collect();
+    let lists: Vec<QueryList> = searches
+        .chunks(5)
+        .map(|qs| QueryList::parse(&QueryList::render(qs), &format))
+        .collect();
+    let items: Vec<_> = lists
+        .iter()
+        .zip(users.iter().cycle())
+        .map(|(l, u)| (u, l))
+        .collect();
     let mut group = c.benchmark_group("composite");
     group.sample_size(10);
     group.throughput(Throughput::Elements(items.len() as u64));
-    group.bench_function("five_rewards_5_query_lists", |b| b.iter(|| black_box(composite.score_batch(&items).expect("scores"))));
+    group.bench_function("five_rewards_5_query_lists", |b| {
+        b.iter(|| black_box(composite.score_batch(&items).expect("scores")))
+    });
     group.finish();
 }
 

@@ -7,7 +7,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 fn simulator(c: &mut Criterion) {
-    let cfg = DataConfig { users: 1_000_000, ..DataConfig::default() };
+    let cfg = DataConfig {
+        users: 1_000_000,
+        ..DataConfig::default()
+    };
     let world = World::build(&cfg, 42, Path::new(".")).expect("default world builds");
     let mut group = c.benchmark_group("simulator");
     const USERS: usize = 1_000;
@@ -27,7 +30,15 @@ fn simulator(c: &mut Criterion) {
     let mut group = c.benchmark_group("world");
     group.sample_size(10);
     group.bench_function("build_12k_articles", |b| {
-        b.iter(|| black_box(World::build(&cfg, 42, Path::new(".")).expect("builds").facets.facets.len()))
+        b.iter(|| {
+            black_box(
+                World::build(&cfg, 42, Path::new("."))
+                    .expect("builds")
+                    .facets
+                    .facets
+                    .len(),
+            )
+        })
     });
     group.finish();
 }

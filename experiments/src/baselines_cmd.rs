@@ -22,7 +22,12 @@ pub fn eval_baselines(exp: &Experiment) -> Result<()> {
 
     let t = Instant::now();
     let stack = cfg.retrieval.build(&data.corpus, seed)?;
-    eprintln!("retrieval: {} over {} articles ({:.1}s)", cfg.retrieval.retriever, data.corpus.len(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "retrieval: {} over {} articles ({:.1}s)",
+        cfg.retrieval.retriever,
+        data.corpus.len(),
+        t.elapsed().as_secs_f64()
+    );
     let eval = OfflineEvaluator {
         corpus: data.corpus.clone(),
         retriever: stack.retriever,
@@ -31,15 +36,30 @@ pub fn eval_baselines(exp: &Experiment) -> Result<()> {
     };
     let results = run_baselines(&eval, &test, &train, data.oracle.as_deref(), seed);
 
-    println!("baselines on {} test users ({}; retriever {}, fusion {})", test.len(), data.name, cfg.retrieval.retriever, cfg.retrieval.fusion);
-    println!("{:<20} {:>8} {:>8} {:>8} {:>8} {:>8}", "method", "R@5", "R@10", "N@5", "N@10", "MRR");
+    println!(
+        "baselines on {} test users ({}; retriever {}, fusion {})",
+        test.len(),
+        data.name,
+        cfg.retrieval.retriever,
+        cfg.retrieval.fusion
+    );
+    println!(
+        "{:<20} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "method", "R@5", "R@10", "N@5", "N@10", "MRR"
+    );
     for r in &results {
         let m = &r.metrics;
-        println!("{:<20} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4}", r.name, m.recall_5, m.recall_10, m.ndcg_5, m.ndcg_10, m.mrr);
+        println!(
+            "{:<20} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4}",
+            r.name, m.recall_5, m.recall_10, m.ndcg_5, m.ndcg_10, m.mrr
+        );
     }
     for r in results.iter().filter(|r| r.oracle.is_some()) {
         let o = r.oracle.expect("filtered");
-        println!("oracle ({}): true-facet coverage {:.3}, query precision {:.3}", r.name, o.coverage, o.precision);
+        println!(
+            "oracle ({}): true-facet coverage {:.3}, query precision {:.3}",
+            r.name, o.coverage, o.precision
+        );
     }
     let path = exp.output_dir().join("baselines.json");
     write_json(&path, &results)?;

@@ -66,7 +66,10 @@ enum DataCommand {
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run { file } => run::run(&config::load(&file)?),
-        Command::Validate { file, explain: true } => {
+        Command::Validate {
+            file,
+            explain: true,
+        } => {
             if let Some(file) = file {
                 config::load(&file)?;
                 println!("{}: valid", file.display());
@@ -74,18 +77,33 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             print!("{}", explain::explain());
             Ok(())
         }
-        Command::Validate { file: Some(file), explain: false } => {
+        Command::Validate {
+            file: Some(file),
+            explain: false,
+        } => {
             let exp = config::load(&file)?;
-            println!("{}: valid (experiment {:?}, output {})", file.display(), exp.config.experiment.name, exp.output_dir().display());
+            println!(
+                "{}: valid (experiment {:?}, output {})",
+                file.display(),
+                exp.config.experiment.name,
+                exp.output_dir().display()
+            );
             Ok(())
         }
-        Command::Validate { file: None, explain: false } => anyhow::bail!("give an experiment file, or --explain"),
+        Command::Validate {
+            file: None,
+            explain: false,
+        } => anyhow::bail!("give an experiment file, or --explain"),
         Command::EvalBaselines { file } => baselines_cmd::eval_baselines(&config::load(&file)?),
         Command::Rewards => {
             print!("{}", explain::rewards());
             Ok(())
         }
-        Command::Data { command: DataCommand::Stats { file, json } } => data_cmd::stats(&config::load(&file)?, json),
-        Command::Data { command: DataCommand::Sample { file, n, split } } => data_cmd::sample(&config::load(&file)?, n, split.as_deref()),
+        Command::Data {
+            command: DataCommand::Stats { file, json },
+        } => data_cmd::stats(&config::load(&file)?, json),
+        Command::Data {
+            command: DataCommand::Sample { file, n, split },
+        } => data_cmd::sample(&config::load(&file)?, n, split.as_deref()),
     }
 }

@@ -50,7 +50,10 @@ quill::config_section! {
 }
 
 fn default_rewards() -> BTreeMap<String, toml::Table> {
-    quill::reward::registered_rewards().iter().map(|p| (p.name.to_string(), toml::Table::new())).collect()
+    quill::reward::registered_rewards()
+        .iter()
+        .map(|p| (p.name.to_string(), toml::Table::new()))
+        .collect()
 }
 
 /// A loaded, validated experiment.
@@ -65,25 +68,39 @@ pub struct Experiment {
 impl Experiment {
     /// The output directory of this experiment.
     pub fn output_dir(&self) -> PathBuf {
-        self.config.experiment.output_dir.join(&self.config.experiment.name)
+        self.config
+            .experiment
+            .output_dir
+            .join(&self.config.experiment.name)
     }
 }
 
 /// Reads, parses and validates an experiment file.
 pub fn load(path: &Path) -> Result<Experiment> {
-    let src = std::fs::read_to_string(path).with_context(|| format!("cannot read experiment file {}", path.display()))?;
+    let src = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read experiment file {}", path.display()))?;
     let config = parse(&src, path)?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(Experiment { config, path: path.to_path_buf(), base_dir })
+    Ok(Experiment {
+        config,
+        path: path.to_path_buf(),
+        base_dir,
+    })
 }
 
 /// Parses and validates experiment TOML; errors are `file:line:column: field: message`.
 pub fn parse(src: &str, path: &Path) -> Result<ExperimentConfig> {
     let config: ExperimentConfig = toml::from_str(src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        let field = crate::locate::path_at(src, span.start).map(|p| format!("{p}: ")).unwrap_or_default();
+        let field = crate::locate::path_at(src, span.start)
+            .map(|p| format!("{p}: "))
+            .unwrap_or_default();
         let (line, col) = crate::locate::line_col(src, span.start);
-        anyhow!("{}:{line}:{col}: {field}{}", path.display(), e.message().trim())
+        anyhow!(
+            "{}:{line}:{col}: {field}{}",
+            path.display(),
+            e.message().trim()
+        )
     })?;
     validate(&config).map_err(|e| match &e {
         quill::Error::Input { origin, .. } => {
@@ -106,10 +123,22 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
     c.data.check_consistency()?;
     c.data.world.check_consistency()?;
     if c.format.min_queries > c.format.max_queries {
-        return Err(quill::Error::field("format.min_queries", format!("min_queries {} exceeds max_queries {}", c.format.min_queries, c.format.max_queries)));
+        return Err(quill::Error::field(
+            "format.min_queries",
+            format!(
+                "min_queries {} exceeds max_queries {}",
+                c.format.min_queries, c.format.max_queries
+            ),
+        ));
     }
     if c.format.min_query_chars > c.format.max_query_chars {
-        return Err(quill::Error::field("format.min_query_chars", format!("min_query_chars {} exceeds max_query_chars {}", c.format.min_query_chars, c.format.max_query_chars)));
+        return Err(quill::Error::field(
+            "format.min_query_chars",
+            format!(
+                "min_query_chars {} exceeds max_query_chars {}",
+                c.format.min_query_chars, c.format.max_query_chars
+            ),
+        ));
     }
     reward_spec(c)?;
     Ok(())
@@ -126,11 +155,17 @@ pub fn reward_spec(c: &ExperimentConfig) -> quill::Result<Vec<(String, f32)>> {
             Some(toml::Value::Float(w)) => w,
             Some(toml::Value::Integer(w)) => w as f64,
             Some(other) => {
-                return Err(quill::Error::field(format!("rewards.{name}.weight"), format!("weight must be a number in 0 ..= 100, got {other}")));
+                return Err(quill::Error::field(
+                    format!("rewards.{name}.weight"),
+                    format!("weight must be a number in 0 ..= 100, got {other}"),
+                ));
             }
         };
         if !(0.0..=100.0).contains(&weight) {
-            return Err(quill::Error::field(format!("rewards.{name}.weight"), format!("value {weight} is out of range: valid values are 0 ..= 100")));
+            return Err(quill::Error::field(
+                format!("rewards.{name}.weight"),
+                format!("value {weight} is out of range: valid values are 0 ..= 100"),
+            ));
         }
         (plugin.build)(&params)?;
         spec.push((name.clone(), weight as f32));

@@ -2,22 +2,19 @@
 
 use crate::config::Experiment;
 use anyhow::{Result, bail};
-use quill::data::{DataStats, Split, StatsBuilder, load_dataset};
+use quill::data::{DataStats, Split, load_dataset};
 
 pub fn stats(exp: &Experiment, as_json: bool) -> Result<()> {
     let data = load_dataset(&exp.config.data, exp.config.experiment.seed, &exp.base_dir)?;
-    let bar = quill::progress::bar(data.users.num_users() as u64, "users");
-    let mut b = StatsBuilder::default();
-    for user in data.iter() {
-        b.add(&user, &data.splits);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let stats: DataStats = b.finish();
+    let stats: DataStats = crate::run::stats(&data, None);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
     } else {
-        println!("dataset          {}\ncorpus           {} articles", data.name, data.corpus.len());
+        println!(
+            "dataset          {}\ncorpus           {} articles",
+            data.name,
+            data.corpus.len()
+        );
         println!("{stats}");
     }
     Ok(())
@@ -32,7 +29,10 @@ pub fn sample(exp: &Experiment, n: usize, split: Option<&str>) -> Result<()> {
             None => bail!("--split {name:?} is not a split: valid values are train, valid, test"),
         },
     };
-    let users = data.iter().filter(|u| split.is_none_or(|s| data.splits.split_of(&u.id) == s)).take(n);
+    let users = data
+        .iter()
+        .filter(|u| split.is_none_or(|s| data.splits.split_of(&u.id) == s))
+        .take(n);
     for u in users {
         println!("{}", serde_json::to_string(&u)?);
     }

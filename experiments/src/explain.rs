@@ -6,7 +6,8 @@ use std::fmt::Write;
 
 /// Every field of the experiment schema: path, default, valid values, doc.
 pub fn explain() -> String {
-    let mut out = String::from("# Experiment file fields (defaults shown; every field is optional)\n");
+    let mut out =
+        String::from("# Experiment file fields (defaults shown; every field is optional)\n");
     for f in ExperimentConfig::fields() {
         write_field(&mut out, "", &f);
     }
@@ -23,9 +24,17 @@ fn write_field(out: &mut String, prefix: &str, f: &FieldSpec) {
             }
         }
         None => {
-            let default = if f.default.is_empty() { "{}".to_string() } else { f.default.clone() };
+            let default = if f.default.is_empty() {
+                "{}".to_string()
+            } else {
+                f.default.clone()
+            };
             let valid = f.valid();
-            let valid = if valid.is_empty() { String::new() } else { format!("  (valid: {valid})") };
+            let valid = if valid.is_empty() {
+                String::new()
+            } else {
+                format!("  (valid: {valid})")
+            };
             let _ = writeln!(out, "{path} = {default}{valid}");
             for line in f.doc.lines() {
                 let _ = writeln!(out, "    {}", line.trim());

@@ -8,7 +8,12 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
     let before = &src[..offset];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -21,7 +26,11 @@ pub fn span_of(src: &str, dotted: &str) -> Option<usize> {
     for (i, part) in parts.iter().enumerate() {
         let part = part.split('[').next().unwrap_or(part);
         let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
-        last = Some(if i + 1 == parts.len() { value.span() } else { key.span() });
+        last = Some(if i + 1 == parts.len() {
+            value.span()
+        } else {
+            key.span()
+        });
         match value.get_ref() {
             DeValue::Table(t) => table = t,
             _ => break,

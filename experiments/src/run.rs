@@ -15,7 +15,11 @@ pub fn run(exp: &Experiment) -> Result<()> {
     let cfg = &exp.config;
     let out = exp.output_dir();
     let seed = cfg.experiment.seed;
-    eprintln!("experiment {:?} (seed {seed}) → {}", cfg.experiment.name, out.display());
+    eprintln!(
+        "experiment {:?} (seed {seed}) → {}",
+        cfg.experiment.name,
+        out.display()
+    );
     let resolved = toml::to_string_pretty(cfg).context("serialising the resolved config")?;
     write_atomic(&out.join("config.toml"), resolved.as_bytes())?;
 
@@ -27,13 +31,17 @@ pub fn run(exp: &Experiment) -> Result<()> {
     let raw_stats = stats(&data, None);
     eprintln!("{raw_stats}\n({:.1}s)", t.elapsed().as_secs_f64());
 
-    let mut metrics = json!({ "experiment": cfg.experiment.name, "seed": seed, "dataset": data.name });
+    let mut metrics =
+        json!({ "experiment": cfg.experiment.name, "seed": seed, "dataset": data.name });
     let cleaner = cleaner(exp, &data)?;
     if let Some((cleaner, report)) = &cleaner {
         metrics["cleaner"] = report.clone();
         let cleaned = stats(&data, Some(cleaner));
         eprintln!("after cleaning:\n{cleaned}");
-        write_json(&out.join("stats.json"), &json!({ "raw": raw_stats, "cleaned": cleaned }))?;
+        write_json(
+            &out.join("stats.json"),
+            &json!({ "raw": raw_stats, "cleaned": cleaned }),
+        )?;
     } else {
         write_json(&out.join("stats.json"), &json!({ "raw": raw_stats }))?;
     }
@@ -44,9 +52,16 @@ pub fn run(exp: &Experiment) -> Result<()> {
 }
 
 /// Statistics over every user, optionally after cleaning, with a progress bar.
-fn stats(data: &Dataset, cleaner: Option<&Cleaner>) -> quill::data::DataStats {
+pub fn stats(data: &Dataset, cleaner: Option<&Cleaner>) -> quill::data::DataStats {
     let n = data.users.num_users();
-    let bar = quill::progress::bar(n as u64, if cleaner.is_some() { "cleaning" } else { "users" });
+    let bar = quill::progress::bar(
+        n as u64,
+        if cleaner.is_some() {
+            "cleaning"
+        } else {
+            "users"
+        },
+    );
     let mut b = StatsBuilder::default();
     for user in data.iter() {
         match cleaner {
@@ -69,8 +84,15 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
     }
     let out = exp.output_dir().join("cleaner");
     let (cleaner, training) = if !cfg.load.as_os_str().is_empty() {
-        let path = if cfg.load.is_relative() { exp.base_dir.join(&cfg.load) } else { cfg.load.clone() };
-        (Cleaner::load(&path, cfg.device)?, json!({ "loaded_from": path }))
+        let path = if cfg.load.is_relative() {
+            exp.base_dir.join(&cfg.load)
+        } else {
+            cfg.load.clone()
+        };
+        (
+            Cleaner::load(&path, cfg.device)?,
+            json!({ "loaded_from": path }),
+        )
     } else {
         if !data.has_noise_labels {
             bail!(
@@ -90,7 +112,10 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
         let m = cleaner.evaluate(&held_out);
         eprintln!(
             "cleaner on {} held-out test records: precision {:.3}  recall {:.3}  F1 {:.3}",
-            held_out.len(), m.precision, m.recall, m.f1
+            held_out.len(),
+            m.precision,
+            m.recall,
+            m.f1
         );
         report["test"] = serde_json::to_value(&m)?;
         write_json(&out.join("metrics.json"), &m)?;
@@ -100,5 +125,9 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
 
 /// Labelled records of up to `max_users` users of a split.
 fn records(data: &Dataset, split: Split, max_users: usize) -> Vec<quill::data::Signal> {
-    data.iter_split(split).take(max_users).flat_map(|u: UserRecord| u.history).filter(|s| s.noise.is_some()).collect()
+    data.iter_split(split)
+        .take(max_users)
+        .flat_map(|u: UserRecord| u.history)
+        .filter(|s| s.noise.is_some())
+        .collect()
 }

@@ -37,14 +37,20 @@ fn unknown_fields_name_line_column_and_the_valid_fields() {
 #[test]
 fn out_of_range_values_name_line_field_value_and_range() {
     let e = err("[data.world]\nnoise_rate = 0.7\n");
-    assert_eq!(e, "exp.toml:2:14: data.world.noise_rate: value 0.7 is out of range: valid values are 0 ..= 0.45");
+    assert_eq!(
+        e,
+        "exp.toml:2:14: data.world.noise_rate: value 0.7 is out of range: valid values are 0 ..= 0.45"
+    );
 }
 
 #[test]
 fn bad_enum_values_list_the_choices() {
     let e = err("[data]\nsource = \"csv\"\n");
     assert!(e.starts_with("exp.toml:2:10: data.source: "), "{e}");
-    assert!(e.contains("world") && e.contains("mind") && e.contains("jsonl"), "{e}");
+    assert!(
+        e.contains("world") && e.contains("mind") && e.contains("jsonl"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -58,13 +64,22 @@ fn cross_field_and_plugin_errors() {
     let e = err("[data]\ntrain_fraction = 0.8\nvalid_fraction = 0.3\n");
     assert!(e.starts_with("exp.toml:3:18: data.valid_fraction: "), "{e}");
     let e = err("[rewards.not_a_reward]\nweight = 1\n");
-    assert!(e.contains("unknown reward \"not_a_reward\"") && e.contains("structural_validity"), "{e}");
+    assert!(
+        e.contains("unknown reward \"not_a_reward\"") && e.contains("structural_validity"),
+        "{e}"
+    );
     let e = err("[rewards.structural_validity]\nweight = -1\n");
-    assert!(e.starts_with("exp.toml:2:10: rewards.structural_validity.weight"), "{e}");
+    assert!(
+        e.starts_with("exp.toml:2:10: rewards.structural_validity.weight"),
+        "{e}"
+    );
     let e = err("[experiment]\nablation = \"no_everything\"\n");
     assert!(e.contains("no_structural_validity"), "{e}");
     let e = err("[format]\nmin_queries = 9\n");
-    assert!(e.contains("format.min_queries") && e.contains("exceeds max_queries 8"), "{e}");
+    assert!(
+        e.contains("format.min_queries") && e.contains("exceeds max_queries 8"),
+        "{e}"
+    );
 }
 
 #[test]

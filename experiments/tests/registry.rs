@@ -5,24 +5,47 @@ use quill_experiments::quill_rewards as _;
 
 #[test]
 fn every_built_in_reward_and_ablation_is_registered() {
-    let names: Vec<&str> = quill::reward::registered_rewards().iter().map(|p| p.name).collect();
+    let names: Vec<&str> = quill::reward::registered_rewards()
+        .iter()
+        .map(|p| p.name)
+        .collect();
     for built_in in quill_rewards::BUILT_IN_REWARDS {
-        assert!(names.contains(built_in), "{built_in} is not registered: {names:?}");
+        assert!(
+            names.contains(built_in),
+            "{built_in} is not registered: {names:?}"
+        );
     }
-    let ablations: Vec<String> = quill::reward::ablation_names().into_iter().map(|(n, _)| n).collect();
+    let ablations: Vec<String> = quill::reward::ablation_names()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert!(ablations.contains(&"full".to_string()));
     for built_in in quill_rewards::BUILT_IN_REWARDS {
-        assert!(ablations.contains(&format!("no_{built_in}")), "{ablations:?}");
+        assert!(
+            ablations.contains(&format!("no_{built_in}")),
+            "{ablations:?}"
+        );
     }
 }
 
 #[test]
 fn quill_rewards_lists_them_with_descriptions() {
     let text = quill_experiments::explain::rewards();
-    assert!(text.contains("structural_validity") && text.contains("well-formed"), "{text}");
+    assert!(
+        text.contains("structural_validity") && text.contains("well-formed"),
+        "{text}"
+    );
     assert!(text.contains("no_structural_validity"), "{text}");
     // The paper's five rewards, and six ablations: full plus one no_<reward> each.
-    let section = |name: &str| text.split(name).nth(1).unwrap().lines().skip(1).take_while(|l| l.starts_with("  ")).count();
+    let section = |name: &str| {
+        text.split(name)
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .count()
+    };
     assert_eq!(section("rewards:"), 5, "{text}");
     assert_eq!(section("ablations:"), 6, "{text}");
 }
@@ -33,11 +56,21 @@ fn the_registered_structural_reward_scores_lists() {
     use quill::text::query_list::{QueryList, QueryListFormat};
     let plugin = quill::reward::find_reward("structural_validity").unwrap();
     let reward = (plugin.build)(&toml::Table::new()).unwrap();
-    let env = env(corpus(&["x"]), TableEmbedder::new(2, &[]), TableRetriever(Default::default()));
+    let env = env(
+        corpus(&["x"]),
+        TableEmbedder::new(2, &[]),
+        TableRetriever(Default::default()),
+    );
     let f = QueryListFormat::default();
-    let good = QueryList::parse("- riverton hawks\n- quantum collider\n- sourdough baking\n<end>", &f);
+    let good = QueryList::parse(
+        "- riverton hawks\n- quantum collider\n- sourdough baking\n<end>",
+        &f,
+    );
     let bad = QueryList::parse("- riverton hawks\n- riverton hawks\n- sourdough\n<end>", &f);
-    assert_eq!(score_one(reward.as_ref(), &env, &user(&[]), &[], &good), 1.0);
+    assert_eq!(
+        score_one(reward.as_ref(), &env, &user(&[]), &[], &good),
+        1.0
+    );
     assert_eq!(score_one(reward.as_ref(), &env, &user(&[]), &[], &bad), 0.0);
     let mut params = toml::Table::new();
     params.insert("strict".into(), toml::Value::Boolean(true));

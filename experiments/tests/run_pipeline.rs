@@ -40,13 +40,19 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     let stats = read_json(&out.join("stats.json"));
     let raw = stats["raw"]["noise_rate"].as_f64().unwrap();
     let cleaned = stats["cleaned"]["noise_rate"].as_f64().unwrap();
-    assert!(cleaned < raw / 2.0, "cleaning left noise {cleaned} of {raw}");
+    assert!(
+        cleaned < raw / 2.0,
+        "cleaning left noise {cleaned} of {raw}"
+    );
     assert!(out.join("config.toml").exists() && out.join("cleaner").is_dir());
 
     // The same seed and config give the same metrics.
     std::fs::rename(&out, dir.join("first")).unwrap();
     run::run(&exp).unwrap();
-    assert_eq!(read_json(&out.join("metrics.json"))["cleaner"]["test"], metrics["cleaner"]["test"]);
+    assert_eq!(
+        read_json(&out.join("metrics.json"))["cleaner"]["test"],
+        metrics["cleaner"]["test"]
+    );
 
     // MIND has no noise labels: the saved cleaner is loaded instead of trained.
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../framework/tests/fixtures/mind");
@@ -66,9 +72,15 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     assert!(metrics["cleaner"]["training"]["loaded_from"].is_string());
 
     // Without a saved cleaner, an unlabelled dataset cannot train one: a clear error.
-    let no_labels = mind_cfg.replace(&format!("load = {:?}", dir.join("first/cleaner")), "enabled = true");
+    let no_labels = mind_cfg.replace(
+        &format!("load = {:?}", dir.join("first/cleaner")),
+        "enabled = true",
+    );
     let exp = config::load(&write_config(&dir, &no_labels)).unwrap();
     let err = format!("{:#}", run::run(&exp).unwrap_err());
-    assert!(err.contains("no noise labels") && err.contains("cleaner.load"), "{err}");
+    assert!(
+        err.contains("no noise labels") && err.contains("cleaner.load"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -27,7 +27,9 @@ pub fn device(kind: DeviceKind) -> Result<Device> {
         #[allow(unreachable_patterns)]
         other => Err(Error::field(
             "device",
-            format!("device {other:?} needs quill built with `--features {other}`; this build has cpu only"),
+            format!(
+                "device {other:?} needs quill built with `--features {other}`; this build has cpu only"
+            ),
         )),
     }
 }

@@ -14,7 +14,11 @@ pub enum Error {
     Input { origin: String, message: String },
     /// The operating system refused a read or write.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A model file could not be saved or loaded, or a model operation failed.
     #[error("{origin}: {message}")]
     Model { origin: String, message: String },
@@ -26,22 +30,37 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Bad row or value at `path:line` (lines count from 1).
     pub fn at_line(path: &Path, line: usize, message: impl Into<String>) -> Self {
-        Error::Input { origin: format!("{}:{line}", path.display()), message: message.into() }
+        Error::Input {
+            origin: format!("{}:{line}", path.display()),
+            message: message.into(),
+        }
     }
     /// Bad content of a whole file (a missing column header, an empty corpus, ...).
     pub fn in_file(path: &Path, message: impl Into<String>) -> Self {
-        Error::Input { origin: path.display().to_string(), message: message.into() }
+        Error::Input {
+            origin: path.display().to_string(),
+            message: message.into(),
+        }
     }
     /// Bad value of a config field, named by its dotted path (`data.users`).
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Input { origin: field.into(), message: message.into() }
+        Error::Input {
+            origin: field.into(),
+            message: message.into(),
+        }
     }
     /// An I/O failure on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
     /// A model file or tensor operation failed.
     pub fn model(origin: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Model { origin: origin.into(), message: message.into() }
+        Error::Model {
+            origin: origin.into(),
+            message: message.into(),
+        }
     }
 }

@@ -21,11 +21,30 @@ impl Reward for InterestCoverage {
         if ctx.interests.is_empty() || list.queries.is_empty() {
             return Ok(0.0);
         }
-        let items: Vec<RubricItem<'_>> =
-            ctx.interests.iter().map(|interest| RubricItem::Covers { interest, queries: &list.queries }).collect();
+        // Queries outside the batch cache (none, when scored through the composite) embed as
+        // nothing and can still cover an interest lexically.
+        let query_vectors: Vec<&[f32]> = list
+            .queries
+            .iter()
+            .map(|q| ctx.cache.vector(q).unwrap_or(&[]))
+            .collect();
+        let items: Vec<RubricItem<'_>> = ctx
+            .interests
+            .iter()
+            .map(|interest| RubricItem::Covers {
+                interest,
+                queries: &list.queries,
+                query_vectors: &query_vectors,
+            })
+            .collect();
         let answers = ctx.env.judge.judge(&items)?;
         let total: f32 = ctx.interests.iter().map(|i| i.weight).sum();
-        let covered: f32 = ctx.interests.iter().zip(&answers).map(|(i, a)| i.weight * a).sum();
+        let covered: f32 = ctx
+            .interests
+            .iter()
+            .zip(&answers)
+            .map(|(i, a)| i.weight * a)
+            .sum();
         Ok(if total > 0.0 { covered / total } else { 0.0 })
     }
 }
@@ -50,7 +69,12 @@ mod tests {
     use quill::text::query_list::QueryListFormat;
 
     fn interest(term: &str, centroid: Vec<f32>, weight: f32) -> InterestItem {
-        InterestItem { terms: vec![term.into()], examples: vec![term.into()], centroid, weight }
+        InterestItem {
+            terms: vec![term.into()],
+            examples: vec![term.into()],
+            centroid,
+            weight,
+        }
     }
 
     #[test]
@@ -61,14 +85,34 @@ mod tests {
         titles.push("hawks sourdough".into());
         let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
         let env = env(corpus(&refs), emb, TableRetriever(Default::default()));
-        let interests = vec![interest("hawks", vec![1.0, 0.0], 0.6), interest("sourdough", vec![0.0, 1.0], 0.4)];
+        let interests = vec![
+            interest("hawks", vec![1.0, 0.0], 0.6),
+            interest("sourdough", vec![0.0, 1.0], 0.4),
+        ];
         let parse = |t: &str| QueryList::parse(t, &QueryListFormat::default());
-        let score = |t: &str| score_one(&InterestCoverage, &env, &user(&["x"]), &interests, &parse(t));
+        let score = |t: &str| {
+            score_one(
+                &InterestCoverage,
+                &env,
+                &user(&["x"]),
+                &interests,
+                &parse(t),
+            )
+        };
         assert!((score("- riverton hawks\n<end>") - 0.6).abs() < 1e-6);
         // Covered semantically (cosine 1 with the sourdough centroid), not lexically.
         assert!((score("- sourdough starter\n<end>") - 0.4).abs() < 1e-6);
         assert!((score("- riverton hawks\n- sourdough starter\n<end>") - 1.0).abs() < 1e-6);
         assert_eq!(score("- cooking tips\n<end>"), 0.0);
-        assert_eq!(score_one(&InterestCoverage, &env, &user(&[]), &[], &parse("- hawks\n<end>")), 0.0);
+        assert_eq!(
+            score_one(
+                &InterestCoverage,
+                &env,
+                &user(&[]),
+                &[],
+                &parse("- hawks\n<end>")
+            ),
+            0.0
+        );
     }
 }

@@ -6,8 +6,8 @@
 //! gibberish must not look diverse. Fewer than two queries: 0, there is no pair to be diverse.
 
 use quill::error::Result;
-use quill::reward::{Reward, RewardContext, RewardPlugin, parameterless};
 use quill::retrieval::cosine;
+use quill::reward::{Reward, RewardContext, RewardPlugin, parameterless};
 use quill::text::query_list::QueryList;
 
 pub struct IntraListDiversity;
@@ -18,8 +18,11 @@ impl Reward for IntraListDiversity {
     }
 
     fn score(&self, ctx: &RewardContext<'_>, list: &QueryList) -> Result<f32> {
-        let vectors: Vec<Option<&[f32]>> =
-            list.queries.iter().map(|q| ctx.cache.vector(q).filter(|v| v.iter().any(|x| *x != 0.0))).collect();
+        let vectors: Vec<Option<&[f32]>> = list
+            .queries
+            .iter()
+            .map(|q| ctx.cache.vector(q).filter(|v| v.iter().any(|x| *x != 0.0)))
+            .collect();
         let n = vectors.len();
         if n < 2 {
             return Ok(0.0);
@@ -55,9 +58,23 @@ mod tests {
     use quill::text::query_list::QueryListFormat;
 
     fn score(text: &str) -> f32 {
-        let emb = TableEmbedder::new(2, &[("east", vec![1.0, 0.0]), ("north", vec![0.0, 1.0]), ("northeast", vec![1.0, 1.0]), ("west", vec![-1.0, 0.0])]);
+        let emb = TableEmbedder::new(
+            2,
+            &[
+                ("east", vec![1.0, 0.0]),
+                ("north", vec![0.0, 1.0]),
+                ("northeast", vec![1.0, 1.0]),
+                ("west", vec![-1.0, 0.0]),
+            ],
+        );
         let env = env(corpus(&["x"]), emb, TableRetriever(Default::default()));
-        score_one(&IntraListDiversity, &env, &user(&[]), &[], &QueryList::parse(text, &QueryListFormat::default()))
+        score_one(
+            &IntraListDiversity,
+            &env,
+            &user(&[]),
+            &[],
+            &QueryList::parse(text, &QueryListFormat::default()),
+        )
     }
 
     #[test]
@@ -76,6 +93,9 @@ mod tests {
         // Replacing a query by a duplicate of another lowers diversity: 1 → 2/3.
         assert!((score("- east\n- north\n- west\n<end>") - 1.0).abs() < 1e-6);
         assert!(score("- east\n- north\n- east\n<end>") < score("- east\n- north\n- west\n<end>"));
-        assert_eq!(score("- east\n- north\n- northeast\n<end>"), score("- northeast\n- east\n- north\n<end>"));
+        assert_eq!(
+            score("- east\n- north\n- northeast\n<end>"),
+            score("- northeast\n- east\n- north\n<end>")
+        );
     }
 }

@@ -11,5 +11,10 @@ pub mod retrieval_alignment;
 pub mod structural_validity;
 
 /// Names of every reward this crate registers: the registry test checks each is present.
-pub const BUILT_IN_REWARDS: &[&str] =
-    &["interest_coverage", "intra_list_diversity", "query_specificity", "retrieval_alignment", "structural_validity"];
+pub const BUILT_IN_REWARDS: &[&str] = &[
+    "interest_coverage",
+    "intra_list_diversity",
+    "query_specificity",
+    "retrieval_alignment",
+    "structural_validity",
+];

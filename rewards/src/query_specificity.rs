@@ -20,7 +20,11 @@ impl Reward for QuerySpecificity {
         if list.queries.is_empty() {
             return Ok(0.0);
         }
-        let items: Vec<RubricItem<'_>> = list.queries.iter().map(|q| RubricItem::Specific { query: q }).collect();
+        let items: Vec<RubricItem<'_>> = list
+            .queries
+            .iter()
+            .map(|q| RubricItem::Specific { query: q })
+            .collect();
         let answers = ctx.env.judge.judge(&items)?;
         Ok(answers.iter().sum::<f32>() / answers.len() as f32)
     }
@@ -50,7 +54,11 @@ mod tests {
         let mut titles: Vec<String> = (0..199).map(|i| format!("market report {i}")).collect();
         titles.push("riverton hawks playoff".into());
         let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
-        let env = env(corpus(&refs), TableEmbedder::new(2, &[]), TableRetriever(Default::default()));
+        let env = env(
+            corpus(&refs),
+            TableEmbedder::new(2, &[]),
+            TableRetriever(Default::default()),
+        );
         let parse = |t: &str| QueryList::parse(t, &QueryListFormat::default());
         let score = |t: &str| score_one(&QuerySpecificity, &env, &user(&[]), &[], &parse(t));
         // "hawks playoff": content, rare, not generic, 2 words → 1.

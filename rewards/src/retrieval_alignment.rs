@@ -8,8 +8,8 @@
 //! max(0, mean cosine). A query that retrieves nothing scores 0; an empty list scores 0.
 
 use quill::error::Result;
-use quill::reward::{Reward, RewardContext, RewardPlugin, parameterless};
 use quill::retrieval::cosine;
+use quill::reward::{Reward, RewardContext, RewardPlugin, parameterless};
 use quill::text::query_list::QueryList;
 
 pub struct RetrievalAlignment;
@@ -24,11 +24,17 @@ impl Reward for RetrievalAlignment {
             return Ok(0.0);
         }
         let per_query = list.queries.iter().map(|q| {
-            let (Some(v), hits) = (ctx.cache.vector(q), ctx.cache.hits(q)) else { return 0.0 };
+            let (Some(v), hits) = (ctx.cache.vector(q), ctx.cache.hits(q)) else {
+                return 0.0;
+            };
             if hits.is_empty() {
                 return 0.0;
             }
-            let mean = hits.iter().map(|h| cosine(v, &ctx.env.article_vectors[h.article as usize])).sum::<f32>() / hits.len() as f32;
+            let mean = hits
+                .iter()
+                .map(|h| cosine(v, &ctx.env.article_vectors[h.article as usize]))
+                .sum::<f32>()
+                / hits.len() as f32;
             mean.max(0.0)
         });
         Ok(per_query.sum::<f32>() / list.queries.len() as f32)
@@ -55,22 +61,39 @@ mod tests {
 
     #[test]
     fn hand_computed_alignment() {
-        let emb = TableEmbedder::new(2, &[
-            ("a0", vec![1.0, 0.0]),
-            ("a1", vec![0.0, 1.0]),
-            ("a2", vec![-1.0, 0.0]),
-            ("hawks", vec![1.0, 0.0]),
-            ("mixed", vec![1.0, 1.0]),
-            ("away", vec![1.0, 0.0]),
-        ]);
-        let ret = TableRetriever([("hawks", vec![0]), ("mixed", vec![0, 1]), ("away", vec![2])].iter().map(|(q, v)| (q.to_string(), v.clone())).collect());
+        let emb = TableEmbedder::new(
+            2,
+            &[
+                ("a0", vec![1.0, 0.0]),
+                ("a1", vec![0.0, 1.0]),
+                ("a2", vec![-1.0, 0.0]),
+                ("hawks", vec![1.0, 0.0]),
+                ("mixed", vec![1.0, 1.0]),
+                ("away", vec![1.0, 0.0]),
+            ],
+        );
+        let ret = TableRetriever(
+            [("hawks", vec![0]), ("mixed", vec![0, 1]), ("away", vec![2])]
+                .iter()
+                .map(|(q, v)| (q.to_string(), v.clone()))
+                .collect(),
+        );
         let env = env(corpus(&["a0", "a1", "a2"]), emb, ret);
         let parse = |t: &str| QueryList::parse(t, &QueryListFormat::default());
         let u = user(&[]);
         // hawks → a0: cos 1. mixed → a0, a1: cos 1/√2 each. away → a2: cos −1 → 0. unknown → 0.
-        let s = score_one(&RetrievalAlignment, &env, &u, &[], &parse("- hawks\n- mixed\n- away\n- unknown\n<end>"));
+        let s = score_one(
+            &RetrievalAlignment,
+            &env,
+            &u,
+            &[],
+            &parse("- hawks\n- mixed\n- away\n- unknown\n<end>"),
+        );
         let expected = (1.0 + std::f32::consts::FRAC_1_SQRT_2 + 0.0 + 0.0) / 4.0;
         assert!((s - expected).abs() < 1e-6, "{s} vs {expected}");
-        assert_eq!(score_one(&RetrievalAlignment, &env, &u, &[], &parse("<end>")), 0.0);
+        assert_eq!(
+            score_one(&RetrievalAlignment, &env, &u, &[], &parse("<end>")),
+            0.0
+        );
     }
 }

@@ -9,8 +9,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 fn composite(spec: &[(&str, f32)], aggregation: Aggregation) -> CompositeReward {
-    let emb = TableEmbedder::new(2, &[("a0", vec![1.0, 0.0]), ("east side", vec![1.0, 0.0]), ("north side", vec![0.0, 1.0])]);
-    let ret = TableRetriever([("east side".to_string(), vec![0]), ("north side".to_string(), vec![0])].into_iter().collect());
+    let emb = TableEmbedder::new(
+        2,
+        &[
+            ("a0", vec![1.0, 0.0]),
+            ("east side", vec![1.0, 0.0]),
+            ("north side", vec![0.0, 1.0]),
+        ],
+    );
+    let ret = TableRetriever(
+        [
+            ("east side".to_string(), vec![0]),
+            ("north side".to_string(), vec![0]),
+        ]
+        .into_iter()
+        .collect(),
+    );
     let env = Arc::new(env(corpus(&["a0"]), emb, ret));
     let spec: Vec<(String, f32)> = spec.iter().map(|(n, w)| (n.to_string(), *w)).collect();
     CompositeReward::build(&spec, &HashMap::new(), aggregation, env).unwrap()
@@ -18,11 +32,25 @@ fn composite(spec: &[(&str, f32)], aggregation: Aggregation) -> CompositeReward 
 
 #[test]
 fn per_reward_values_and_both_aggregations() {
-    let list = QueryList::parse("- east side\n- north side\n- east side again\n<end>", &QueryListFormat::default());
+    let list = QueryList::parse(
+        "- east side\n- north side\n- east side again\n<end>",
+        &QueryListFormat::default(),
+    );
     let u = user(&[]);
-    let spec = [("structural_validity", 2.0), ("intra_list_diversity", 1.0), ("retrieval_alignment", 1.0)];
+    let spec = [
+        ("structural_validity", 2.0),
+        ("intra_list_diversity", 1.0),
+        ("retrieval_alignment", 1.0),
+    ];
     let sum = composite(&spec, Aggregation::Sum);
-    assert_eq!(sum.names(), vec!["structural_validity", "intra_list_diversity", "retrieval_alignment"]);
+    assert_eq!(
+        sum.names(),
+        vec![
+            "structural_validity",
+            "intra_list_diversity",
+            "retrieval_alignment"
+        ]
+    );
     let scored = sum.score_batch(&[(&u, &list)]).unwrap();
     let s = &scored[0];
     assert_eq!(s.per_reward[0], 1.0);
@@ -31,17 +59,28 @@ fn per_reward_values_and_both_aggregations() {
     // east side → a0: cos 1; north side → a0: cos 0; the unknown query retrieves nothing: 0.
     assert!((s.per_reward[2] - 1.0 / 3.0).abs() < 1e-6);
     assert!((s.composite - (2.0 + 1.0 / 3.0 + 1.0 / 3.0)).abs() < 1e-6);
-    let norm = composite(&spec, Aggregation::NormalizeThenSum).score_batch(&[(&u, &list)]).unwrap();
+    let norm = composite(&spec, Aggregation::NormalizeThenSum)
+        .score_batch(&[(&u, &list)])
+        .unwrap();
     assert!((norm[0].composite - (2.0 + 2.0 / 3.0) / 4.0).abs() < 1e-6);
 }
 
 #[test]
 fn all_five_rewards_stay_in_range_and_ablations_drop_one() {
-    let mut spec: Vec<(String, f32)> = quill_rewards::BUILT_IN_REWARDS.iter().map(|n| (n.to_string(), 1.0)).collect();
+    let mut spec: Vec<(String, f32)> = quill_rewards::BUILT_IN_REWARDS
+        .iter()
+        .map(|n| (n.to_string(), 1.0))
+        .collect();
     assert_eq!(spec.len(), 5);
-    resolve_ablation("no_interest_coverage").unwrap().apply(&mut spec).unwrap();
+    resolve_ablation("no_interest_coverage")
+        .unwrap()
+        .apply(&mut spec)
+        .unwrap();
     assert!(!spec.iter().any(|(n, _)| n == "interest_coverage") && spec.len() == 4);
-    let names: Vec<(&str, f32)> = quill_rewards::BUILT_IN_REWARDS.iter().map(|n| (*n, 1.0)).collect();
+    let names: Vec<(&str, f32)> = quill_rewards::BUILT_IN_REWARDS
+        .iter()
+        .map(|n| (*n, 1.0))
+        .collect();
     let c = composite(&names, Aggregation::Sum);
     let u = user(&["east side", "north side"]);
     let lists: Vec<QueryList> = ["- east side\n- north side\n<end>", "garbage", "- x\n<end>"]
@@ -50,7 +89,10 @@ fn all_five_rewards_stay_in_range_and_ablations_drop_one() {
         .collect();
     let items: Vec<_> = lists.iter().map(|l| (&u, l)).collect();
     for s in c.score_batch(&items).unwrap() {
-        assert!(s.per_reward.iter().all(|v| (0.0..=1.0).contains(v)), "{s:?}");
+        assert!(
+            s.per_reward.iter().all(|v| (0.0..=1.0).contains(v)),
+            "{s:?}"
+        );
         assert!((0.0..=5.0).contains(&s.composite));
     }
 }

@@ -48,7 +48,10 @@ fn check_number(value: f64, check: &Check, path: &str) -> Result<()> {
         if !(value >= *min && value <= *max) {
             return Err(Error::field(
                 path,
-                format!("value {value} is out of range: valid values are {}", check.describe()),
+                format!(
+                    "value {value} is out of range: valid values are {}",
+                    check.describe()
+                ),
             ));
         }
     }
@@ -122,8 +125,14 @@ mod tests {
         let c = Check::Range { min: 0.0, max: 1.0 };
         assert!(0.5f64.check(&c, "x").is_ok());
         assert!(1.0f64.check(&c, "x").is_ok());
-        let err = 1.5f64.check(&c, "world.noise_rate").unwrap_err().to_string();
-        assert_eq!(err, "world.noise_rate: value 1.5 is out of range: valid values are 0 ..= 1");
+        let err = 1.5f64
+            .check(&c, "world.noise_rate")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "world.noise_rate: value 1.5 is out of range: valid values are 0 ..= 1"
+        );
         assert!(f64::NAN.check(&c, "x").is_err());
         assert!(Some(2u32).check(&c, "x").is_err());
         assert!(None::<u32>.check(&c, "x").is_ok());

@@ -35,7 +35,11 @@ pub trait Section: Sized {
 
 /// `a.b` from a prefix and a field name (no leading dot at the root).
 pub fn join_path(prefix: &str, field: &str) -> String {
-    if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") }
+    if prefix.is_empty() {
+        field.to_string()
+    } else {
+        format!("{prefix}.{field}")
+    }
 }
 
 /// A value rendered as TOML, for defaults in `--explain`.
@@ -210,7 +214,12 @@ mod tests {
         assert!(err.starts_with("inner.p: value 2"), "{err}");
         o.inner.p = 0.1;
         o.count = 0;
-        assert!(o.validate("top").unwrap_err().to_string().starts_with("top.count"));
+        assert!(
+            o.validate("top")
+                .unwrap_err()
+                .to_string()
+                .starts_with("top.count")
+        );
     }
 
     #[test]
@@ -218,9 +227,13 @@ mod tests {
         let o: Outer = toml::from_str("count = 4\n[inner]\n").unwrap();
         assert_eq!(o.count, 4);
         assert_eq!(o.inner.p, 0.5);
-        let err = toml::from_str::<Outer>("cuont = 4\n").unwrap_err().to_string();
+        let err = toml::from_str::<Outer>("cuont = 4\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cuont") && err.contains("count"), "{err}");
-        let err = toml::from_str::<Outer>("colour = \"green\"\n").unwrap_err().to_string();
+        let err = toml::from_str::<Outer>("colour = \"green\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("red") && err.contains("dark_blue"), "{err}");
     }
 }

@@ -119,6 +119,9 @@ impl DataConfig {
     }
 
     pub fn splits(&self) -> super::SplitFractions {
-        super::SplitFractions { train: self.train_fraction, valid: self.valid_fraction }
+        super::SplitFractions {
+            train: self.train_fraction,
+            valid: self.valid_fraction,
+        }
     }
 }

@@ -9,25 +9,71 @@ use std::sync::Arc;
 /// Loads or builds the dataset of `cfg`; relative paths resolve against `base_dir`.
 pub fn load_dataset(cfg: &DataConfig, seed: u64, base_dir: &Path) -> Result<Dataset> {
     cfg.check_consistency()?;
-    let resolve = |p: &Path| if p.is_relative() { base_dir.join(p) } else { p.to_path_buf() };
+    let resolve = |p: &Path| {
+        if p.is_relative() {
+            base_dir.join(p)
+        } else {
+            p.to_path_buf()
+        }
+    };
     let limit = cfg.users as usize;
     match cfg.source {
         DataSource::World => {
             let world = World::build(cfg, seed, base_dir)?;
-            let name = format!("world ({} corpus, {} articles, {} facets)", cfg.corpus.source, world.corpus.len(), world.facets.facets.len());
-            let oracle = Some(Arc::new(crate::eval::Oracle::new(world.corpus.len(), &world.facets)));
-            Ok(Dataset { name, corpus: world.corpus.clone(), users: Arc::new(world), splits: cfg.splits(), has_noise_labels: true, oracle })
+            let name = format!(
+                "world ({} corpus, {} articles, {} facets)",
+                cfg.corpus.source,
+                world.corpus.len(),
+                world.facets.facets.len()
+            );
+            let oracle = Some(Arc::new(crate::eval::Oracle::new(
+                world.corpus.len(),
+                &world.facets,
+            )));
+            Ok(Dataset {
+                name,
+                corpus: world.corpus.clone(),
+                users: Arc::new(world),
+                splits: cfg.splits(),
+                has_noise_labels: true,
+                oracle,
+            })
         }
         DataSource::Mind => {
-            let (corpus, users) = super::loaders::load_mind(&resolve(&cfg.mind.news), &resolve(&cfg.mind.behaviors), limit)?;
+            let (corpus, users) = super::loaders::load_mind(
+                &resolve(&cfg.mind.news),
+                &resolve(&cfg.mind.behaviors),
+                limit,
+            )?;
             let name = format!("mind ({})", cfg.mind.behaviors.display());
-            Ok(Dataset { name, corpus: Arc::new(corpus), users: Arc::new(InMemoryUsers(users)), splits: cfg.splits(), has_noise_labels: false, oracle: None })
+            Ok(Dataset {
+                name,
+                corpus: Arc::new(corpus),
+                users: Arc::new(InMemoryUsers(users)),
+                splits: cfg.splits(),
+                has_noise_labels: false,
+                oracle: None,
+            })
         }
         DataSource::Jsonl => {
-            let (corpus, users) = super::loaders::load_jsonl_users(&resolve(&cfg.jsonl.users), &resolve(&cfg.jsonl.news), limit)?;
-            let labelled = users.iter().flat_map(|u| &u.history).any(|s| s.noise.is_some());
+            let (corpus, users) = super::loaders::load_jsonl_users(
+                &resolve(&cfg.jsonl.users),
+                &resolve(&cfg.jsonl.news),
+                limit,
+            )?;
+            let labelled = users
+                .iter()
+                .flat_map(|u| &u.history)
+                .any(|s| s.noise.is_some());
             let name = format!("jsonl ({})", cfg.jsonl.users.display());
-            Ok(Dataset { name, corpus: Arc::new(corpus), users: Arc::new(InMemoryUsers(users)), splits: cfg.splits(), has_noise_labels: labelled, oracle: None })
+            Ok(Dataset {
+                name,
+                corpus: Arc::new(corpus),
+                users: Arc::new(InMemoryUsers(users)),
+                splits: cfg.splits(),
+                has_noise_labels: labelled,
+                oracle: None,
+            })
         }
     }
 }

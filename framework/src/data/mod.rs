@@ -11,8 +11,8 @@ mod stats;
 mod user;
 pub mod world;
 
-pub use load::load_dataset;
 pub use config::{CorpusConfig, CorpusSource, DataConfig, DataSource, JsonlConfig, MindConfig};
+pub use load::load_dataset;
 pub use news::{Corpus, NewsItem};
 pub use signal::{Signal, SignalKind};
 pub use source::{Dataset, InMemoryUsers, UserSource};

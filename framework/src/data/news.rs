@@ -24,6 +24,17 @@ pub struct NewsItem {
     pub url: Option<String>,
 }
 
+impl NewsItem {
+    /// The text retrieval, embeddings and term statistics read: title, then abstract.
+    pub fn text(&self) -> String {
+        if self.summary.is_empty() {
+            self.title.clone()
+        } else {
+            format!("{} {}", self.title, self.summary)
+        }
+    }
+}
+
 /// A set of news articles with lookup by id. Article order is the load order; `index` values
 /// are stable for the life of the corpus and are what the rest of Quill passes around.
 #[derive(Debug, Clone, Default)]
@@ -99,7 +110,12 @@ mod tests {
 
     #[test]
     fn lookup_by_id_and_index() {
-        let c = Corpus::new(vec![item("a", "sports"), item("b", "tech"), item("c", "sports")]).unwrap();
+        let c = Corpus::new(vec![
+            item("a", "sports"),
+            item("b", "tech"),
+            item("c", "sports"),
+        ])
+        .unwrap();
         assert_eq!(c.index_of("b"), Some(1));
         assert_eq!(c.get("c").unwrap().category, "sports");
         assert!(c.get("zz").is_none());
@@ -115,6 +131,9 @@ mod tests {
     #[test]
     fn news_item_json_uses_abstract_and_iso_dates() {
         let json = serde_json::to_string(&item("a", "x")).unwrap();
-        assert!(json.contains("\"abstract\":\"\"") && json.contains("\"2024-01-02\""), "{json}");
+        assert!(
+            json.contains("\"abstract\":\"\"") && json.contains("\"2024-01-02\""),
+            "{json}"
+        );
     }
 }

@@ -37,7 +37,9 @@ impl SignalKind {
             "browse" => Ok(SignalKind::Browse),
             other
                 if !other.is_empty()
-                    && other.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') =>
+                    && other
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') =>
             {
                 Ok(SignalKind::Other(other.to_string()))
             }

@@ -46,6 +46,7 @@ impl Dataset {
 
     /// The users of one split, in index order.
     pub fn iter_split(&self, split: Split) -> impl Iterator<Item = UserRecord> + '_ {
-        self.iter().filter(move |u| self.splits.split_of(&u.id) == split)
+        self.iter()
+            .filter(move |u| self.splits.split_of(&u.id) == split)
     }
 }

@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn split_is_a_function_of_the_id_and_matches_the_fractions() {
-        let f = SplitFractions { train: 0.8, valid: 0.1 };
+        let f = SplitFractions {
+            train: 0.8,
+            valid: 0.1,
+        };
         let mut counts = [0usize; 3];
         for i in 0..20_000 {
             let id = format!("u{i}");

@@ -23,7 +23,8 @@ impl Distribution {
             return Self::default();
         }
         values.sort_unstable();
-        let pct = |p: f64| values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+        let pct =
+            |p: f64| values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
         Distribution {
             mean: values.iter().sum::<usize>() as f64 / values.len() as f64,
             min: values[0],
@@ -66,10 +67,14 @@ impl StatsBuilder {
     pub fn add(&mut self, user: &UserRecord, splits: &SplitFractions) {
         let s = &mut self.stats;
         s.users += 1;
-        *s.users_per_split.entry(splits.split_of(&user.id).as_str().to_string()).or_default() += 1;
+        *s.users_per_split
+            .entry(splits.split_of(&user.id).as_str().to_string())
+            .or_default() += 1;
         s.signals += user.history.len();
         for sig in &user.history {
-            *s.signals_per_kind.entry(sig.kind.as_str().to_string()).or_default() += 1;
+            *s.signals_per_kind
+                .entry(sig.kind.as_str().to_string())
+                .or_default() += 1;
             if let Some(noise) = sig.noise {
                 s.labelled_signals += 1;
                 self.noise += noise as usize;
@@ -88,10 +93,17 @@ impl StatsBuilder {
     pub fn finish(mut self) -> DataStats {
         let s = &mut self.stats;
         for split in Split::ALL {
-            s.users_per_split.entry(split.as_str().to_string()).or_default();
+            s.users_per_split
+                .entry(split.as_str().to_string())
+                .or_default();
         }
-        s.noise_rate = (s.labelled_signals > 0).then(|| self.noise as f64 / s.labelled_signals as f64);
-        s.cold_user_share = if s.users == 0 { 0.0 } else { self.cold as f64 / s.users as f64 };
+        s.noise_rate =
+            (s.labelled_signals > 0).then(|| self.noise as f64 / s.labelled_signals as f64);
+        s.cold_user_share = if s.users == 0 {
+            0.0
+        } else {
+            self.cold as f64 / s.users as f64
+        };
         s.history_length = Distribution::of(self.history);
         s.future_clicks = Distribution::of(self.future);
         self.stats
@@ -100,7 +112,10 @@ impl StatsBuilder {
 
 impl DataStats {
     /// Statistics of a collection of users.
-    pub fn of<'a>(users: impl IntoIterator<Item = &'a UserRecord>, splits: &SplitFractions) -> Self {
+    pub fn of<'a>(
+        users: impl IntoIterator<Item = &'a UserRecord>,
+        splits: &SplitFractions,
+    ) -> Self {
         let mut b = StatsBuilder::default();
         for u in users {
             b.add(u, splits);
@@ -112,21 +127,53 @@ impl DataStats {
 impl fmt::Display for DataStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let split = |name: &str| self.users_per_split.get(name).copied().unwrap_or(0);
-        writeln!(f, "users            {} (train {}, valid {}, test {})", self.users, split("train"), split("valid"), split("test"))?;
+        writeln!(
+            f,
+            "users            {} (train {}, valid {}, test {})",
+            self.users,
+            split("train"),
+            split("valid"),
+            split("test")
+        )?;
         writeln!(f, "signals          {}", self.signals)?;
         for (kind, n) in &self.signals_per_kind {
-            writeln!(f, "  {kind:<14} {n:>9} ({:.1}%)", 100.0 * *n as f64 / self.signals.max(1) as f64)?;
+            writeln!(
+                f,
+                "  {kind:<14} {n:>9} ({:.1}%)",
+                100.0 * *n as f64 / self.signals.max(1) as f64
+            )?;
         }
         match self.noise_rate {
-            Some(r) => writeln!(f, "noise rate       {:.2}% of {} labelled signals", 100.0 * r, self.labelled_signals)?,
+            Some(r) => writeln!(
+                f,
+                "noise rate       {:.2}% of {} labelled signals",
+                100.0 * r,
+                self.labelled_signals
+            )?,
             None => writeln!(f, "noise rate       unknown (no labels)")?,
         }
-        writeln!(f, "cold users       {:.1}% (1-3 events)", 100.0 * self.cold_user_share)?;
+        writeln!(
+            f,
+            "cold users       {:.1}% (1-3 events)",
+            100.0 * self.cold_user_share
+        )?;
         let d = &self.history_length;
-        writeln!(f, "history length   mean {:.1}  min {}  p10 {}  p50 {}  p90 {}  max {}", d.mean, d.min, d.p10, d.p50, d.p90, d.max)?;
+        writeln!(
+            f,
+            "history length   mean {:.1}  min {}  p10 {}  p50 {}  p90 {}  max {}",
+            d.mean, d.min, d.p10, d.p50, d.p90, d.max
+        )?;
         let d = &self.future_clicks;
-        writeln!(f, "future clicks    mean {:.2}  min {}  p10 {}  p50 {}  p90 {}  max {}", d.mean, d.min, d.p10, d.p50, d.p90, d.max)?;
-        write!(f, "users without future clicks: {}", self.users_without_future_clicks)
+        writeln!(
+            f,
+            "future clicks    mean {:.2}  min {}  p10 {}  p50 {}  p90 {}  max {}",
+            d.mean, d.min, d.p10, d.p50, d.p90, d.max
+        )?;
+        write!(
+            f,
+            "users without future clicks: {}",
+            self.users_without_future_clicks
+        )
     }
 }
 

@@ -31,7 +31,9 @@ pub struct UserRecord {
 impl UserRecord {
     /// True when the history is in non-decreasing time order.
     pub fn is_time_ordered(&self) -> bool {
-        self.history.windows(2).all(|w| w[0].timestamp <= w[1].timestamp)
+        self.history
+            .windows(2)
+            .all(|w| w[0].timestamp <= w[1].timestamp)
     }
 
     /// Sorts the history by time, keeping the order of equal timestamps.

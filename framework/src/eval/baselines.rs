@@ -5,8 +5,8 @@ use super::metrics::{MetricMeans, RankingMetrics};
 use super::offline::OfflineEvaluator;
 use super::oracle::{Oracle, OracleMetrics};
 use crate::data::{SignalKind, UserRecord};
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -27,9 +27,17 @@ pub struct BaselineResult {
 }
 
 /// Mean oracle metrics of query lists (users without ground truth are skipped).
-pub fn mean_oracle(eval: &OfflineEvaluator, oracle: &Oracle, users: &[UserRecord], lists: &[Vec<String>]) -> Option<OracleMetrics> {
-    let scored: Vec<OracleMetrics> =
-        users.iter().zip(lists).filter_map(|(u, l)| oracle.score(u, &eval.rank_per_query(l))).collect();
+pub fn mean_oracle(
+    eval: &OfflineEvaluator,
+    oracle: &Oracle,
+    users: &[UserRecord],
+    lists: &[Vec<String>],
+) -> Option<OracleMetrics> {
+    let scored: Vec<OracleMetrics> = users
+        .iter()
+        .zip(lists)
+        .filter_map(|(u, l)| oracle.score(u, &eval.rank_per_query(l)))
+        .collect();
     let n = scored.len() as f64;
     (n > 0.0).then(|| OracleMetrics {
         coverage: scored.iter().map(|m| m.coverage).sum::<f64>() / n,
@@ -42,7 +50,10 @@ pub fn mean_oracle(eval: &OfflineEvaluator, oracle: &Oracle, users: &[UserRecord
 pub fn history_queries(user: &UserRecord) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in user.history.iter().rev() {
-        let relevant = matches!(s.kind, SignalKind::Search | SignalKind::NewsClick | SignalKind::Browse);
+        let relevant = matches!(
+            s.kind,
+            SignalKind::Search | SignalKind::NewsClick | SignalKind::Browse
+        );
         if relevant && !out.iter().any(|q| q.eq_ignore_ascii_case(&s.text)) {
             out.push(s.text.clone());
         }
@@ -63,16 +74,17 @@ pub fn run_baselines(
     seed: u64,
 ) -> Vec<BaselineResult> {
     let fresh: Vec<u32> = (0..eval.corpus.len() as u32)
-        .filter(|&a| eval.fresh_from.is_none_or(|d| eval.corpus.item(a).date >= d))
+        .filter(|&a| {
+            eval.fresh_from
+                .is_none_or(|d| eval.corpus.item(a).date >= d)
+        })
         .collect();
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xba5e_11e5);
     let random: Vec<Option<RankingMetrics>> = users
         .iter()
         .map(|u| {
-            let mut pool = fresh.clone();
-            pool.shuffle(&mut rng);
-            pool.truncate(100);
+            let pool: Vec<u32> = fresh.sample(&mut rng, 100).copied().collect();
             eval.score(u, &pool)
         })
         .collect();
@@ -88,11 +100,17 @@ pub fn run_baselines(
     let mut popular: Vec<u32> = fresh.clone();
     popular.sort_by_key(|a| (std::cmp::Reverse(counts.get(a).copied().unwrap_or(0)), *a));
     popular.truncate(100);
-    let popularity: Vec<Option<RankingMetrics>> = users.iter().map(|u| eval.score(u, &popular)).collect();
+    let popularity: Vec<Option<RankingMetrics>> =
+        users.iter().map(|u| eval.score(u, &popular)).collect();
 
     let lists: Vec<Vec<String>> = users.iter().map(history_queries).collect();
     vec![
-        BaselineResult { name: "random", description: "100 random fresh articles", metrics: MetricMeans::of(&random), oracle: None },
+        BaselineResult {
+            name: "random",
+            description: "100 random fresh articles",
+            metrics: MetricMeans::of(&random),
+            oracle: None,
+        },
         BaselineResult {
             name: "popularity",
             description: "fresh articles most clicked by train-split users",

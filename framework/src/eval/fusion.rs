@@ -31,7 +31,10 @@ pub fn fuse(rankings: &[Vec<u32>], fusion: Fusion) -> Vec<u32> {
                     e.1 = e.1.min(rank);
                 }
             }
-            let mut all: Vec<(u32, f64, usize)> = scores.into_iter().map(|(a, (s, best))| (a, s, best)).collect();
+            let mut all: Vec<(u32, f64, usize)> = scores
+                .into_iter()
+                .map(|(a, (s, best))| (a, s, best))
+                .collect();
             all.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.2.cmp(&y.2)).then(x.0.cmp(&y.0)));
             all.into_iter().map(|(a, _, _)| a).collect()
         }

@@ -48,13 +48,25 @@ fn auc(labels: &[bool], scores: &[f64]) -> f64 {
 /// MIND's MRR: Σ over clicked candidates of 1/rank, divided by the number of clicks.
 fn mrr(labels: &[bool], ranked: &[usize]) -> f64 {
     let clicks = labels.iter().filter(|&&l| l).count() as f64;
-    ranked.iter().enumerate().filter(|(_, c)| labels[**c]).map(|(r, _)| 1.0 / (r + 1) as f64).sum::<f64>() / clicks
+    ranked
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| labels[**c])
+        .map(|(r, _)| 1.0 / (r + 1) as f64)
+        .sum::<f64>()
+        / clicks
 }
 
 /// MIND's nDCG@k with binary gains (2^rel − 1 = rel).
 fn ndcg(labels: &[bool], ranked: &[usize], k: usize) -> f64 {
     let gain = |r: usize| 1.0 / ((r + 2) as f64).log2();
-    let dcg: f64 = ranked.iter().take(k).enumerate().filter(|(_, c)| labels[**c]).map(|(r, _)| gain(r)).sum();
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .filter(|(_, c)| labels[**c])
+        .map(|(r, _)| gain(r))
+        .sum();
     let clicks = labels.iter().filter(|&&l| l).count();
     let ideal: f64 = (0..k.min(clicks)).map(gain).sum();
     dcg / ideal
@@ -63,12 +75,21 @@ fn ndcg(labels: &[bool], ranked: &[usize], k: usize) -> f64 {
 /// Scores impression candidates for a query list: each candidate's best cosine with any query
 /// (both unit vectors), so a candidate close to one interest ranks high even if the list has
 /// others. Candidates without a vector score 0.
-pub fn candidate_scores(candidates: &[u32], query_vectors: &[Vec<f32>], article_vectors: &[Vec<f32>]) -> Vec<f64> {
+pub fn candidate_scores(
+    candidates: &[u32],
+    query_vectors: &[Vec<f32>],
+    article_vectors: &[Vec<f32>],
+) -> Vec<f64> {
     candidates
         .iter()
         .map(|&c| {
-            let Some(a) = article_vectors.get(c as usize) else { return 0.0 };
-            query_vectors.iter().map(|q| crate::retrieval::cosine(q, a) as f64).fold(0.0, f64::max)
+            let Some(a) = article_vectors.get(c as usize) else {
+                return 0.0;
+            };
+            query_vectors
+                .iter()
+                .map(|q| crate::retrieval::cosine(q, a) as f64)
+                .fold(0.0, f64::max)
         })
         .collect()
 }
@@ -128,7 +149,10 @@ mod tests {
 
     #[test]
     fn ties_count_half_and_degenerate_impressions_are_skipped() {
-        let m = impression_metrics(&[(vec![true, false], vec![0.5, 0.5]), (vec![true, true], vec![1.0, 0.0])]);
+        let m = impression_metrics(&[
+            (vec![true, false], vec![0.5, 0.5]),
+            (vec![true, true], vec![1.0, 0.0]),
+        ]);
         assert!((m.auc - 0.5).abs() < 1e-12);
         assert_eq!((m.impressions, m.skipped), (1, 1));
     }

@@ -16,7 +16,11 @@ pub struct RankingMetrics {
 
 /// Recall@K: the share of the relevant items that appear in the top K.
 fn recall_at(ranking: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
-    let hits = ranking.iter().take(k).filter(|a| relevant.contains(a)).count();
+    let hits = ranking
+        .iter()
+        .take(k)
+        .filter(|a| relevant.contains(a))
+        .count();
     hits as f64 / relevant.len() as f64
 }
 
@@ -24,14 +28,23 @@ fn recall_at(ranking: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
 /// ideal ranking (all relevant items first, min(K, |relevant|) of them).
 fn ndcg_at(ranking: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
     let gain = |i: usize| 1.0 / ((i + 2) as f64).log2();
-    let dcg: f64 = ranking.iter().take(k).enumerate().filter(|(_, a)| relevant.contains(a)).map(|(i, _)| gain(i)).sum();
+    let dcg: f64 = ranking
+        .iter()
+        .take(k)
+        .enumerate()
+        .filter(|(_, a)| relevant.contains(a))
+        .map(|(i, _)| gain(i))
+        .sum();
     let ideal: f64 = (0..k.min(relevant.len())).map(gain).sum();
     dcg / ideal
 }
 
 /// MRR: 1 / rank of the first relevant item in the whole ranking, 0 if none is retrieved.
 fn reciprocal_rank(ranking: &[u32], relevant: &HashSet<u32>) -> f64 {
-    ranking.iter().position(|a| relevant.contains(a)).map_or(0.0, |i| 1.0 / (i + 1) as f64)
+    ranking
+        .iter()
+        .position(|a| relevant.contains(a))
+        .map_or(0.0, |i| 1.0 / (i + 1) as f64)
 }
 
 /// Metrics of one ranking (article indices, best first; repeated articles count once, at their
@@ -43,7 +56,11 @@ pub fn ranking_metrics(ranking: &[u32], relevant: &[u32]) -> Option<RankingMetri
         return None;
     }
     let mut seen = HashSet::new();
-    let ranking: Vec<u32> = ranking.iter().copied().filter(|a| seen.insert(*a)).collect();
+    let ranking: Vec<u32> = ranking
+        .iter()
+        .copied()
+        .filter(|a| seen.insert(*a))
+        .collect();
     Some(RankingMetrics {
         recall_5: recall_at(&ranking, &relevant, 5),
         recall_10: recall_at(&ranking, &relevant, 10),
@@ -103,7 +120,10 @@ mod tests {
         assert!(close(m.recall_10, 1.0));
         let idcg5 = 1.0 + 1.0 / 3f64.log2();
         assert!(close(m.ndcg_5, (1.0 / 3f64.log2()) / idcg5));
-        assert!(close(m.ndcg_10, (1.0 / 3f64.log2() + 1.0 / 7f64.log2()) / idcg5));
+        assert!(close(
+            m.ndcg_10,
+            (1.0 / 3f64.log2() + 1.0 / 7f64.log2()) / idcg5
+        ));
         assert!(close(m.mrr, 0.5));
     }
 

@@ -29,7 +29,12 @@ impl OfflineEvaluator {
     /// The evaluation window opens at the earliest held-out click of `users` (a property of
     /// the split, not of any one user's labels).
     pub fn window_start(corpus: &Corpus, users: &[UserRecord]) -> Option<NaiveDate> {
-        users.iter().flat_map(|u| &u.future_clicks).filter_map(|id| corpus.get(id)).map(|n| n.date).min()
+        users
+            .iter()
+            .flat_map(|u| &u.future_clicks)
+            .filter_map(|id| corpus.get(id))
+            .map(|n| n.date)
+            .min()
     }
 
     /// Each query's fresh top articles, best first.
@@ -38,7 +43,13 @@ impl OfflineEvaluator {
         self.retriever
             .search_batch(&refs, SEARCH_DEPTH)
             .into_iter()
-            .map(|hits| hits.into_iter().map(|h| h.article).filter(|&a| self.is_fresh(a)).take(PER_QUERY_DEPTH).collect())
+            .map(|hits| {
+                hits.into_iter()
+                    .map(|h| h.article)
+                    .filter(|&a| self.is_fresh(a))
+                    .take(PER_QUERY_DEPTH)
+                    .collect()
+            })
             .collect()
     }
 
@@ -48,19 +59,27 @@ impl OfflineEvaluator {
     }
 
     fn is_fresh(&self, article: u32) -> bool {
-        self.fresh_from.is_none_or(|d| self.corpus.item(article).date >= d)
+        self.fresh_from
+            .is_none_or(|d| self.corpus.item(article).date >= d)
     }
 
     /// Metrics of one user's ranking; `None` for a user without future clicks in the corpus.
     pub fn score(&self, user: &UserRecord, ranking: &[u32]) -> Option<RankingMetrics> {
-        let relevant: Vec<u32> = user.future_clicks.iter().filter_map(|id| self.corpus.index_of(id)).collect();
+        let relevant: Vec<u32> = user
+            .future_clicks
+            .iter()
+            .filter_map(|id| self.corpus.index_of(id))
+            .collect();
         ranking_metrics(ranking, &relevant)
     }
 
     /// Mean metrics of query lists, one per user.
     pub fn evaluate(&self, users: &[UserRecord], lists: &[Vec<String>]) -> MetricMeans {
-        let per_user: Vec<Option<RankingMetrics>> =
-            users.iter().zip(lists).map(|(u, queries)| self.score(u, &self.rank(queries))).collect();
+        let per_user: Vec<Option<RankingMetrics>> = users
+            .iter()
+            .zip(lists)
+            .map(|(u, queries)| self.score(u, &self.rank(queries)))
+            .collect();
         MetricMeans::of(&per_user)
     }
 }
@@ -78,12 +97,24 @@ mod tests {
             item.date = chrono::NaiveDate::from_ymd_opt(2024, 1, 1 + i as u32).unwrap();
         }
         c = Corpus::new(items).unwrap();
-        let retriever = TableRetriever([("q1".to_string(), vec![0, 2, 1]), ("q2".to_string(), vec![3, 1])].into_iter().collect());
+        let retriever = TableRetriever(
+            [
+                ("q1".to_string(), vec![0, 2, 1]),
+                ("q2".to_string(), vec![3, 1]),
+            ]
+            .into_iter()
+            .collect(),
+        );
         let mut user = crate::reward::testing::user(&[]);
         user.future_clicks = vec!["n1".into()];
         let window = OfflineEvaluator::window_start(&c, std::slice::from_ref(&user));
         assert_eq!(window, chrono::NaiveDate::from_ymd_opt(2024, 1, 2));
-        let eval = OfflineEvaluator { corpus: Arc::new(c), retriever: Arc::new(retriever), fusion: Fusion::Rrf, fresh_from: window };
+        let eval = OfflineEvaluator {
+            corpus: Arc::new(c),
+            retriever: Arc::new(retriever),
+            fusion: Fusion::Rrf,
+            fresh_from: window,
+        };
         // "old" (n0) is filtered; q1 → [2, 1], q2 → [3, 1]; RRF: 1 has 1/62 + 1/62, the best.
         let ranking = eval.rank(&["q1".into(), "q2".into()]);
         assert_eq!(ranking, vec![1, 2, 3]);

@@ -38,15 +38,26 @@ impl Oracle {
     /// Metrics of a list given each query's retrieved articles; `None` when the user carries
     /// no ground truth (not simulated) or the list is empty.
     pub fn score(&self, user: &UserRecord, per_query: &[Vec<u32>]) -> Option<OracleMetrics> {
-        let truth: Vec<u32> = user.interests.as_ref()?.iter().filter_map(|i| self.index_of.get(&i.facet).copied()).collect();
+        let truth: Vec<u32> = user
+            .interests
+            .as_ref()?
+            .iter()
+            .filter_map(|i| self.index_of.get(&i.facet).copied())
+            .collect();
         if truth.is_empty() || per_query.is_empty() {
             return None;
         }
         let reached = |hits: &Vec<u32>| -> Vec<u32> {
-            hits.iter().filter_map(|&a| self.facet_of.get(a as usize).copied().flatten()).filter(|f| truth.contains(f)).collect()
+            hits.iter()
+                .filter_map(|&a| self.facet_of.get(a as usize).copied().flatten())
+                .filter(|f| truth.contains(f))
+                .collect()
         };
         let per_query_reached: Vec<Vec<u32>> = per_query.iter().map(reached).collect();
-        let covered = truth.iter().filter(|f| per_query_reached.iter().any(|r| r.contains(f))).count();
+        let covered = truth
+            .iter()
+            .filter(|f| per_query_reached.iter().any(|r| r.contains(f)))
+            .count();
         let precise = per_query_reached.iter().filter(|r| !r.is_empty()).count();
         Some(OracleMetrics {
             coverage: covered as f64 / truth.len() as f64,
@@ -62,15 +73,36 @@ mod tests {
     use crate::data::world::Facet;
 
     fn facet(id: &str, articles: Vec<u32>) -> Facet {
-        Facet { id: id.into(), category: "c".into(), label: id.into(), keywords: vec![], entities: vec![], past: articles, future: vec![] }
+        Facet {
+            id: id.into(),
+            category: "c".into(),
+            label: id.into(),
+            keywords: vec![],
+            entities: vec![],
+            past: articles,
+            future: vec![],
+        }
     }
 
     #[test]
     fn coverage_and_precision_by_hand() {
-        let facets = FacetSet::new(vec![facet("a", vec![0, 1]), facet("b", vec![2]), facet("c", vec![3])]);
+        let facets = FacetSet::new(vec![
+            facet("a", vec![0, 1]),
+            facet("b", vec![2]),
+            facet("c", vec![3]),
+        ]);
         let oracle = Oracle::new(4, &facets);
         let mut user = crate::reward::testing::user(&[]);
-        user.interests = Some(vec![Interest { facet: "a".into(), weight: 0.5 }, Interest { facet: "b".into(), weight: 0.5 }]);
+        user.interests = Some(vec![
+            Interest {
+                facet: "a".into(),
+                weight: 0.5,
+            },
+            Interest {
+                facet: "b".into(),
+                weight: 0.5,
+            },
+        ]);
         // Query 1 reaches a; query 2 reaches only c (not the user's); query 3 nothing.
         let m = oracle.score(&user, &[vec![1, 3], vec![3], vec![]]).unwrap();
         assert_eq!(m.coverage, 0.5);

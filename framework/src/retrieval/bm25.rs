@@ -14,7 +14,8 @@ use tantivy::collector::sort_key::{SortBySimilarityScore, SortByStaticFastValue}
 use tantivy::query::BooleanQuery;
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer,
 };
 use tantivy::{Index, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
 
@@ -38,7 +39,9 @@ pub struct Bm25Index {
 
 impl std::fmt::Debug for Bm25Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bm25Index").field("articles", &self.len()).finish()
+        f.debug_struct("Bm25Index")
+            .field("articles", &self.len())
+            .finish()
     }
 }
 
@@ -53,11 +56,15 @@ fn analyzer() -> TextAnalyzer {
         Some(stop_words) => builder.filter_dynamic(stop_words),
         None => builder,
     };
-    builder.filter_dynamic(Stemmer::new(Language::English)).build()
+    builder
+        .filter_dynamic(Stemmer::new(Language::English))
+        .build()
 }
 
 fn writer_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WRITER_THREADS)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_WRITER_THREADS)
 }
 
 fn schema() -> Schema {
@@ -74,7 +81,11 @@ fn schema() -> Schema {
 impl Bm25Index {
     /// Indexes every article of `corpus` in RAM.
     pub fn build(corpus: &Corpus) -> Result<Bm25Index> {
-        Self::fill(Index::create_in_ram(schema()), corpus, "bm25 index (in RAM)")
+        Self::fill(
+            Index::create_in_ram(schema()),
+            corpus,
+            "bm25 index (in RAM)",
+        )
     }
 
     /// Indexes every article of `corpus` into `dir` (created if missing). A directory that
@@ -91,27 +102,46 @@ impl Bm25Index {
     pub fn open(dir: &Path) -> Result<Bm25Index> {
         let origin = dir.display().to_string();
         if !dir.is_dir() {
-            return Err(Error::model(origin, "no BM25 index here: the directory does not exist"));
+            return Err(Error::model(
+                origin,
+                "no BM25 index here: the directory does not exist",
+            ));
         }
-        let index = Index::open_in_dir(dir)
-            .map_err(|e| Error::model(&origin, format!("not a BM25 index (build one with `Bm25Index::build_on_disk`): {e}")))?;
+        let index = Index::open_in_dir(dir).map_err(|e| {
+            Error::model(
+                &origin,
+                format!("not a BM25 index (build one with `Bm25Index::build_on_disk`): {e}"),
+            )
+        })?;
         let schema = index.schema();
         if schema.get_field(TEXT).is_err() || schema.get_field(ARTICLE).is_err() {
-            return Err(Error::model(origin, format!("a tantivy index, but not Quill's BM25 index (needs fields `{TEXT}` and `{ARTICLE}`)")));
+            return Err(Error::model(
+                origin,
+                format!(
+                    "a tantivy index, but not Quill's BM25 index (needs fields `{TEXT}` and `{ARTICLE}`)"
+                ),
+            ));
         }
         Self::reader(index, &origin)
     }
 
     fn fill(index: Index, corpus: &Corpus, origin: &str) -> Result<Bm25Index> {
-        let fail = |e: tantivy::TantivyError| Error::model(origin, format!("BM25 indexing failed: {e}"));
+        let fail =
+            |e: tantivy::TantivyError| Error::model(origin, format!("BM25 indexing failed: {e}"));
         index.tokenizers().register(TOKENIZER, analyzer());
         let schema = index.schema();
-        let (text, article) = (schema.get_field(TEXT).map_err(fail)?, schema.get_field(ARTICLE).map_err(fail)?);
-        let mut writer: IndexWriter<TantivyDocument> =
-            index.writer_with_num_threads(writer_threads(), WRITER_MEMORY_BYTES).map_err(fail)?;
+        let (text, article) = (
+            schema.get_field(TEXT).map_err(fail)?,
+            schema.get_field(ARTICLE).map_err(fail)?,
+        );
+        let mut writer: IndexWriter<TantivyDocument> = index
+            .writer_with_num_threads(writer_threads(), WRITER_MEMORY_BYTES)
+            .map_err(fail)?;
         for (i, item) in corpus.items().iter().enumerate() {
-            let body = format!("{}\n{}", item.title, item.summary);
-            writer.add_document(doc!(text => body, article => i as u64)).map_err(fail)?;
+            let body = item.text();
+            writer
+                .add_document(doc!(text => body, article => i as u64))
+                .map_err(fail)?;
         }
         writer.commit().map_err(fail)?;
         // Lets background merges finish and releases the directory lock before reading.
@@ -120,12 +150,22 @@ impl Bm25Index {
     }
 
     fn reader(index: Index, origin: &str) -> Result<Bm25Index> {
-        let fail = |e: tantivy::TantivyError| Error::model(origin, format!("cannot read the BM25 index: {e}"));
+        let fail = |e: tantivy::TantivyError| {
+            Error::model(origin, format!("cannot read the BM25 index: {e}"))
+        };
         index.tokenizers().register(TOKENIZER, analyzer());
         let text = index.schema().get_field(TEXT).map_err(fail)?;
         // The index never changes after it is built, so the searcher is taken once.
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(fail)?;
-        Ok(Bm25Index { searcher: reader.searcher(), text, analyzer: analyzer() })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(fail)?;
+        Ok(Bm25Index {
+            searcher: reader.searcher(),
+            text,
+            analyzer: analyzer(),
+        })
     }
 
     /// Number of indexed articles.
@@ -150,7 +190,10 @@ impl Bm25Index {
         }
         words.sort_unstable();
         words.dedup();
-        words.iter().map(|w| Term::from_field_text(self.text, w)).collect()
+        words
+            .iter()
+            .map(|w| Term::from_field_text(self.text, w))
+            .collect()
     }
 }
 
@@ -167,13 +210,23 @@ impl Retriever for Bm25Index {
         // summed in a fixed order; `order_by_score` (block-WAND) was ~2x faster at 50k articles
         // but sums in an order that depends on the segment layout, so scores could differ in
         // the last bit between builds.
-        let collector = TopDocs::with_limit(k)
-            .order_by(((SortBySimilarityScore, Order::Desc), (SortByStaticFastValue::<u64>::for_field(ARTICLE), Order::Asc)));
-        let Ok(top) = self.searcher.search(&BooleanQuery::new_multiterms_query(terms), &collector) else {
+        let collector = TopDocs::with_limit(k).order_by((
+            (SortBySimilarityScore, Order::Desc),
+            (SortByStaticFastValue::<u64>::for_field(ARTICLE), Order::Asc),
+        ));
+        let Ok(top) = self
+            .searcher
+            .search(&BooleanQuery::new_multiterms_query(terms), &collector)
+        else {
             return Vec::new();
         };
         top.into_iter()
-            .filter_map(|((score, article), _)| Some(Hit { article: u32::try_from(article?).ok()?, score }))
+            .filter_map(|((score, article), _)| {
+                Some(Hit {
+                    article: u32::try_from(article?).ok()?,
+                    score,
+                })
+            })
             .collect()
     }
 }
@@ -204,12 +257,30 @@ mod tests {
 
     fn small() -> Corpus {
         corpus(&[
-            ("Volcano erupts near Reykjavik", "Lava flows toward the coast as residents leave."),
-            ("Stock markets rally on rate cut", "Investors cheer the central bank decision."),
-            ("Iceland football team wins the cup", "A late goal settles the final."),
-            ("Iceland tourism booms this summer", "Hotels report record bookings."),
-            ("Local election results are in", "Turnout was higher than expected."),
-            ("Ñandú spotted in Patagonia", "The flightless bird is rarely seen this far south."),
+            (
+                "Volcano erupts near Reykjavik",
+                "Lava flows toward the coast as residents leave.",
+            ),
+            (
+                "Stock markets rally on rate cut",
+                "Investors cheer the central bank decision.",
+            ),
+            (
+                "Iceland football team wins the cup",
+                "A late goal settles the final.",
+            ),
+            (
+                "Iceland tourism booms this summer",
+                "Hotels report record bookings.",
+            ),
+            (
+                "Local election results are in",
+                "Turnout was higher than expected.",
+            ),
+            (
+                "Ñandú spotted in Patagonia",
+                "The flightless bird is rarely seen this far south.",
+            ),
         ])
     }
 
@@ -236,7 +307,17 @@ mod tests {
     #[test]
     fn hostile_queries_do_not_panic() {
         let index = Bm25Index::build(&small()).unwrap();
-        for query in ["", "(((", "AND OR NOT", "title:foo", "\"unclosed", "-", "+*?~^", "🐦", "a".repeat(10_000).as_str()] {
+        for query in [
+            "",
+            "(((",
+            "AND OR NOT",
+            "title:foo",
+            "\"unclosed",
+            "-",
+            "+*?~^",
+            "🐦",
+            "a".repeat(10_000).as_str(),
+        ] {
             assert!(index.search(query, 10).is_empty(), "{query:?}");
         }
         // Syntax characters are just separators: the words around them still count.
@@ -255,7 +336,10 @@ mod tests {
         assert!(index.search("daily report", 0).is_empty());
         let hits = index.search("daily report", 5);
         assert_eq!(hits.len(), 5);
-        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score), "{hits:?}");
+        assert!(
+            hits.windows(2).all(|w| w[0].score >= w[1].score),
+            "{hits:?}"
+        );
         // Article 17 has the most matches; the rest tie and come in article order.
         assert_eq!(articles(&hits), vec![17, 0, 1, 2, 3]);
         assert_eq!(index.search("report", 100).len(), 30);
@@ -263,8 +347,16 @@ mod tests {
 
     #[test]
     fn builds_are_deterministic() {
-        let (a, b) = (Bm25Index::build(&small()).unwrap(), Bm25Index::build(&small()).unwrap());
-        for query in ["iceland football", "the bird", "record turnout", "rate cut investors"] {
+        let (a, b) = (
+            Bm25Index::build(&small()).unwrap(),
+            Bm25Index::build(&small()).unwrap(),
+        );
+        for query in [
+            "iceland football",
+            "the bird",
+            "record turnout",
+            "rate cut investors",
+        ] {
             assert_eq!(a.search(query, 4), b.search(query, 4), "{query:?}");
         }
     }
@@ -274,7 +366,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("quill-bm25-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let built = Bm25Index::build_on_disk(&small(), &dir).unwrap();
-        assert!(Bm25Index::build_on_disk(&small(), &dir).is_err(), "an existing index is not overwritten");
+        assert!(
+            Bm25Index::build_on_disk(&small(), &dir).is_err(),
+            "an existing index is not overwritten"
+        );
         let reopened = Bm25Index::open(&dir).unwrap();
         let in_ram = Bm25Index::build(&small()).unwrap();
         for query in ["iceland football", "erupting volcano", "the cup"] {
@@ -286,19 +381,30 @@ mod tests {
         assert!(err.contains(&dir.display().to_string()), "{err}");
         let not_index = std::env::temp_dir();
         let err = Bm25Index::open(&not_index).unwrap_err().to_string();
-        assert!(err.contains(&not_index.display().to_string()) && err.contains("not a BM25 index"), "{err}");
+        assert!(
+            err.contains(&not_index.display().to_string()) && err.contains("not a BM25 index"),
+            "{err}"
+        );
     }
 
     #[test]
     fn scores_match_hand_computed_bm25() {
         // Stemmed, stop-word-free lengths 3, 2, 2: avgdl = 7/3; "apple" is in 2 of 3 docs.
-        let index = Bm25Index::build(&corpus(&[("apple banana cherry", ""), ("apple date", ""), ("fig grape", "")])).unwrap();
+        let index = Bm25Index::build(&corpus(&[
+            ("apple banana cherry", ""),
+            ("apple date", ""),
+            ("fig grape", ""),
+        ]))
+        .unwrap();
         let (k1, b, avgdl) = (1.2f32, 0.75f32, 7.0f32 / 3.0);
         let idf = (1.0f32 + (3.0 - 2.0 + 0.5) / (2.0 + 0.5)).ln();
         let bm25 = |dl: f32| idf * (k1 + 1.0) / (1.0 + k1 * (1.0 - b + b * dl / avgdl));
         let hits = index.search("apple", 3);
         assert_eq!(articles(&hits), vec![1, 0], "the shorter document wins");
-        assert!((hits[0].score - bm25(2.0)).abs() < 1e-5 && (hits[1].score - bm25(3.0)).abs() < 1e-5, "{hits:?}");
+        assert!(
+            (hits[0].score - bm25(2.0)).abs() < 1e-5 && (hits[1].score - bm25(3.0)).abs() < 1e-5,
+            "{hits:?}"
+        );
     }
 
     /// Timings for the report: `cargo test -p quill --lib retrieval::bm25 -- --ignored --nocapture`.
@@ -308,21 +414,42 @@ mod tests {
         use crate::data::{CorpusConfig, DataConfig, world::World};
         use std::time::Instant;
         for articles in [12_000, 50_000] {
-            let config = DataConfig { corpus: CorpusConfig { articles, ..Default::default() }, ..Default::default() };
+            let config = DataConfig {
+                corpus: CorpusConfig {
+                    articles,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
             let world = World::build(&config, 1, Path::new(".")).unwrap();
             let start = Instant::now();
             let index = Bm25Index::build(&world.corpus).unwrap();
             let build = start.elapsed();
             let step = world.corpus.len() / 1000;
             let queries: Vec<String> = (0..1000)
-                .map(|i| world.corpus.item((i * step) as u32).title.split(' ').take(4).collect::<Vec<_>>().join(" "))
+                .map(|i| {
+                    world
+                        .corpus
+                        .item((i * step) as u32)
+                        .title
+                        .split(' ')
+                        .take(4)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .collect();
             let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
             let start = Instant::now();
             let hits = index.search_batch(&refs, 10);
             let search = start.elapsed();
-            let found = hits.iter().enumerate().filter(|(i, h)| h.iter().any(|h| h.article as usize == i * step)).count();
-            println!("{articles} articles: build {build:.2?}, 1000 queries (k=10) {search:.2?}, own article in top 10: {found}/1000");
+            let found = hits
+                .iter()
+                .enumerate()
+                .filter(|(i, h)| h.iter().any(|h| h.article as usize == i * step))
+                .count();
+            println!(
+                "{articles} articles: build {build:.2?}, 1000 queries (k=10) {search:.2?}, own article in top 10: {found}/1000"
+            );
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The `[retrieval]` section: which retriever serves rewards and evaluation, how per-query
 //! rankings fuse, and the built-in embedder's settings.
 
-use super::{Bm25Index, DenseIndex, Embedder, Retriever, WordVectorConfig, WordVectors};
+use super::{
+    Bm25Index, DenseIndex, Embedder, Retriever, WordVectorConfig, WordVectors, embed_articles,
+};
 use crate::config::Check;
 use crate::data::Corpus;
 use crate::error::Result;
@@ -49,20 +51,31 @@ impl FusionKind {
     }
 }
 
-/// The embedder and retriever of a config, built over a corpus.
+/// The embedder, article vectors and retriever of a config, built over a corpus.
 pub struct RetrievalStack {
     pub embedder: Arc<dyn Embedder>,
+    /// Every article's unit embedding, by corpus index (computed once, shared with rewards).
+    pub article_vectors: Arc<Vec<Vec<f32>>>,
     pub retriever: Arc<dyn Retriever>,
 }
 
 impl RetrievalConfig {
-    /// Trains the built-in embedder and builds the configured retriever.
+    /// Trains the built-in embedder, embeds the corpus once and builds the configured retriever.
     pub fn build(&self, corpus: &Corpus, seed: u64) -> Result<RetrievalStack> {
-        let embedder: Arc<dyn Embedder> = Arc::new(WordVectors::train(corpus, &self.word_vectors, seed)?);
+        let embedder: Arc<dyn Embedder> =
+            Arc::new(WordVectors::train(corpus, &self.word_vectors, seed)?);
+        let article_vectors = Arc::new(embed_articles(corpus, embedder.as_ref()));
         let retriever: Arc<dyn Retriever> = match self.retriever {
             RetrieverKind::Bm25 => Arc::new(Bm25Index::build(corpus)?),
-            RetrieverKind::Dense => Arc::new(DenseIndex::build(embedder.clone(), corpus)?),
+            RetrieverKind::Dense => Arc::new(DenseIndex::from_vectors(
+                embedder.clone(),
+                &article_vectors,
+            )?),
         };
-        Ok(RetrievalStack { embedder, retriever })
+        Ok(RetrievalStack {
+            embedder,
+            article_vectors,
+            retriever,
+        })
     }
 }

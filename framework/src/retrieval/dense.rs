@@ -18,8 +18,6 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-/// Articles embedded per embedder call while building: bounds memory and drives the progress bar.
-const BUILD_CHUNK: usize = 2048;
 /// Most scores held at once per search chunk (64 MiB of f32): at 100k articles, 167 queries.
 const MAX_SCORES: usize = 1 << 24;
 
@@ -33,30 +31,41 @@ pub struct DenseIndex {
 }
 
 impl DenseIndex {
-    /// Embeds the title and abstract of every article with `embedder`.
+    /// Embeds every article's text with `embedder`.
     pub fn build(embedder: Arc<dyn Embedder>, corpus: &Corpus) -> Result<Self> {
-        let (dim, len) = (embedder.dim(), corpus.len());
+        let vectors = super::embed_articles(corpus, embedder.as_ref());
+        Self::from_vectors(embedder, &vectors)
+    }
+
+    /// An index over article vectors already computed with `embedder` (one per article, by
+    /// corpus index), so an experiment embeds its corpus once for search and rewards alike.
+    pub fn from_vectors(embedder: Arc<dyn Embedder>, vectors: &[Vec<f32>]) -> Result<Self> {
+        let (dim, len) = (embedder.dim(), vectors.len());
         if dim == 0 {
             return Err(Error::model("dense index", "the embedder has dimension 0"));
         }
-        let mut data = Vec::with_capacity(len * dim);
-        let bar = crate::progress::bar(len as u64, "dense index");
-        for chunk in corpus.items().chunks(BUILD_CHUNK) {
-            let texts: Vec<String> = chunk.iter().map(|n| format!("{} {}", n.title, n.summary)).collect();
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let vectors = embedder.embed(&refs);
-            if vectors.len() != refs.len() || vectors.iter().any(|v| v.len() != dim) {
-                let message = format!("the embedder returned {} vectors for {} texts, or one not of dimension {dim}", vectors.len(), refs.len());
-                return Err(Error::model("dense index", message));
-            }
-            // A NaN from a faulty embedder would poison every ranking it touches.
-            data.extend(vectors.into_iter().flatten().map(|x| if x.is_finite() { x } else { 0.0 }));
-            bar.inc(chunk.len() as u64);
+        if let Some(i) = vectors.iter().position(|v| v.len() != dim) {
+            let message = format!(
+                "article {i} has a vector of dimension {}, not the embedder's {dim}",
+                vectors[i].len()
+            );
+            return Err(Error::model("dense index", message));
         }
-        bar.finish_and_clear();
+        // A NaN from a faulty embedder would poison every ranking it touches.
+        let data: Vec<f32> = vectors
+            .iter()
+            .flatten()
+            .map(|x| if x.is_finite() { *x } else { 0.0 })
+            .collect();
         let device = Device::flex();
-        let articles_nd = (len > 0).then(|| Tensor::<2>::from_data(TensorData::new(data, [len, dim]), &device));
-        Ok(DenseIndex { embedder, device, articles_nd, len })
+        let articles_nd =
+            (len > 0).then(|| Tensor::<2>::from_data(TensorData::new(data, [len, dim]), &device));
+        Ok(DenseIndex {
+            embedder,
+            device,
+            articles_nd,
+            len,
+        })
     }
 
     /// Number of indexed articles.
@@ -74,16 +83,27 @@ impl DenseIndex {
     }
 
     /// Scores one chunk of query vectors against every article and keeps each one's top `k`.
-    fn search_vectors(&self, articles_nd: &Tensor<2>, queries: &[Vec<f32>], k: usize) -> Vec<Vec<Hit>> {
+    fn search_vectors(
+        &self,
+        articles_nd: &Tensor<2>,
+        queries: &[Vec<f32>],
+        k: usize,
+    ) -> Vec<Vec<Hit>> {
         let dim = self.embedder.dim();
-        let mut flat: Vec<f32> = queries.iter().flatten().map(|x| if x.is_finite() { *x } else { 0.0 }).collect();
+        let mut flat: Vec<f32> = queries
+            .iter()
+            .flatten()
+            .map(|x| if x.is_finite() { *x } else { 0.0 })
+            .collect();
         // gemm multiplies a single row by a matrix–vector path that rounds differently; a zero
         // second row keeps each query's scores the same however queries are batched.
         let rows = queries.len().max(2);
         flat.resize(rows * dim, 0.0);
         let queries_qd = Tensor::<2>::from_data(TensorData::new(flat, [rows, dim]), &self.device);
         // The transpose is a strided view: gemm reads it in place, nothing is copied.
-        let scores_qn = queries_qd.matmul(articles_nd.clone().transpose()).into_data();
+        let scores_qn = queries_qd
+            .matmul(articles_nd.clone().transpose())
+            .into_data();
         let Ok(scores) = scores_qn.as_slice::<f32>() else {
             return vec![Vec::new(); queries.len()];
         };
@@ -91,7 +111,13 @@ impl DenseIndex {
             .chunks_exact(self.len)
             .zip(queries)
             // A query with nothing to embed matches nothing: no hits rather than k arbitrary ones.
-            .map(|(row, q)| if q.iter().all(|x| *x == 0.0) { Vec::new() } else { top_k(row, k) })
+            .map(|(row, q)| {
+                if q.iter().all(|x| *x == 0.0) {
+                    Vec::new()
+                } else {
+                    top_k(row, k)
+                }
+            })
             .collect()
     }
 }
@@ -113,7 +139,9 @@ impl Retriever for DenseIndex {
             let mut vectors = self.embedder.embed(chunk);
             // A faulty embedder must not shift queries onto each other's rows.
             vectors.resize(chunk.len(), Vec::new());
-            vectors.iter_mut().for_each(|v| v.resize(self.embedder.dim(), 0.0));
+            vectors
+                .iter_mut()
+                .for_each(|v| v.resize(self.embedder.dim(), 0.0));
             out.extend(self.search_vectors(articles_nd, &vectors, k));
         }
         out
@@ -132,7 +160,9 @@ impl PartialOrd for Ranked {
 }
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0).then_with(|| other.1.cmp(&self.1))
+        self.0
+            .total_cmp(&other.0)
+            .then_with(|| other.1.cmp(&self.1))
     }
 }
 
@@ -141,7 +171,14 @@ fn top_k(scores: &[f32], k: usize) -> Vec<Hit> {
     let mut heap: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k.min(scores.len()) + 1);
     for (i, &s) in scores.iter().enumerate() {
         // `+ 0.0` turns -0.0 into 0.0 so the two tie (total_cmp would order them); NaN ranks last.
-        let r = Ranked(if s.is_nan() { f32::NEG_INFINITY } else { s + 0.0 }, i as u32);
+        let r = Ranked(
+            if s.is_nan() {
+                f32::NEG_INFINITY
+            } else {
+                s + 0.0
+            },
+            i as u32,
+        );
         if heap.len() < k {
             heap.push(Reverse(r));
         } else if let Some(mut worst) = heap.peek_mut()
@@ -150,7 +187,10 @@ fn top_k(scores: &[f32], k: usize) -> Vec<Hit> {
             *worst = Reverse(r);
         }
     }
-    heap.into_sorted_vec().into_iter().map(|Reverse(Ranked(score, article))| Hit { article, score }).collect()
+    heap.into_sorted_vec()
+        .into_iter()
+        .map(|Reverse(Ranked(score, article))| Hit { article, score })
+        .collect()
 }
 
 #[cfg(test)]
@@ -180,7 +220,17 @@ mod tests {
             3
         }
         fn embed(&self, texts: &[&str]) -> Vec<Vec<f32>> {
-            let one_hot = |t: &str| (0..3).map(|i| if t.trim() == ["a", "b", "c"][i] { 1.0 } else { 0.0 }).collect();
+            let one_hot = |t: &str| {
+                (0..3)
+                    .map(|i| {
+                        if t.trim() == ["a", "b", "c"][i] {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
+            };
             texts.iter().map(|t| one_hot(t)).collect()
         }
     }
@@ -190,20 +240,33 @@ mod tests {
         let mut data = crate::data::DataConfig::default();
         data.corpus.articles = 600;
         let world = crate::data::world::World::build(&data, 3, std::path::Path::new(".")).unwrap();
-        let wv = Arc::new(WordVectors::train(&world.corpus, &WordVectorConfig::default(), 3).unwrap());
+        let wv =
+            Arc::new(WordVectors::train(&world.corpus, &WordVectorConfig::default(), 3).unwrap());
         let index = DenseIndex::build(wv.clone(), &world.corpus).unwrap();
-        let texts: Vec<String> = world.corpus.items().iter().map(|n| format!("{} {}", n.title, n.summary)).collect();
+        let texts: Vec<String> = world.corpus.items().iter().map(|n| n.text()).collect();
         let articles = wv.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>());
-        let queries: Vec<&str> = world.corpus.items().iter().step_by(37).map(|n| n.title.as_str()).chain(["quarterbak playof"]).collect();
+        let queries: Vec<&str> = world
+            .corpus
+            .items()
+            .iter()
+            .step_by(37)
+            .map(|n| n.title.as_str())
+            .chain(["quarterbak playof"])
+            .collect();
         for (query, hits) in queries.iter().zip(index.search_batch(&queries, 10)) {
             let q = &wv.embed(&[query])[0];
-            let mut brute: Vec<(f32, usize)> = articles.iter().map(|a| cosine(q, a)).zip(0..).collect();
+            let mut brute: Vec<(f32, usize)> =
+                articles.iter().map(|a| cosine(q, a)).zip(0..).collect();
             brute.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             assert_eq!(hits.len(), 10);
             for (hit, (score, _)) in hits.iter().zip(&brute) {
                 // Same ranking up to float rounding: rank by rank scores agree, and each hit's
                 // reported score is its true cosine (near-ties may swap at the 1e-7 level).
-                assert!((hit.score - score).abs() < 1e-5, "{query}: {} vs {score}", hit.score);
+                assert!(
+                    (hit.score - score).abs() < 1e-5,
+                    "{query}: {} vs {score}",
+                    hit.score
+                );
                 assert!((hit.score - cosine(q, &articles[hit.article as usize])).abs() < 1e-5);
             }
             assert_eq!(hits, index.search(query, 10));
@@ -212,7 +275,8 @@ mod tests {
 
     #[test]
     fn ties_break_by_article_and_k_is_bounded() {
-        let index = DenseIndex::build(Arc::new(Letters), &corpus(&["a", "b", "a", "c", "a"])).unwrap();
+        let index =
+            DenseIndex::build(Arc::new(Letters), &corpus(&["a", "b", "a", "c", "a"])).unwrap();
         let ids = |hits: Vec<Hit>| hits.iter().map(|h| h.article).collect::<Vec<_>>();
         assert_eq!(ids(index.search("a", 2)), vec![0, 2]);
         assert_eq!(ids(index.search("a", 4)), vec![0, 2, 4, 1]);
@@ -241,13 +305,26 @@ mod tests {
         data.corpus.articles = 100_000;
         let world = crate::data::world::World::build(&data, 1, std::path::Path::new(".")).unwrap();
         let clock = std::time::Instant::now();
-        let wv = Arc::new(WordVectors::train(&world.corpus, &WordVectorConfig::default(), 1).unwrap());
+        let wv =
+            Arc::new(WordVectors::train(&world.corpus, &WordVectorConfig::default(), 1).unwrap());
         let train = clock.elapsed();
         let index = DenseIndex::build(wv, &world.corpus).unwrap();
         let build = clock.elapsed() - train;
-        let queries: Vec<&str> = world.corpus.items().iter().step_by(100).take(1000).map(|n| n.title.as_str()).collect();
+        let queries: Vec<&str> = world
+            .corpus
+            .items()
+            .iter()
+            .step_by(100)
+            .take(1000)
+            .map(|n| n.title.as_str())
+            .collect();
         let clock = std::time::Instant::now();
         let hits = index.search_batch(&queries, 10);
-        eprintln!("{} articles: train {train:?}, build {build:?}, {} queries {:?}", index.len(), hits.len(), clock.elapsed());
+        eprintln!(
+            "{} articles: train {train:?}, build {build:?}, {} queries {:?}",
+            index.len(),
+            hits.len(),
+            clock.elapsed()
+        );
     }
 }

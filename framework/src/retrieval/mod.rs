@@ -10,7 +10,7 @@ mod word_vectors;
 pub use bm25::Bm25Index;
 pub use config::{FusionKind, RetrievalConfig, RetrievalStack, RetrieverKind};
 pub use dense::DenseIndex;
-pub use embedder::{Embedder, cosine};
+pub use embedder::{Embedder, cosine, embed_articles};
 pub use word_vectors::{WordVectorConfig, WordVectors};
 
 /// One retrieved article.

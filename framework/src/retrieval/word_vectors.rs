@@ -72,7 +72,12 @@ pub struct WordVectors {
 
 /// On-disk header; the `base` rows follow it as little-endian f32.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Header { config: WordVectorConfig, total: u64, words: Vec<String>, counts: Vec<u64> }
+struct Header {
+    config: WordVectorConfig,
+    total: u64,
+    words: Vec<String>,
+    counts: Vec<u64>,
+}
 
 const MAGIC: &[u8; 8] = b"QUILLWV1";
 
@@ -81,19 +86,37 @@ impl WordVectors {
     /// bit-identical vectors.
     pub fn train(corpus: &Corpus, cfg: &WordVectorConfig, seed: u64) -> Result<WordVectors> {
         check(cfg, "retrieval.word_vectors")?;
-        let texts = || corpus.items().iter().map(|n| format!("{} {}", n.title, n.summary));
+        let texts = || corpus.items().iter().map(|n| n.text());
         let mut freq: HashMap<String, u64> = HashMap::new();
-        texts().flat_map(|t| content_terms(&t)).for_each(|w| *freq.entry(w).or_default() += 1);
+        texts()
+            .flat_map(|t| content_terms(&t))
+            .for_each(|w| *freq.entry(w).or_default() += 1);
         let total = freq.values().sum();
-        let mut vocab: Vec<(String, u64)> = freq.into_iter().filter(|(_, c)| *c >= cfg.min_count as u64).collect();
+        let mut vocab: Vec<(String, u64)> = freq
+            .into_iter()
+            .filter(|(_, c)| *c >= cfg.min_count as u64)
+            .collect();
         if vocab.is_empty() {
-            let message = format!("no content word occurs {} times in the {} articles; lower it", cfg.min_count, corpus.len());
+            let message = format!(
+                "no content word occurs {} times in the {} articles; lower it",
+                cfg.min_count,
+                corpus.len()
+            );
             return Err(Error::field("retrieval.word_vectors.min_count", message));
         }
         // Frequent words first; ties by spelling so ids do not depend on hash order.
         vocab.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let index: HashMap<&str, u32> = vocab.iter().enumerate().map(|(i, (w, _))| (w.as_str(), i as u32)).collect();
-        let ids = |t: String| content_terms(&t).iter().filter_map(|w| index.get(w.as_str()).copied()).collect();
+        let index: HashMap<&str, u32> = vocab
+            .iter()
+            .enumerate()
+            .map(|(i, (w, _))| (w.as_str(), i as u32))
+            .collect();
+        let ids = |t: String| {
+            content_terms(&t)
+                .iter()
+                .filter_map(|w| index.get(w.as_str()).copied())
+                .collect()
+        };
         let docs: Vec<Vec<u32>> = texts().map(ids).collect();
         let (n, dim) = (vocab.len(), cfg.dim as usize);
         let mut base = project_ppmi(&docs, n, cfg, seed);
@@ -103,7 +126,8 @@ impl WordVectors {
         normalise_rows(&mut base, dim);
         let mut mean = vec![0f32; dim];
         mean_of_rows(&base, dim, &(0..n as u32).collect::<Vec<_>>(), &mut mean);
-        base.chunks_exact_mut(dim).for_each(|row| row.iter_mut().zip(&mean).for_each(|(r, m)| *r -= m));
+        base.chunks_exact_mut(dim)
+            .for_each(|row| row.iter_mut().zip(&mean).for_each(|(r, m)| *r -= m));
         normalise_rows(&mut base, dim);
         let (words, counts) = vocab.into_iter().unzip();
         Ok(Self::assemble(cfg.clone(), words, counts, total, base))
@@ -111,18 +135,33 @@ impl WordVectors {
 
     /// Builds the lookup tables and final vectors from the trained PPMI projections; shared by
     /// `train` and `load` so a loaded model is exactly the trained one.
-    fn assemble(cfg: WordVectorConfig, words: Vec<String>, counts: Vec<u64>, total: u64, base: Vec<f32>) -> Self {
+    fn assemble(
+        cfg: WordVectorConfig,
+        words: Vec<String>,
+        counts: Vec<u64>,
+        total: u64,
+        base: Vec<f32>,
+    ) -> Self {
         let dim = cfg.dim as usize;
-        let index: HashMap<String, u32> = words.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
+        let index: HashMap<String, u32> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as u32))
+            .collect();
         let mut grams: HashMap<u64, Vec<u32>, Xxh3DefaultBuilder> = HashMap::default();
         for (i, w) in words.iter().enumerate() {
-            ngrams(w, &cfg).into_iter().for_each(|g| grams.entry(g).or_default().push(i as u32));
+            ngrams(w, &cfg)
+                .into_iter()
+                .for_each(|g| grams.entry(g).or_default().push(i as u32));
         }
         grams.retain(|_, ids| ids.len() <= cfg.max_ngram_df as usize);
         // A word's n-gram part is the mean of its kept n-grams' vectors; scattering each n-gram's
         // vector to its words (in sorted n-gram order, for reproducible sums) needs no n-gram table.
         let mut kept = vec![0u32; words.len()];
-        grams.values().flatten().for_each(|&i| kept[i as usize] += 1);
+        grams
+            .values()
+            .flatten()
+            .for_each(|&i| kept[i as usize] += 1);
         let mut keys: Vec<u64> = grams.keys().copied().collect();
         keys.sort_unstable();
         let (mut vectors, mut mean) = (base.clone(), vec![0f32; dim]);
@@ -130,11 +169,23 @@ impl WordVectors {
             mean_of_rows(&base, dim, ids, &mut mean);
             for i in ids.iter().map(|&i| i as usize) {
                 let row = &mut vectors[i * dim..(i + 1) * dim];
-                row.iter_mut().zip(&mean).for_each(|(v, m)| *v += m / kept[i] as f32);
+                row.iter_mut()
+                    .zip(&mean)
+                    .for_each(|(v, m)| *v += m / kept[i] as f32);
             }
         }
         normalise_rows(&mut vectors, dim);
-        WordVectors { cfg, dim, words, counts, total, index, base, vectors, grams }
+        WordVectors {
+            cfg,
+            dim,
+            words,
+            counts,
+            total,
+            index,
+            base,
+            vectors,
+            grams,
+        }
     }
 
     /// Writes the unit vector of one word (from n-grams when the word is unknown) and returns its
@@ -142,7 +193,10 @@ impl WordVectors {
     fn word(&self, word: &str, out: &mut [f32]) -> f32 {
         if let Some(i) = self.index.get(word).map(|&i| i as usize) {
             out.copy_from_slice(&self.vectors[i * self.dim..(i + 1) * self.dim]);
-            let (a, p) = (self.cfg.sif_a as f32, self.counts[i] as f32 / self.total.max(1) as f32);
+            let (a, p) = (
+                self.cfg.sif_a as f32,
+                self.counts[i] as f32 / self.total.max(1) as f32,
+            );
             return a / (a + p);
         }
         let all = ngrams(word, &self.cfg);
@@ -155,36 +209,57 @@ impl WordVectors {
         }
         // An unseen word is as rare as can be (p = 0, full SIF weight), but it only counts as
         // much as the share of its n-grams that were recognised: a garbled token matters less.
-        if normalise(out) > 0.0 { found as f32 / all.len() as f32 } else { 0.0 }
+        if normalise(out) > 0.0 {
+            found as f32 / all.len() as f32
+        } else {
+            0.0
+        }
     }
 
     /// Saves the model (atomically) so a later run can skip training.
     pub fn save(&self, path: &Path) -> Result<()> {
         let (config, words, counts) = (self.cfg.clone(), self.words.clone(), self.counts.clone());
-        let header = Header { config, total: self.total, words, counts };
-        let json = serde_json::to_vec(&header).map_err(|e| Error::model(path.display().to_string(), e.to_string()))?;
+        let header = Header {
+            config,
+            total: self.total,
+            words,
+            counts,
+        };
+        let json = serde_json::to_vec(&header)
+            .map_err(|e| Error::model(path.display().to_string(), e.to_string()))?;
         let mut bytes = [MAGIC.as_slice(), &(json.len() as u64).to_le_bytes(), &json].concat();
-        self.base.iter().for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+        self.base
+            .iter()
+            .for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
         crate::io::write_atomic(path, &bytes)
     }
 
     /// Loads a model written by `save`; a damaged or foreign file is an error naming it.
     pub fn load(path: &Path) -> Result<WordVectors> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let bad = |what: String| Error::in_file(path, format!("not a Quill word-vector file: {what}"));
+        let bad =
+            |what: String| Error::in_file(path, format!("not a Quill word-vector file: {what}"));
         if bytes.len() < 16 || &bytes[..8] != MAGIC {
             return Err(bad("missing the QUILLWV1 header".into()));
         }
         let json_len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-        let json = bytes.get(16..16usize.saturating_add(json_len)).ok_or_else(|| bad("truncated header".into()))?;
+        let json = bytes
+            .get(16..16usize.saturating_add(json_len))
+            .ok_or_else(|| bad("truncated header".into()))?;
         let h: Header = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
         check(&h.config, &path.display().to_string())?;
         let (floats, words) = (&bytes[16 + json_len..], h.words.len());
         if h.counts.len() != words || floats.len() != words * h.config.dim as usize * 4 {
             let (counts, dim) = (h.counts.len(), h.config.dim);
-            return Err(bad(format!("{words} words, {counts} counts and {} vector bytes do not fit dim {dim}", floats.len())));
+            return Err(bad(format!(
+                "{words} words, {counts} counts and {} vector bytes do not fit dim {dim}",
+                floats.len()
+            )));
         }
-        let base = floats.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+        let base = floats
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect();
         Ok(Self::assemble(h.config, h.words, h.counts, h.total, base))
     }
 }
@@ -200,7 +275,9 @@ impl Embedder for WordVectors {
             let mut sum = vec![0f32; self.dim];
             for w in content_terms(text) {
                 let weight = self.word(&w, &mut word);
-                sum.iter_mut().zip(&word).for_each(|(s, x)| *s += weight * x);
+                sum.iter_mut()
+                    .zip(&word)
+                    .for_each(|(s, x)| *s += weight * x);
             }
             normalise(&mut sum);
             sum
@@ -212,7 +289,10 @@ impl Embedder for WordVectors {
 fn check(cfg: &WordVectorConfig, origin: &str) -> Result<()> {
     cfg.validate(origin)?;
     if cfg.min_ngram > cfg.max_ngram {
-        let message = format!("min_ngram {} exceeds max_ngram {}", cfg.min_ngram, cfg.max_ngram);
+        let message = format!(
+            "min_ngram {} exceeds max_ngram {}",
+            cfg.min_ngram, cfg.max_ngram
+        );
         return Err(Error::field(format!("{origin}.min_ngram"), message));
     }
     Ok(())
@@ -220,10 +300,15 @@ fn check(cfg: &WordVectorConfig, origin: &str) -> Result<()> {
 
 /// Distinct hashes of the character n-grams of `<word>`, sorted.
 fn ngrams(word: &str, cfg: &WordVectorConfig) -> Vec<u64> {
-    let chars: Vec<char> = std::iter::once('<').chain(word.chars()).chain(std::iter::once('>')).collect();
+    let chars: Vec<char> = std::iter::once('<')
+        .chain(word.chars())
+        .chain(std::iter::once('>'))
+        .collect();
     let sizes = cfg.min_ngram as usize..=(cfg.max_ngram as usize).min(chars.len());
     let hash = |gram: &[char]| xxh3_64(gram.iter().collect::<String>().as_bytes());
-    let mut out: Vec<u64> = sizes.flat_map(|n| chars.windows(n).map(hash).collect::<Vec<_>>()).collect();
+    let mut out: Vec<u64> = sizes
+        .flat_map(|n| chars.windows(n).map(hash).collect::<Vec<_>>())
+        .collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -240,12 +325,16 @@ fn project_ppmi(docs: &[Vec<u32>], n: usize, cfg: &WordVectorConfig, seed: u64) 
     for (a, doc) in docs.iter().enumerate() {
         for (i, &w) in doc.iter().enumerate() {
             occurrences[w as usize].push((a as u32, i as u32));
-            let neighbours = (1..=window).map(|d| weight(d) * ((i >= d) as u8 + (i + d < doc.len()) as u8) as f64);
+            let neighbours = (1..=window)
+                .map(|d| weight(d) * ((i >= d) as u8 + (i + d < doc.len()) as u8) as f64);
             row_sum[w as usize] += neighbours.sum::<f64>();
         }
     }
     // Co-occurrence is symmetric, so a word's context total is its row total.
-    let ctx: Vec<f64> = row_sum.iter().map(|s| s.powf(cfg.context_smoothing)).collect();
+    let ctx: Vec<f64> = row_sum
+        .iter()
+        .map(|s| s.powf(cfg.context_smoothing))
+        .collect();
     let ctx_total: f64 = ctx.iter().sum();
     let (mut ppmi, mut count, mut touched) = (Vec::new(), vec![0f64; n], Vec::<u32>::new());
     for (w, occ) in occurrences.iter().enumerate() {
@@ -276,7 +365,9 @@ fn project_ppmi(docs: &[Vec<u32>], n: usize, cfg: &WordVectorConfig, seed: u64) 
     // by itself), turned by power iterations into the top right-singular subspace of PPMI.
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x3f0d_a7e1_5eed_0001);
     let scale = 1.0 / (dim as f32).sqrt();
-    let mut basis: Vec<f32> = (0..n * dim).map(|_| if rng.random::<bool>() { scale } else { -scale }).collect();
+    let mut basis: Vec<f32> = (0..n * dim)
+        .map(|_| if rng.random::<bool>() { scale } else { -scale })
+        .collect();
     for _ in 0..cfg.power_iterations {
         basis = multiply(&ppmi, &multiply(&ppmi, &basis, dim, false), dim, true);
         orthonormalise_columns(&mut basis, dim);
@@ -288,8 +379,15 @@ fn project_ppmi(docs: &[Vec<u32>], n: usize, cfg: &WordVectorConfig, seed: u64) 
 fn multiply(p: &[(u32, u32, f32)], m: &[f32], dim: usize, transpose: bool) -> Vec<f32> {
     let mut out = vec![0f32; m.len()];
     for &(w, c, v) in p {
-        let (to, from) = if transpose { (c as usize, w as usize) } else { (w as usize, c as usize) };
-        out[to * dim..(to + 1) * dim].iter_mut().zip(&m[from * dim..(from + 1) * dim]).for_each(|(o, x)| *o += v * x);
+        let (to, from) = if transpose {
+            (c as usize, w as usize)
+        } else {
+            (w as usize, c as usize)
+        };
+        out[to * dim..(to + 1) * dim]
+            .iter_mut()
+            .zip(&m[from * dim..(from + 1) * dim])
+            .for_each(|(o, x)| *o += v * x);
     }
     out
 }
@@ -297,7 +395,9 @@ fn multiply(p: &[(u32, u32, f32)], m: &[f32], dim: usize, transpose: bool) -> Ve
 /// Modified Gram–Schmidt, in f64, on the columns of a row-major matrix with `dim` columns; a
 /// column that depends on earlier ones becomes zero.
 fn orthonormalise_columns(m: &mut [f32], dim: usize) {
-    let mut cols: Vec<Vec<f64>> = (0..dim).map(|j| m.iter().skip(j).step_by(dim).map(|&x| x as f64).collect()).collect();
+    let mut cols: Vec<Vec<f64>> = (0..dim)
+        .map(|j| m.iter().skip(j).step_by(dim).map(|&x| x as f64).collect())
+        .collect();
     for j in 0..dim {
         let (done, rest) = cols.split_at_mut(j);
         for prev in done.iter() {
@@ -305,15 +405,21 @@ fn orthonormalise_columns(m: &mut [f32], dim: usize) {
             rest[0].iter_mut().zip(prev).for_each(|(c, p)| *c -= d * p);
         }
         let norm = rest[0].iter().map(|x| x * x).sum::<f64>().sqrt();
-        rest[0].iter_mut().for_each(|x| *x = if norm > 1e-9 { *x / norm } else { 0.0 });
+        rest[0]
+            .iter_mut()
+            .for_each(|x| *x = if norm > 1e-9 { *x / norm } else { 0.0 });
     }
-    m.iter_mut().enumerate().for_each(|(i, x)| *x = cols[i % dim][i / dim] as f32);
+    m.iter_mut()
+        .enumerate()
+        .for_each(|(i, x)| *x = cols[i % dim][i / dim] as f32);
 }
 
 fn mean_of_rows(matrix: &[f32], dim: usize, ids: &[u32], out: &mut [f32]) {
     out.fill(0.0);
     for &i in ids {
-        out.iter_mut().zip(&matrix[i as usize * dim..(i as usize + 1) * dim]).for_each(|(o, x)| *o += x);
+        out.iter_mut()
+            .zip(&matrix[i as usize * dim..(i as usize + 1) * dim])
+            .for_each(|(o, x)| *o += x);
     }
     let inv = 1.0 / ids.len().max(1) as f32;
     out.iter_mut().for_each(|o| *o *= inv);
@@ -324,19 +430,22 @@ fn mean_of_rows(matrix: &[f32], dim: usize, ids: &[u32], out: &mut [f32]) {
 fn normalise(v: &mut [f32]) -> f32 {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     let ok = norm > 0.0 && norm.is_finite();
-    v.iter_mut().for_each(|x| *x = if ok { *x / norm } else { 0.0 });
+    v.iter_mut()
+        .for_each(|x| *x = if ok { *x / norm } else { 0.0 });
     if ok { norm } else { 0.0 }
 }
 
 fn normalise_rows(matrix: &mut [f32], dim: usize) {
-    matrix.chunks_exact_mut(dim).for_each(|row| _ = normalise(row));
+    matrix
+        .chunks_exact_mut(dim)
+        .for_each(|row| _ = normalise(row));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::world::{Facet, World};
     use crate::data::DataConfig;
+    use crate::data::world::{Facet, World};
     use crate::retrieval::cosine;
     use std::sync::OnceLock;
 
@@ -360,37 +469,82 @@ mod tests {
         let (world, wv) = trained();
         let facets = &world.facets.facets;
         // Up to 10 titles per story (facet) keeps the pair count small and stories weighed alike.
-        let embed = |f: &Facet| wv.embed(&f.past.iter().take(10).map(|&i| world.corpus.item(i).title.as_str()).collect::<Vec<_>>());
+        let embed = |f: &Facet| {
+            wv.embed(
+                &f.past
+                    .iter()
+                    .take(10)
+                    .map(|&i| world.corpus.item(i).title.as_str())
+                    .collect::<Vec<_>>(),
+            )
+        };
         let titles: Vec<Vec<Vec<f32>>> = facets.iter().map(embed).collect();
         let pairs = |n: usize| (0..n).flat_map(move |i| (i + 1..n).map(move |j| (i, j)));
-        let same = mean(titles.iter().flat_map(|t| pairs(t.len()).map(|(i, j)| cosine(&t[i], &t[j]))));
-        let cross = mean(pairs(facets.len()).filter(|&(a, b)| facets[a].category != facets[b].category).map(|(a, b)| cosine(&titles[a][0], &titles[b][0])));
-        eprintln!("title cosine: same story {same:.3}, different categories {cross:.3}, vocabulary {}", wv.words.len());
-        assert!(same - cross > 0.2, "same story {same:.3} vs different categories {cross:.3}");
+        let same = mean(
+            titles
+                .iter()
+                .flat_map(|t| pairs(t.len()).map(|(i, j)| cosine(&t[i], &t[j]))),
+        );
+        let cross = mean(
+            pairs(facets.len())
+                .filter(|&(a, b)| facets[a].category != facets[b].category)
+                .map(|(a, b)| cosine(&titles[a][0], &titles[b][0])),
+        );
+        eprintln!(
+            "title cosine: same story {same:.3}, different categories {cross:.3}, vocabulary {}",
+            wv.words.len()
+        );
+        assert!(
+            same - cross > 0.2,
+            "same story {same:.3} vs different categories {cross:.3}"
+        );
     }
 
     #[test]
     fn misspelt_query_lands_near_its_topic() {
         let (world, wv) = trained();
         assert!(!wv.index.contains_key("quarterbak") && !wv.index.contains_key("playof"));
-        let titles = |sub: &str| world.corpus.items().iter().filter(|n| n.subcategory == sub).map(|n| n.title.as_str()).collect::<Vec<_>>();
+        let titles = |sub: &str| {
+            world
+                .corpus
+                .items()
+                .iter()
+                .filter(|n| n.subcategory == sub)
+                .map(|n| n.title.as_str())
+                .collect::<Vec<_>>()
+        };
         let query = &wv.embed(&["quarterbak playof"])[0];
         let to = |titles: &[&str]| mean(wv.embed(titles).iter().map(|t| cosine(query, t)));
         let (football, cooking) = (to(&titles("football")), to(&titles("cooking")));
         eprintln!("misspelt query vs titles: football {football:.3}, cooking {cooking:.3}");
-        assert!(football > cooking + 0.1, "football {football:.3} vs cooking {cooking:.3}");
+        assert!(
+            football > cooking + 0.1,
+            "football {football:.3} vs cooking {cooking:.3}"
+        );
     }
 
     #[test]
     fn training_is_deterministic_and_save_load_round_trips() {
         let (world, wv) = trained();
-        let texts = ["Quarterback injury ahead of the playoff", "sourdough baking tips", "xqzv"];
-        let train = |seed| WordVectors::train(&world.corpus, &WordVectorConfig::default(), seed).unwrap().embed(&texts);
+        let texts = [
+            "Quarterback injury ahead of the playoff",
+            "sourdough baking tips",
+            "xqzv",
+        ];
+        let train = |seed| {
+            WordVectors::train(&world.corpus, &WordVectorConfig::default(), seed)
+                .unwrap()
+                .embed(&texts)
+        };
         assert_eq!(wv.embed(&texts), train(1));
         assert_ne!(wv.embed(&texts), train(2));
-        let path = std::env::temp_dir().join(format!("quill-wv-{}/vectors.bin", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("quill-wv-{}/vectors.bin", std::process::id()));
         wv.save(&path).unwrap();
-        assert_eq!(wv.embed(&texts), WordVectors::load(&path).unwrap().embed(&texts));
+        assert_eq!(
+            wv.embed(&texts),
+            WordVectors::load(&path).unwrap().embed(&texts)
+        );
         std::fs::write(&path, b"QUILLWV1garbage").unwrap();
         assert!(WordVectors::load(&path).is_err());
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
@@ -400,7 +554,11 @@ mod tests {
     fn empty_and_unknown_texts_embed_to_zeros_and_others_to_unit_vectors() {
         let (_, wv) = trained();
         let v = wv.embed(&["", "the of and", "!!! 42", "quarterback playoff"]);
-        assert!(v[..3].iter().all(|z| z.len() == wv.dim() && z.iter().all(|x| *x == 0.0)));
+        assert!(
+            v[..3]
+                .iter()
+                .all(|z| z.len() == wv.dim() && z.iter().all(|x| *x == 0.0))
+        );
         let norm = v[3].iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5 && v[3].iter().all(|x| x.is_finite()));
     }
@@ -408,9 +566,33 @@ mod tests {
     #[test]
     fn bad_configs_are_rejected_with_the_field_named() {
         let (world, _) = trained();
-        let train = |cfg| WordVectors::train(&world.corpus, &cfg, 1).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(train(WordVectorConfig { min_ngram: 6, max_ngram: 4, ..Default::default() }).contains("min_ngram"));
-        assert!(train(WordVectorConfig { min_count: 1_000_000, ..Default::default() }).contains("min_count"));
-        assert!(train(WordVectorConfig { dim: 0, ..Default::default() }).contains("dim"));
+        let train = |cfg| {
+            WordVectors::train(&world.corpus, &cfg, 1)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(
+            train(WordVectorConfig {
+                min_ngram: 6,
+                max_ngram: 4,
+                ..Default::default()
+            })
+            .contains("min_ngram")
+        );
+        assert!(
+            train(WordVectorConfig {
+                min_count: 1_000_000,
+                ..Default::default()
+            })
+            .contains("min_count")
+        );
+        assert!(
+            train(WordVectorConfig {
+                dim: 0,
+                ..Default::default()
+            })
+            .contains("dim")
+        );
     }
 }

@@ -39,7 +39,10 @@ impl Ablation for Drop {
         if rewards.len() == before {
             return Err(Error::field(
                 "ablation",
-                format!("ablation no_{0} drops reward {0:?}, which this experiment does not use", self.0),
+                format!(
+                    "ablation no_{0} drops reward {0:?}, which this experiment does not use",
+                    self.0
+                ),
             ));
         }
         Ok(())
@@ -53,7 +56,10 @@ pub fn ablation_names() -> Vec<(String, String)> {
         .map(|p| (p.name.to_string(), p.description.to_string()))
         .collect();
     for r in registered_rewards() {
-        out.push((format!("no_{}", r.name), format!("drop the {} reward", r.name)));
+        out.push((
+            format!("no_{}", r.name),
+            format!("drop the {} reward", r.name),
+        ));
     }
     out.sort();
     out.dedup_by(|a, b| a.0 == b.0);
@@ -62,7 +68,10 @@ pub fn ablation_names() -> Vec<(String, String)> {
 
 /// The ablation named `name`: a registered plugin, or `no_<reward>` for a registered reward.
 pub fn resolve_ablation(name: &str) -> Result<Box<dyn Ablation>> {
-    if let Some(p) = inventory::iter::<AblationPlugin>.into_iter().find(|p| p.name == name) {
+    if let Some(p) = inventory::iter::<AblationPlugin>
+        .into_iter()
+        .find(|p| p.name == name)
+    {
         return Ok((p.build)());
     }
     if let Some(reward) = name.strip_prefix("no_") {
@@ -71,7 +80,13 @@ pub fn resolve_ablation(name: &str) -> Result<Box<dyn Ablation>> {
         }
     }
     let names: Vec<String> = ablation_names().into_iter().map(|(n, _)| n).collect();
-    Err(Error::field("ablation", format!("unknown ablation {name:?}: valid ablations are {}", names.join(", "))))
+    Err(Error::field(
+        "ablation",
+        format!(
+            "unknown ablation {name:?}: valid ablations are {}",
+            names.join(", ")
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -57,9 +57,16 @@ impl CompositeReward {
         for (name, weight) in spec {
             let plugin = find_reward(name)?;
             let table = params.get(name).cloned().unwrap_or_default();
-            rewards.push(WeightedReward { weight: *weight, reward: (plugin.build)(&table)? });
+            rewards.push(WeightedReward {
+                weight: *weight,
+                reward: (plugin.build)(&table)?,
+            });
         }
-        Ok(CompositeReward { rewards, aggregation, env })
+        Ok(CompositeReward {
+            rewards,
+            aggregation,
+            env,
+        })
     }
 
     /// Reward names, in the order of `Scored::per_reward`.
@@ -75,26 +82,45 @@ impl CompositeReward {
         let cache = QueryCache::build(&self.env, &lists);
         let mut interests: HashMap<&str, Vec<InterestItem>> = HashMap::new();
         for (user, _) in items {
-            interests.entry(user.id.as_str()).or_insert_with(|| user_interests(user, self.env.embedder.as_ref()));
+            interests
+                .entry(user.id.as_str())
+                .or_insert_with(|| user_interests(user, self.env.embedder.as_ref()));
         }
         let contexts: Vec<(RewardContext<'_>, &QueryList)> = items
             .iter()
             .map(|(user, list)| {
-                let ctx = RewardContext { user, env: &self.env, cache: &cache, interests: &interests[user.id.as_str()] };
+                let ctx = RewardContext {
+                    user,
+                    env: &self.env,
+                    cache: &cache,
+                    interests: &interests[user.id.as_str()],
+                };
                 (ctx, *list)
             })
             .collect();
-        let columns: Vec<Vec<f32>> = self.rewards.iter().map(|r| r.reward.score_batch(&contexts)).collect::<Result<_>>()?;
+        let columns: Vec<Vec<f32>> = self
+            .rewards
+            .iter()
+            .map(|r| r.reward.score_batch(&contexts))
+            .collect::<Result<_>>()?;
         Ok((0..items.len())
             .map(|i| {
                 let per_reward: Vec<f32> = columns.iter().map(|c| c[i].clamp(0.0, 1.0)).collect();
-                Scored { composite: self.combine(&per_reward), per_reward }
+                Scored {
+                    composite: self.combine(&per_reward),
+                    per_reward,
+                }
             })
             .collect())
     }
 
     fn combine(&self, values: &[f32]) -> f32 {
-        let weighted: f32 = self.rewards.iter().zip(values).map(|(r, v)| r.weight * v).sum();
+        let weighted: f32 = self
+            .rewards
+            .iter()
+            .zip(values)
+            .map(|(r, v)| r.weight * v)
+            .sum();
         match self.aggregation {
             Aggregation::Sum => weighted,
             Aggregation::NormalizeThenSum => {

@@ -17,19 +17,10 @@ pub struct RewardEnv {
     pub corpus: Arc<Corpus>,
     pub embedder: Arc<dyn Embedder>,
     pub retriever: Arc<dyn Retriever>,
-    /// Unit-length embedding of each article (title + abstract), by corpus index.
+    /// Unit-length embedding of each article, by corpus index (`RetrievalStack::article_vectors`).
     pub article_vectors: Arc<Vec<Vec<f32>>>,
     pub stats: Arc<TermStats>,
     pub judge: Arc<dyn Judge>,
-}
-
-impl RewardEnv {
-    /// Embeds every article's title and abstract with `embedder`.
-    pub fn article_vectors(corpus: &Corpus, embedder: &dyn Embedder) -> Vec<Vec<f32>> {
-        let texts: Vec<String> = corpus.items().iter().map(|n| format!("{} {}", n.title, n.summary).trim().to_string()).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        refs.chunks(1024).flat_map(|c| embedder.embed(c)).collect()
-    }
 }
 
 /// Embeddings and top-K hits of the distinct queries of a batch of lists.
@@ -55,7 +46,11 @@ impl QueryCache {
         }
         let vectors = env.embedder.embed(&distinct);
         let hits = env.retriever.search_batch(&distinct, REWARD_TOP_K);
-        QueryCache { index, vectors, hits }
+        QueryCache {
+            index,
+            vectors,
+            hits,
+        }
     }
 
     /// The query's unit embedding; `None` for a query not in the batch.
@@ -65,6 +60,8 @@ impl QueryCache {
 
     /// The query's top-K hits, best first (empty for a query not in the batch).
     pub fn hits(&self, query: &str) -> &[Hit] {
-        self.index.get(query).map_or(&[], |&i| self.hits[i].as_slice())
+        self.index
+            .get(query)
+            .map_or(&[], |&i| self.hits[i].as_slice())
     }
 }

@@ -71,16 +71,24 @@ impl HttpJudge {
     /// Checks the config, reads the API key from `api_key_env`, and prepares the HTTP client.
     pub fn new(cfg: HttpJudgeConfig) -> Result<Self> {
         cfg.validate("http_judge")?;
-        let uri: ureq::http::Uri = cfg
-            .endpoint
-            .parse()
-            .map_err(|e| Error::field("http_judge.endpoint", format!("{:?} is not a URL: {e}", cfg.endpoint)))?;
+        let uri: ureq::http::Uri = cfg.endpoint.parse().map_err(|e| {
+            Error::field(
+                "http_judge.endpoint",
+                format!("{:?} is not a URL: {e}", cfg.endpoint),
+            )
+        })?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(Error::field("http_judge.endpoint", format!("{:?} is not an http(s) URL", cfg.endpoint)));
+            return Err(Error::field(
+                "http_judge.endpoint",
+                format!("{:?} is not an http(s) URL", cfg.endpoint),
+            ));
         }
         // A judge on this machine never goes through a proxy, even if HTTP_PROXY is set for the
         // outside world; remote endpoints keep ureq's default (proxy from the environment).
-        let loopback = matches!(uri.host(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
+        let loopback = matches!(
+            uri.host(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        );
         let mut builder = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs_f64(cfg.timeout_secs)))
             .http_status_as_error(false); // statuses are classified below, with the body quoted
@@ -91,7 +99,12 @@ impl HttpJudge {
             "" => None,
             var => std::env::var(var).ok().filter(|k| !k.trim().is_empty()),
         };
-        Ok(HttpJudge { agent: builder.build().into(), api_key, backoff: Duration::from_millis(100), cfg })
+        Ok(HttpJudge {
+            agent: builder.build().into(),
+            api_key,
+            backoff: Duration::from_millis(100),
+            cfg,
+        })
     }
 
     /// Sets the first retry delay (default 100 ms; it doubles on each further retry).
@@ -109,12 +122,19 @@ impl HttpJudge {
         let mut user = String::new();
         for (i, item) in items.iter().enumerate() {
             let _ = match item {
-                RubricItem::Covers { interest, queries } => write_covers(&mut user, i + 1, interest, queries),
-                RubricItem::Specific { query } => writeln!(user, "{}. SPECIFIC\n   query: {query}", i + 1),
+                RubricItem::Covers {
+                    interest, queries, ..
+                } => write_covers(&mut user, i + 1, interest, queries),
+                RubricItem::Specific { query } => {
+                    writeln!(user, "{}. SPECIFIC\n   query: {query}", i + 1)
+                }
             };
         }
         let n = items.len();
-        let _ = write!(user, "\nAnswer with a JSON array of exactly {n} numbers in [0, 1], item 1 first.");
+        let _ = write!(
+            user,
+            "\nAnswer with a JSON array of exactly {n} numbers in [0, 1], item 1 first."
+        );
         let body = json!({
             "model": self.cfg.model,
             "temperature": self.cfg.temperature,
@@ -128,16 +148,21 @@ impl HttpJudge {
 
     /// One POST; returns the reply body of a 2xx answer.
     fn post(&self, body: &str) -> std::result::Result<String, Failure> {
-        let mut request = self.agent.post(&self.cfg.endpoint).header("content-type", "application/json");
+        let mut request = self
+            .agent
+            .post(&self.cfg.endpoint)
+            .header("content-type", "application/json");
         if let Some(key) = &self.api_key {
             request = request.header("authorization", format!("Bearer {key}"));
         }
         let transport = |e: ureq::Error| match e {
-            ureq::Error::Timeout(_) => Failure::Retry(format!("timeout after {} s", self.cfg.timeout_secs)),
-            ureq::Error::Io(e) => Failure::Retry(format!("connection failed: {e}")),
-            e @ (ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::Protocol(_)) => {
-                Failure::Retry(format!("connection failed: {e}"))
+            ureq::Error::Timeout(_) => {
+                Failure::Retry(format!("timeout after {} s", self.cfg.timeout_secs))
             }
+            ureq::Error::Io(e) => Failure::Retry(format!("connection failed: {e}")),
+            e @ (ureq::Error::ConnectionFailed
+            | ureq::Error::HostNotFound
+            | ureq::Error::Protocol(_)) => Failure::Retry(format!("connection failed: {e}")),
             e => Failure::Fatal(format!("request failed: {e}")),
         };
         let mut response = request.send(body).map_err(transport)?;
@@ -171,13 +196,23 @@ impl HttpJudge {
     }
 }
 
-fn write_covers(out: &mut String, n: usize, interest: &InterestItem, queries: &[String]) -> std::fmt::Result {
+fn write_covers(
+    out: &mut String,
+    n: usize,
+    interest: &InterestItem,
+    queries: &[String],
+) -> std::fmt::Result {
     writeln!(out, "{n}. COVERS\n   interest, texts the user read:")?;
     let skip = interest.examples.len().saturating_sub(MAX_EXAMPLES);
     for example in &interest.examples[skip..] {
         writeln!(out, "   - {example}")?;
     }
-    let terms: Vec<&str> = interest.terms.iter().take(MAX_TERMS).map(String::as_str).collect();
+    let terms: Vec<&str> = interest
+        .terms
+        .iter()
+        .take(MAX_TERMS)
+        .map(String::as_str)
+        .collect();
     writeln!(out, "   interest terms: {}\n   queries:", terms.join(", "))?;
     for query in queries {
         writeln!(out, "   - {query}")?;
@@ -187,7 +222,11 @@ fn write_covers(out: &mut String, n: usize, interest: &InterestItem, queries: &[
 
 /// The first characters of a reply, on one line, for error messages.
 fn snippet(text: &str) -> String {
-    let one_line: String = text.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line: String = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     match one_line.char_indices().nth(SNIPPET_CHARS) {
         Some((cut, _)) => format!("{:?}…", &one_line[..cut]),
         None => format!("{one_line:?}"),
@@ -197,20 +236,35 @@ fn snippet(text: &str) -> String {
 /// Scores from a chat-completions reply body: `choices[0].message.content` must be a JSON array
 /// of `n` numbers in [0, 1], possibly in whitespace or a ``` / ```json fence, and nothing else.
 fn parse_scores(reply: &str, n: usize, first: usize) -> std::result::Result<Vec<f32>, String> {
-    let value: Value = serde_json::from_str(reply).map_err(|e| format!("reply is not JSON ({e}): {}", snippet(reply)))?;
+    let value: Value = serde_json::from_str(reply)
+        .map_err(|e| format!("reply is not JSON ({e}): {}", snippet(reply)))?;
     let content = value
         .pointer("/choices/0/message/content")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("reply has no choices[0].message.content string: {}", snippet(reply)))?;
+        .ok_or_else(|| {
+            format!(
+                "reply has no choices[0].message.content string: {}",
+                snippet(reply)
+            )
+        })?;
     let mut text = content.trim();
     if let Some(rest) = text.strip_prefix("```") {
         let rest = rest.strip_prefix("json").unwrap_or(rest);
         text = rest.strip_suffix("```").unwrap_or(rest).trim();
     }
-    let bad = |why: String| format!("content is not a JSON array of {n} numbers ({why}): {}", snippet(content));
+    let bad = |why: String| {
+        format!(
+            "content is not a JSON array of {n} numbers ({why}): {}",
+            snippet(content)
+        )
+    };
     let array: Vec<Value> = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     if array.len() != n {
-        return Err(format!("content is not a JSON array of {n} numbers (got {}): {}", array.len(), snippet(content)));
+        return Err(format!(
+            "content is not a JSON array of {n} numbers (got {}): {}",
+            array.len(),
+            snippet(content)
+        ));
     }
     array
         .iter()
@@ -229,7 +283,10 @@ impl Judge for HttpJudge {
     }
     fn judge(&self, items: &[RubricItem<'_>]) -> Result<Vec<f32>> {
         let mut scores = Vec::with_capacity(items.len());
-        for (c, chunk) in items.chunks(self.cfg.batch_size.max(1) as usize).enumerate() {
+        for (c, chunk) in items
+            .chunks(self.cfg.batch_size.max(1) as usize)
+            .enumerate()
+        {
             scores.extend(self.judge_chunk(chunk, c * self.cfg.batch_size as usize + 1)?);
         }
         Ok(scores)
@@ -241,29 +298,62 @@ mod tests {
     use super::*;
 
     fn reply(content: &str) -> String {
-        json!({ "choices": [{ "message": { "role": "assistant", "content": content } }] }).to_string()
+        json!({ "choices": [{ "message": { "role": "assistant", "content": content } }] })
+            .to_string()
     }
 
     #[test]
     fn parses_plain_and_fenced_arrays_only() {
-        assert_eq!(parse_scores(&reply(" [1, 0, 0.75]\n"), 3, 1).unwrap(), vec![1.0, 0.0, 0.75]);
-        assert_eq!(parse_scores(&reply("```json\n[0.5]\n```"), 1, 1).unwrap(), vec![0.5]);
-        assert_eq!(parse_scores(&reply("```\n[0]\n```"), 1, 1).unwrap(), vec![0.0]);
+        assert_eq!(
+            parse_scores(&reply(" [1, 0, 0.75]\n"), 3, 1).unwrap(),
+            vec![1.0, 0.0, 0.75]
+        );
+        assert_eq!(
+            parse_scores(&reply("```json\n[0.5]\n```"), 1, 1).unwrap(),
+            vec![0.5]
+        );
+        assert_eq!(
+            parse_scores(&reply("```\n[0]\n```"), 1, 1).unwrap(),
+            vec![0.0]
+        );
         let prose = parse_scores(&reply("Scores: [1]"), 1, 1).unwrap_err();
-        assert!(prose.starts_with("content is not a JSON array of 1 numbers"), "{prose}");
+        assert!(
+            prose.starts_with("content is not a JSON array of 1 numbers"),
+            "{prose}"
+        );
         let word = parse_scores(&reply("[1, \"yes\"]"), 2, 5).unwrap_err();
         assert!(word.contains("item 6 is \"yes\""), "{word}");
-        assert!(parse_scores("<html>", 1, 1).unwrap_err().starts_with("reply is not JSON"));
-        assert!(parse_scores("{\"choices\": []}", 1, 1).unwrap_err().contains("choices[0].message.content"));
+        assert!(
+            parse_scores("<html>", 1, 1)
+                .unwrap_err()
+                .starts_with("reply is not JSON")
+        );
+        assert!(
+            parse_scores("{\"choices\": []}", 1, 1)
+                .unwrap_err()
+                .contains("choices[0].message.content")
+        );
     }
 
     #[test]
     fn config_is_validated_and_endpoint_must_be_http() {
-        let cfg = HttpJudgeConfig { endpoint: "ftp://x/y".into(), ..Default::default() };
+        let cfg = HttpJudgeConfig {
+            endpoint: "ftp://x/y".into(),
+            ..Default::default()
+        };
         let err = HttpJudge::new(cfg).err().unwrap().to_string();
         assert!(err.starts_with("http_judge.endpoint"), "{err}");
-        let cfg = HttpJudgeConfig { timeout_secs: 0.0, ..Default::default() };
-        assert!(HttpJudge::new(cfg).err().unwrap().to_string().starts_with("http_judge.timeout_secs"));
+        let cfg = HttpJudgeConfig {
+            timeout_secs: 0.0,
+            ..Default::default()
+        };
+        assert!(
+            HttpJudge::new(cfg)
+                .err()
+                .unwrap()
+                .to_string()
+                .starts_with("http_judge.timeout_secs")
+        );
     }
 
     #[test]
@@ -276,12 +366,28 @@ mod tests {
             weight: 1.0,
         };
         let queries = vec!["ITER delay".to_string()];
-        let items =
-            [RubricItem::Covers { interest: &interest, queries: &queries }, RubricItem::Specific { query: "news" }];
+        let items = [
+            RubricItem::Covers {
+                interest: &interest,
+                queries: &queries,
+                query_vectors: &[],
+            },
+            RubricItem::Specific { query: "news" },
+        ];
         let body: Value = serde_json::from_str(&judge.request_body(&items)).unwrap();
-        let user = body.pointer("/messages/1/content").and_then(Value::as_str).unwrap();
-        let (a, b) = (user.find("1. COVERS").unwrap(), user.find("2. SPECIFIC\n   query: news").unwrap());
-        assert!(a < b && user.contains("ITER fusion reactor delayed") && user.contains("fusion, reactor"));
+        let user = body
+            .pointer("/messages/1/content")
+            .and_then(Value::as_str)
+            .unwrap();
+        let (a, b) = (
+            user.find("1. COVERS").unwrap(),
+            user.find("2. SPECIFIC\n   query: news").unwrap(),
+        );
+        assert!(
+            a < b
+                && user.contains("ITER fusion reactor delayed")
+                && user.contains("fusion, reactor")
+        );
         assert!(user.contains("exactly 2 numbers"));
     }
 }

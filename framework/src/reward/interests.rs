@@ -63,10 +63,18 @@ pub fn user_interests(user: &UserRecord, embedder: &dyn Embedder) -> Vec<Interes
                 cl.members.push(i);
                 cl.salience += recency;
             }
-            None => clusters.push(Cluster { sum: v.clone(), members: vec![i], salience: recency }),
+            None => clusters.push(Cluster {
+                sum: v.clone(),
+                members: vec![i],
+                salience: recency,
+            }),
         }
     }
-    clusters.sort_by(|a, b| b.salience.total_cmp(&a.salience).then(a.members[0].cmp(&b.members[0])));
+    clusters.sort_by(|a, b| {
+        b.salience
+            .total_cmp(&a.salience)
+            .then(a.members[0].cmp(&b.members[0]))
+    });
     clusters.truncate(MAX_INTERESTS);
     let total: f64 = clusters.iter().map(|c| c.salience).sum();
     clusters
@@ -80,7 +88,13 @@ pub fn user_interests(user: &UserRecord, embedder: &dyn Embedder) -> Vec<Interes
             }
             let mut terms: Vec<(String, usize)> = counts.into_iter().collect();
             terms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let norm = c.sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+            let norm = c
+                .sum
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::MIN_POSITIVE);
             InterestItem {
                 terms: terms.into_iter().take(8).map(|(t, _)| t).collect(),
                 examples: c.members.iter().map(|&m| texts[m].to_string()).collect(),
@@ -98,18 +112,25 @@ mod tests {
 
     #[test]
     fn history_clusters_by_similarity_and_weighs_by_recency() {
-        let emb = TableEmbedder::new(2, &[
-            ("hawks win", vec![1.0, 0.0]),
-            ("hawks playoff", vec![0.9, 0.1]),
-            ("sourdough", vec![0.0, 1.0]),
-        ]);
+        let emb = TableEmbedder::new(
+            2,
+            &[
+                ("hawks win", vec![1.0, 0.0]),
+                ("hawks playoff", vec![0.9, 0.1]),
+                ("sourdough", vec![0.0, 1.0]),
+            ],
+        );
         // One hour apart: recency barely differs, so two hawks signals outweigh one sourdough.
         let u = user(&["hawks win", "sourdough", "hawks playoff", "unknown words"]);
         let items = user_interests(&u, &emb);
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].examples, vec!["hawks win", "hawks playoff"]);
         assert_eq!(items[0].terms[0], "hawks");
-        assert!(items[0].weight > 0.6 && items[0].weight < 0.7, "{}", items[0].weight);
+        assert!(
+            items[0].weight > 0.6 && items[0].weight < 0.7,
+            "{}",
+            items[0].weight
+        );
         assert!((items.iter().map(|i| i.weight).sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(user_interests(&user(&[]), &emb).is_empty());
     }

@@ -4,7 +4,7 @@
 
 use super::interests::InterestItem;
 use crate::error::Result;
-use crate::retrieval::{Embedder, cosine};
+use crate::retrieval::cosine;
 use crate::text::term_stats::TermStats;
 use crate::text::terms::{content_terms, words};
 use std::sync::Arc;
@@ -12,8 +12,13 @@ use std::sync::Arc;
 /// One rubric question.
 #[derive(Debug, Clone, Copy)]
 pub enum RubricItem<'a> {
-    /// Does this query list cover this interest of the user?
-    Covers { interest: &'a InterestItem, queries: &'a [String] },
+    /// Does this query list cover this interest of the user? `query_vectors` are the queries'
+    /// unit embeddings, in order (from the batch's query cache, so no judge embeds again).
+    Covers {
+        interest: &'a InterestItem,
+        queries: &'a [String],
+        query_vectors: &'a [&'a [f32]],
+    },
     /// Is this query specific: content-rich, naming something, not generic, of sensible length?
     Specific { query: &'a str },
 }
@@ -26,38 +31,72 @@ pub trait Judge: Send + Sync {
 
 /// Words that make a query generic rather than about something.
 const GENERIC: &[&str] = &[
-    "news", "latest", "today", "update", "updates", "breaking", "headlines", "stories", "trending",
-    "top", "world", "local", "recent", "daily", "live", "stuff", "things", "information", "info",
-    "online", "story", "article", "articles", "2024", "2025", "now", "current", "events",
+    "news",
+    "latest",
+    "today",
+    "update",
+    "updates",
+    "breaking",
+    "headlines",
+    "stories",
+    "trending",
+    "top",
+    "world",
+    "local",
+    "recent",
+    "daily",
+    "live",
+    "stuff",
+    "things",
+    "information",
+    "info",
+    "online",
+    "story",
+    "article",
+    "articles",
+    "2024",
+    "2025",
+    "now",
+    "current",
+    "events",
 ];
 
 /// The deterministic rule judge.
 ///
-/// * Covers: yes when some query embeds within `cover_cosine` of the interest's centroid, or
-///   shares one of its salient terms (IDF above the corpus median of a 1%-share term).
+/// * Covers: yes when some query's embedding has cosine ≥ 0.6 with the interest's centroid, or
+///   the query shares one of its salient terms (IDF at least that of a term in 1% of articles).
 /// * Specific: the mean of four checks — it has a content word; it names an entity or a rare
 ///   term (IDF of a term in at most 1% of articles); it is not only generic words; it has 2 to 8
 ///   words.
 pub struct RuleJudge {
-    embedder: Arc<dyn Embedder>,
     stats: Arc<TermStats>,
     cover_cosine: f32,
 }
 
 impl RuleJudge {
-    pub fn new(embedder: Arc<dyn Embedder>, stats: Arc<TermStats>) -> Self {
-        RuleJudge { embedder, stats, cover_cosine: 0.6 }
+    pub fn new(stats: Arc<TermStats>) -> Self {
+        RuleJudge {
+            stats,
+            cover_cosine: 0.6,
+        }
     }
 
-    fn covers(&self, interest: &InterestItem, queries: &[String]) -> f32 {
+    fn covers(&self, interest: &InterestItem, queries: &[String], query_vectors: &[&[f32]]) -> f32 {
         let salient = self.stats.idf_of_share(100.0);
-        let interest_terms: Vec<&String> = interest.terms.iter().filter(|t| self.stats.idf(t) >= salient).collect();
-        let lexical = queries.iter().any(|q| content_terms(q).iter().any(|t| interest_terms.contains(&t)));
+        let interest_terms: Vec<&String> = interest
+            .terms
+            .iter()
+            .filter(|t| self.stats.idf(t) >= salient)
+            .collect();
+        let lexical = queries
+            .iter()
+            .any(|q| content_terms(q).iter().any(|t| interest_terms.contains(&t)));
         if lexical {
             return 1.0;
         }
-        let texts: Vec<&str> = queries.iter().map(String::as_str).collect();
-        let semantic = self.embedder.embed(&texts).iter().any(|v| cosine(v, &interest.centroid) >= self.cover_cosine);
+        let semantic = query_vectors
+            .iter()
+            .any(|v| cosine(v, &interest.centroid) >= self.cover_cosine);
         if semantic { 1.0 } else { 0.0 }
     }
 
@@ -66,10 +105,16 @@ impl RuleJudge {
         let all_words = words(query);
         let rare = self.stats.idf_of_share(100.0);
         let has_content = !terms.is_empty();
-        let names_something = terms.iter().any(|t| self.stats.is_entity_word(t) || self.stats.idf(t) >= rare);
+        let names_something = terms
+            .iter()
+            .any(|t| self.stats.is_entity_word(t) || self.stats.idf(t) >= rare);
         let not_generic = terms.iter().any(|t| !GENERIC.contains(&t.as_str()));
         let length_ok = (2..=8).contains(&all_words.len());
-        [has_content, names_something, not_generic, length_ok].iter().filter(|&&b| b).count() as f32 / 4.0
+        [has_content, names_something, not_generic, length_ok]
+            .iter()
+            .filter(|&&b| b)
+            .count() as f32
+            / 4.0
     }
 }
 
@@ -81,7 +126,11 @@ impl Judge for RuleJudge {
         Ok(items
             .iter()
             .map(|item| match item {
-                RubricItem::Covers { interest, queries } => self.covers(interest, queries),
+                RubricItem::Covers {
+                    interest,
+                    queries,
+                    query_vectors,
+                } => self.covers(interest, queries, query_vectors),
                 RubricItem::Specific { query } => self.specific(query),
             })
             .collect())

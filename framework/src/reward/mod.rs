@@ -22,4 +22,7 @@ pub use env::{QueryCache, REWARD_TOP_K, RewardEnv};
 pub use http_judge::{HttpJudge, HttpJudgeConfig};
 pub use interests::{InterestItem, MAX_INTERESTS, user_interests};
 pub use judge::{Judge, RubricItem, RuleJudge};
-pub use registry::{Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, parameterless, registered_rewards};
+pub use registry::{
+    Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, parameterless,
+    registered_rewards,
+};

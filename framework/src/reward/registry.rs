@@ -31,7 +31,10 @@ pub trait Reward: Send + Sync {
     /// batch is cheaper, e.g. one request to an LLM judge for the whole batch.
     fn score_batch(&self, items: &[(RewardContext<'_>, &QueryList)]) -> Result<Vec<f32>> {
         use rayon::prelude::*;
-        items.par_iter().map(|(ctx, list)| self.score(ctx, list)).collect()
+        items
+            .par_iter()
+            .map(|(ctx, list)| self.score(ctx, list))
+            .collect()
     }
 }
 
@@ -47,9 +50,16 @@ inventory::collect!(RewardPlugin);
 
 /// Builds a reward that takes no parameters besides `weight`: any other key in its
 /// `[rewards.<name>]` table is an error naming the key.
-pub fn parameterless(name: &str, params: &toml::Table, reward: Box<dyn Reward>) -> Result<Box<dyn Reward>> {
+pub fn parameterless(
+    name: &str,
+    params: &toml::Table,
+    reward: Box<dyn Reward>,
+) -> Result<Box<dyn Reward>> {
     match params.keys().next() {
-        Some(key) => Err(Error::field(format!("rewards.{name}.{key}"), format!("{name} takes no parameters besides `weight`"))),
+        Some(key) => Err(Error::field(
+            format!("rewards.{name}.{key}"),
+            format!("{name} takes no parameters besides `weight`"),
+        )),
         None => Ok(reward),
     }
 }
@@ -70,8 +80,17 @@ pub fn registered_rewards() -> Vec<&'static RewardPlugin> {
 
 /// The plugin registered under `name`, or an error listing the registered names.
 pub fn find_reward(name: &str) -> Result<&'static RewardPlugin> {
-    registered_rewards().into_iter().find(|p| p.name == name).ok_or_else(|| {
-        let names: Vec<&str> = registered_rewards().iter().map(|p| p.name).collect();
-        Error::field(format!("rewards.{name}"), format!("unknown reward {name:?}: registered rewards are {}", names.join(", ")))
-    })
+    registered_rewards()
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = registered_rewards().iter().map(|p| p.name).collect();
+            Error::field(
+                format!("rewards.{name}"),
+                format!(
+                    "unknown reward {name:?}: registered rewards are {}",
+                    names.join(", ")
+                ),
+            )
+        })
 }

@@ -20,7 +20,13 @@ pub struct TableEmbedder {
 
 impl TableEmbedder {
     pub fn new(dim: usize, entries: &[(&str, Vec<f32>)]) -> Self {
-        TableEmbedder { dim, table: entries.iter().map(|(t, v)| (t.to_string(), v.clone())).collect() }
+        TableEmbedder {
+            dim,
+            table: entries
+                .iter()
+                .map(|(t, v)| (t.to_string(), v.clone()))
+                .collect(),
+        }
     }
 }
 
@@ -33,7 +39,12 @@ impl Embedder for TableEmbedder {
             .iter()
             .map(|t| match self.table.get(*t) {
                 Some(v) => {
-                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+                    let n = v
+                        .iter()
+                        .map(|x| x * x)
+                        .sum::<f32>()
+                        .sqrt()
+                        .max(f32::MIN_POSITIVE);
                     v.iter().map(|x| x / n).collect()
                 }
                 None => vec![0.0; self.dim],
@@ -48,7 +59,14 @@ pub struct TableRetriever(pub HashMap<String, Vec<u32>>);
 impl Retriever for TableRetriever {
     fn search(&self, query: &str, k: usize) -> Vec<Hit> {
         self.0.get(query).map_or(Vec::new(), |ids| {
-            ids.iter().take(k).enumerate().map(|(r, &a)| Hit { article: a, score: 1.0 / (r + 1) as f32 }).collect()
+            ids.iter()
+                .take(k)
+                .enumerate()
+                .map(|(r, &a)| Hit {
+                    article: a,
+                    score: 1.0 / (r + 1) as f32,
+                })
+                .collect()
         })
     }
 }
@@ -75,10 +93,17 @@ pub fn corpus(titles: &[&str]) -> Corpus {
 /// A reward environment over a corpus whose article vectors come from the same table embedder.
 pub fn env(corpus: Corpus, embedder: TableEmbedder, retriever: TableRetriever) -> RewardEnv {
     let embedder: Arc<dyn Embedder> = Arc::new(embedder);
-    let article_vectors = Arc::new(RewardEnv::article_vectors(&corpus, embedder.as_ref()));
+    let article_vectors = Arc::new(crate::retrieval::embed_articles(&corpus, embedder.as_ref()));
     let stats = Arc::new(TermStats::build(&corpus));
-    let judge = Arc::new(RuleJudge::new(embedder.clone(), stats.clone()));
-    RewardEnv { corpus: Arc::new(corpus), embedder, retriever: Arc::new(retriever), article_vectors, stats, judge }
+    let judge = Arc::new(RuleJudge::new(stats.clone()));
+    RewardEnv {
+        corpus: Arc::new(corpus),
+        embedder,
+        retriever: Arc::new(retriever),
+        article_vectors,
+        stats,
+        judge,
+    }
 }
 
 /// A user whose history is searches with these texts, one hour apart.
@@ -96,7 +121,13 @@ pub fn user(texts: &[&str]) -> UserRecord {
             noise: None,
         })
         .collect();
-    UserRecord { id: "u".into(), history, future_clicks: Vec::new(), candidates: None, interests: None }
+    UserRecord {
+        id: "u".into(),
+        history,
+        future_clicks: Vec::new(),
+        candidates: None,
+        interests: None,
+    }
 }
 
 /// Scores one list with a reward, building the cache as the composite would.
@@ -108,6 +139,13 @@ pub fn score_one(
     list: &QueryList,
 ) -> f32 {
     let cache = QueryCache::build(env, &[list]);
-    let ctx = RewardContext { user, env, cache: &cache, interests };
-    reward.score(&ctx, list).expect("table-backed rewards do not fail")
+    let ctx = RewardContext {
+        user,
+        env,
+        cache: &cache,
+        interests,
+    };
+    reward
+        .score(&ctx, list)
+        .expect("table-backed rewards do not fail")
 }

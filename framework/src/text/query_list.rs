@@ -126,7 +126,9 @@ mod tests {
 
     #[test]
     fn a_rendered_list_parses_back_valid() {
-        let qs: Vec<String> = ["riverton hawks playoff", "maria okafor", "quantum collider"].map(String::from).into();
+        let qs: Vec<String> = ["riverton hawks playoff", "maria okafor", "quantum collider"]
+            .map(String::from)
+            .into();
         let parsed = QueryList::parse(&QueryList::render(&qs), &fmt());
         assert_eq!(parsed.queries, qs);
         assert!(parsed.is_valid(), "{:?}", parsed.problems);
@@ -137,12 +139,23 @@ mod tests {
         let p = QueryList::parse("- abc\n- abc\nhello\n", &fmt());
         assert_eq!(
             p.problems,
-            vec![FormatProblem::BadLine(3), FormatProblem::Unterminated, FormatProblem::TooFewQueries(2), FormatProblem::Duplicate(1)]
+            vec![
+                FormatProblem::BadLine(3),
+                FormatProblem::Unterminated,
+                FormatProblem::TooFewQueries(2),
+                FormatProblem::Duplicate(1)
+            ]
         );
         let p = QueryList::parse("- ab\n- abcd\n- x y z\n<end>\nmore", &fmt());
-        assert_eq!(p.problems, vec![FormatProblem::TrailingText, FormatProblem::BadLength(0)]);
+        assert_eq!(
+            p.problems,
+            vec![FormatProblem::TrailingText, FormatProblem::BadLength(0)]
+        );
         let many = (0..9).map(|i| format!("- query {i}\n")).collect::<String>() + "<end>";
-        assert_eq!(QueryList::parse(&many, &fmt()).problems, vec![FormatProblem::TooManyQueries(9)]);
+        assert_eq!(
+            QueryList::parse(&many, &fmt()).problems,
+            vec![FormatProblem::TooManyQueries(9)]
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ impl TermStats {
         let mut df: HashMap<String, u32> = HashMap::new();
         let mut entity_words = HashSet::new();
         for n in corpus.items() {
-            let mut terms = content_terms(&format!("{} {}", n.title, n.summary));
+            let mut terms = content_terms(&n.text());
             terms.sort();
             terms.dedup();
             for t in terms {
@@ -29,7 +29,11 @@ impl TermStats {
                 entity_words.extend(words(e).into_iter().filter(|w| w.chars().count() >= 3));
             }
         }
-        TermStats { docs: corpus.len(), df, entity_words }
+        TermStats {
+            docs: corpus.len(),
+            df,
+            entity_words,
+        }
     }
 
     /// Smoothed IDF, ln((N + 1) / (df + 1)) + 1: unseen terms (typos, new names) count as rare.

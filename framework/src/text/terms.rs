@@ -9,29 +9,223 @@ use std::sync::LazyLock;
 
 /// Common English function words and news boilerplate that never name an interest.
 const STOPWORDS: &[&str] = &[
-    "a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as",
-    "at", "be", "because", "been", "before", "being", "between", "both", "but", "by", "can", "could",
-    "did", "do", "does", "doing", "down", "during", "each", "even", "ever", "every", "few", "for",
-    "from", "further", "get", "gets", "got", "had", "has", "have", "having", "he", "her", "here",
-    "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "know", "last",
-    "like", "make", "makes", "many", "may", "me", "might", "more", "most", "much", "must", "my",
-    "new", "news", "no", "nor", "not", "now", "of", "off", "on", "once", "one", "only", "or",
-    "other", "our", "out", "over", "own", "people", "really", "said", "same", "say", "says", "see",
-    "she", "should", "so", "some", "still", "such", "take", "than", "that", "the", "their", "them",
-    "then", "there", "these", "they", "thing", "things", "think", "this", "those", "through", "time",
-    "to", "too", "two", "under", "until", "up", "us", "very", "via", "want", "was", "way", "we",
-    "week", "well", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will",
-    "with", "would", "year", "years", "yet", "you", "your", "according", "told", "first", "back",
-    "day", "days", "going", "around", "made", "next", "another", "since", "never", "old", "man",
-    "woman", "reported", "report", "lot", "big", "good", "best", "top", "great", "little", "look",
-    "looks", "show", "shows", "call", "calls", "called", "set", "right", "come", "comes", "use",
-    "used", "help", "need", "part", "keep", "put", "former", "latest", "find", "found", "give",
-    "took", "tell", "without", "against", "amid", "really", "ways", "here's", "heres", "don't",
+    "a",
+    "about",
+    "after",
+    "again",
+    "against",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "even",
+    "ever",
+    "every",
+    "few",
+    "for",
+    "from",
+    "further",
+    "get",
+    "gets",
+    "got",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "him",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "just",
+    "know",
+    "last",
+    "like",
+    "make",
+    "makes",
+    "many",
+    "may",
+    "me",
+    "might",
+    "more",
+    "most",
+    "much",
+    "must",
+    "my",
+    "new",
+    "news",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "out",
+    "over",
+    "own",
+    "people",
+    "really",
+    "said",
+    "same",
+    "say",
+    "says",
+    "see",
+    "she",
+    "should",
+    "so",
+    "some",
+    "still",
+    "such",
+    "take",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "thing",
+    "things",
+    "think",
+    "this",
+    "those",
+    "through",
+    "time",
+    "to",
+    "too",
+    "two",
+    "under",
+    "until",
+    "up",
+    "us",
+    "very",
+    "via",
+    "want",
+    "was",
+    "way",
+    "we",
+    "week",
+    "well",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "year",
+    "years",
+    "yet",
+    "you",
+    "your",
+    "according",
+    "told",
+    "first",
+    "back",
+    "day",
+    "days",
+    "going",
+    "around",
+    "made",
+    "next",
+    "another",
+    "since",
+    "never",
+    "old",
+    "man",
+    "woman",
+    "reported",
+    "report",
+    "lot",
+    "big",
+    "good",
+    "best",
+    "top",
+    "great",
+    "little",
+    "look",
+    "looks",
+    "show",
+    "shows",
+    "call",
+    "calls",
+    "called",
+    "set",
+    "right",
+    "come",
+    "comes",
+    "use",
+    "used",
+    "help",
+    "need",
+    "part",
+    "keep",
+    "put",
+    "former",
+    "latest",
+    "find",
+    "found",
+    "give",
+    "took",
+    "tell",
+    "without",
+    "amid",
+    "ways",
+    "here's",
+    "heres",
+    "don't",
 ];
 
 /// True for a stopword (input must be lowercase).
 pub fn is_stopword(word: &str) -> bool {
-    static SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| STOPWORDS.iter().copied().collect());
+    static SET: LazyLock<HashSet<&'static str>> =
+        LazyLock::new(|| STOPWORDS.iter().copied().collect());
     SET.contains(word)
 }
 
@@ -51,7 +245,9 @@ pub fn words(text: &str) -> Vec<String> {
 pub fn content_terms(text: &str) -> Vec<String> {
     words(text)
         .into_iter()
-        .filter(|w| w.chars().count() >= 3 && !is_stopword(w) && !w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| {
+            w.chars().count() >= 3 && !is_stopword(w) && !w.chars().all(|c| c.is_ascii_digit())
+        })
         .collect()
 }
 
@@ -64,7 +260,8 @@ pub fn capitalized_entities(text: &str) -> Vec<String> {
     let mut sentence_start = true;
     for raw in text.split_whitespace() {
         let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
-        let capitalised = word.chars().next().is_some_and(|c| c.is_uppercase()) && word.chars().count() > 1;
+        let capitalised =
+            word.chars().next().is_some_and(|c| c.is_uppercase()) && word.chars().count() > 1;
         if capitalised && !sentence_start {
             current.push(word);
         } else {
@@ -86,12 +283,19 @@ pub fn capitalized_entities(text: &str) -> Vec<String> {
 /// a name, but inner ones and content words like "New" are ("New York", "Bank of England").
 fn flush(current: &mut Vec<&str>, entities: &mut Vec<String>) {
     const EDGE: &[&str] = &[
-        "the", "a", "an", "and", "of", "in", "on", "at", "for", "to", "but", "or", "as", "by", "with",
-        "from", "this", "that", "it", "he", "she", "they", "we", "i", "his", "her", "their", "if", "when",
+        "the", "a", "an", "and", "of", "in", "on", "at", "for", "to", "but", "or", "as", "by",
+        "with", "from", "this", "that", "it", "he", "she", "they", "we", "i", "his", "her",
+        "their", "if", "when",
     ];
     let is_edge = |w: &&str| EDGE.contains(&w.to_lowercase().as_str());
-    let start = current.iter().position(|w| !is_edge(w)).unwrap_or(current.len());
-    let end = current.iter().rposition(|w| !is_edge(w)).map_or(start, |e| e + 1);
+    let start = current
+        .iter()
+        .position(|w| !is_edge(w))
+        .unwrap_or(current.len());
+    let end = current
+        .iter()
+        .rposition(|w| !is_edge(w))
+        .map_or(start, |e| e + 1);
     if start < end {
         entities.push(current[start..end].join(" "));
     }
@@ -104,7 +308,10 @@ mod tests {
 
     #[test]
     fn words_lowercase_and_cut_possessives() {
-        assert_eq!(words("Biden's plan: COVID-19 boosters"), vec!["biden", "plan", "covid", "19", "boosters"]);
+        assert_eq!(
+            words("Biden's plan: COVID-19 boosters"),
+            vec!["biden", "plan", "covid", "19", "boosters"]
+        );
     }
 
     #[test]
@@ -114,7 +321,9 @@ mod tests {
 
     #[test]
     fn entities_are_capitalised_runs_not_opening_a_sentence() {
-        let e = capitalized_entities("Fans of the New York Knicks cheered. Later, Jalen Brunson scored.");
+        let e = capitalized_entities(
+            "Fans of the New York Knicks cheered. Later, Jalen Brunson scored.",
+        );
         assert_eq!(e, vec!["Jalen Brunson", "New York Knicks"]);
     }
 }

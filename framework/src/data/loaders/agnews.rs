@@ -28,7 +28,10 @@ pub const AGNEWS_CATEGORIES: [&str; 4] = ["World", "Sports", "Business", "Sci/Te
 /// Loads an AG News CSV file; `max_articles` = 0 reads all.
 pub fn load_agnews(path: &Path, max_articles: usize) -> Result<Corpus> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(std::io::BufReader::new(file));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(file));
     let max = limit(max_articles);
     let mut rows: Vec<(String, String, &'static str)> = Vec::new();
     let mut record = csv::StringRecord::new();
@@ -49,7 +52,11 @@ pub fn load_agnews(path: &Path, max_articles: usize) -> Result<Corpus> {
             return Err(Error::at_line(
                 path,
                 line,
-                format!("expected 3 columns (class index, title, description), found {}: {:?}", record.len(), record.iter().collect::<Vec<_>>()),
+                format!(
+                    "expected 3 columns (class index, title, description), found {}: {:?}",
+                    record.len(),
+                    record.iter().collect::<Vec<_>>()
+                ),
             ));
         }
         let class = record.get(0).unwrap_or("").trim();
@@ -91,7 +98,13 @@ fn csv_error(path: &Path, e: &csv::Error) -> Error {
         _ => e.position().map(|p| p.line()),
     };
     match line {
-        Some(line) => Error::at_line(path, line as usize, format!("unreadable CSV record: {e}; expected UTF-8 CSV rows of class index, title, description")),
+        Some(line) => Error::at_line(
+            path,
+            line as usize,
+            format!(
+                "unreadable CSV record: {e}; expected UTF-8 CSV rows of class index, title, description"
+            ),
+        ),
         None => Error::in_file(path, format!("unreadable CSV: {e}")),
     }
 }
@@ -131,16 +144,34 @@ mod tests {
     #[test]
     fn bad_class_index_names_the_line_after_a_multiline_record() {
         let text = format!("{SAMPLE}\"5\",\"T\",\"D\"\n");
-        let err = load_agnews(&temp_file("ag.csv", &text), 0).unwrap_err().to_string();
+        let err = load_agnews(&temp_file("ag.csv", &text), 0)
+            .unwrap_err()
+            .to_string();
         // The second record spans lines 2-3, so the fourth record starts on line 5.
-        assert!(err.contains("ag.csv:5:") && err.contains("\"5\"") && err.contains("4 (Sci/Tech)"), "{err}");
+        assert!(
+            err.contains("ag.csv:5:") && err.contains("\"5\"") && err.contains("4 (Sci/Tech)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn wrong_column_count_and_empty_file_are_errors() {
-        let err = load_agnews(&temp_file("ag.csv", "\"1\",\"T\",\"D\"\n\"1\",\"only title\"\n"), 0).unwrap_err().to_string();
-        assert!(err.contains("ag.csv:2:") && err.contains("expected 3 columns"), "{err}");
-        let err = load_agnews(&temp_file("ag.csv", ""), 0).unwrap_err().to_string();
-        assert!(err.contains("ag.csv") && err.contains("no articles"), "{err}");
+        let err = load_agnews(
+            &temp_file("ag.csv", "\"1\",\"T\",\"D\"\n\"1\",\"only title\"\n"),
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("ag.csv:2:") && err.contains("expected 3 columns"),
+            "{err}"
+        );
+        let err = load_agnews(&temp_file("ag.csv", ""), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ag.csv") && err.contains("no articles"),
+            "{err}"
+        );
     }
 }

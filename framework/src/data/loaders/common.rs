@@ -19,8 +19,16 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..valid].iter().filter(|&&b| b == b'\n').count() + 1;
-        Error::at_line(path, line, "the line is not valid UTF-8; save the file as UTF-8")
+        let line = e.as_bytes()[..valid]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        Error::at_line(
+            path,
+            line,
+            "the line is not valid UTF-8; save the file as UTF-8",
+        )
     })?;
     Ok(match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_string(),
@@ -39,7 +47,13 @@ pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> 
 /// Parses a `YYYY-MM-DD` date; the error quotes the field and the value.
 pub(crate) fn parse_date(path: &Path, line: usize, field: &str, value: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| {
-        Error::at_line(path, line, format!("field {field:?} is {value:?}: expected a date YYYY-MM-DD, e.g. \"2022-09-23\""))
+        Error::at_line(
+            path,
+            line,
+            format!(
+                "field {field:?} is {value:?}: expected a date YYYY-MM-DD, e.g. \"2022-09-23\""
+            ),
+        )
     })
 }
 
@@ -54,7 +68,11 @@ pub(crate) fn spread_dates(n: usize) -> Vec<NaiveDate> {
     let start = end.checked_sub_days(Days::new(span)).unwrap_or(end);
     (0..n)
         .map(|i| {
-            let offset = if n <= 1 { span } else { (i as u128 * span as u128 / (n as u128 - 1)) as u64 };
+            let offset = if n <= 1 {
+                span
+            } else {
+                (i as u128 * span as u128 / (n as u128 - 1)) as u64
+            };
             start.checked_add_days(Days::new(offset)).unwrap_or(end)
         })
         .collect()
@@ -63,34 +81,72 @@ pub(crate) fn spread_dates(n: usize) -> Vec<NaiveDate> {
 /// A short description of a JSON value for error messages (long strings are cut).
 pub(crate) fn show_json(value: &Value) -> String {
     let text = value.to_string();
-    if text.chars().count() > 80 { format!("{}…", text.chars().take(80).collect::<String>()) } else { text }
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(80).collect::<String>())
+    } else {
+        text
+    }
 }
 
 /// Parses one JSONL line into an object; errors carry `file:line` and serde's message.
-pub(crate) fn json_object(path: &Path, line: usize, text: &str, expected: &str) -> Result<Map<String, Value>> {
+pub(crate) fn json_object(
+    path: &Path,
+    line: usize,
+    text: &str,
+    expected: &str,
+) -> Result<Map<String, Value>> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Error::at_line(path, line, format!("expected a JSON object {expected}, found {}", show_json(&other)))),
-        Err(e) => Err(Error::at_line(path, line, format!("invalid JSON ({e}); expected one JSON object per line {expected}"))),
+        Ok(other) => Err(Error::at_line(
+            path,
+            line,
+            format!(
+                "expected a JSON object {expected}, found {}",
+                show_json(&other)
+            ),
+        )),
+        Err(e) => Err(Error::at_line(
+            path,
+            line,
+            format!("invalid JSON ({e}); expected one JSON object per line {expected}"),
+        )),
     }
 }
 
 /// A string field of a JSON object. Missing or `null` gives `None`; numbers are accepted
 /// as their decimal text (ids are often numeric); anything else is an error quoting the value.
-pub(crate) fn json_str(path: &Path, line: usize, obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+pub(crate) fn json_str(
+    path: &Path,
+    line: usize,
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(Error::at_line(path, line, format!("field {key:?} is {}: expected a string", show_json(other)))),
+        Some(other) => Err(Error::at_line(
+            path,
+            line,
+            format!("field {key:?} is {}: expected a string", show_json(other)),
+        )),
     }
 }
 
 /// A required string field; the error for a missing one lists the keys that are present.
-pub(crate) fn json_required(path: &Path, line: usize, obj: &Map<String, Value>, key: &str) -> Result<String> {
+pub(crate) fn json_required(
+    path: &Path,
+    line: usize,
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<String> {
     json_str(path, line, obj, key)?.ok_or_else(|| {
         let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-        Error::at_line(path, line, format!("missing field {key:?} (a string); keys present: {keys:?}"))
+        Error::at_line(
+            path,
+            line,
+            format!("missing field {key:?} (a string); keys present: {keys:?}"),
+        )
     })
 }
 
@@ -109,7 +165,9 @@ impl IdLines {
             return Err(Error::at_line(
                 path,
                 line,
-                format!("duplicate {what} {id:?}: already defined at line {first}; ids must be unique"),
+                format!(
+                    "duplicate {what} {id:?}: already defined at line {first}; ids must be unique"
+                ),
             ));
         }
         self.0.insert(id.to_string(), line);
@@ -120,7 +178,10 @@ impl IdLines {
 /// Wraps loaded articles in a corpus; an empty file is an error naming it.
 pub(crate) fn finish_corpus(path: &Path, items: Vec<NewsItem>) -> Result<Corpus> {
     if items.is_empty() {
-        return Err(Error::in_file(path, "contains no articles: expected at least one non-blank row"));
+        return Err(Error::in_file(
+            path,
+            "contains no articles: expected at least one non-blank row",
+        ));
     }
     Corpus::new(items).map_err(|e| Error::in_file(path, e))
 }
@@ -129,7 +190,13 @@ pub(crate) fn finish_corpus(path: &Path, items: Vec<NewsItem>) -> Result<Corpus>
 /// when the text has no scheme or no host.
 pub(crate) fn url_host(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
-    let host = rest.split(['/', '?', '#']).next()?.rsplit('@').next()?.split(':').next()?;
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()?
+        .rsplit('@')
+        .next()?
+        .split(':')
+        .next()?;
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
@@ -168,7 +235,10 @@ mod tests {
     fn spread_dates_cover_the_window_ending_2024_12_31() {
         let d = spread_dates(3);
         // 364 days in 2 steps: +0, +182, +364 from 2024-01-02.
-        assert_eq!(d, vec![day("2024-01-02"), day("2024-07-02"), day("2024-12-31")]);
+        assert_eq!(
+            d,
+            vec![day("2024-01-02"), day("2024-07-02"), day("2024-12-31")]
+        );
         assert_eq!(spread_dates(1), vec![day("2024-12-31")]);
         assert!(spread_dates(0).is_empty());
     }
@@ -189,8 +259,14 @@ mod tests {
 
     #[test]
     fn url_hosts() {
-        assert_eq!(url_host("https://www.HuffPost.com/entry/x?y=1").as_deref(), Some("www.huffpost.com"));
-        assert_eq!(url_host("http://user@host.org:8080/a").as_deref(), Some("host.org"));
+        assert_eq!(
+            url_host("https://www.HuffPost.com/entry/x?y=1").as_deref(),
+            Some("www.huffpost.com")
+        );
+        assert_eq!(
+            url_host("http://user@host.org:8080/a").as_deref(),
+            Some("host.org")
+        );
         assert_eq!(url_host("no scheme"), None);
         assert_eq!(url_host("https:///path"), None);
     }

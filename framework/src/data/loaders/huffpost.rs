@@ -16,7 +16,10 @@
 //! - Entities come from [`capitalized_entities`] over the short description, since the dataset
 //!   has no entity tags and its headlines are Title Case (the heuristic needs sentence case).
 
-use super::common::{finish_corpus, json_object, json_required, json_str, limit, numbered_lines, parse_date, read_text, IdLines};
+use super::common::{
+    IdLines, finish_corpus, json_object, json_required, json_str, limit, numbered_lines,
+    parse_date, read_text,
+};
 use crate::data::{Corpus, NewsItem};
 use crate::text::terms::capitalized_entities;
 use crate::{Error, Result};
@@ -58,7 +61,11 @@ pub fn load_huffpost_counted(path: &Path, max_articles: usize) -> Result<(Corpus
         let summary = json_str(path, line, &obj, "short_description")?.unwrap_or_default();
         let link = json_str(path, line, &obj, "link")?.unwrap_or_default();
         if category.trim().is_empty() {
-            return Err(Error::at_line(path, line, "field \"category\" is \"\": expected a non-empty category name"));
+            return Err(Error::at_line(
+                path,
+                line,
+                "field \"category\" is \"\": expected a non-empty category name",
+            ));
         }
         let date = parse_date(path, line, "date", &date_text)?;
         let link = link.trim().to_string();
@@ -90,9 +97,21 @@ pub fn load_huffpost_counted(path: &Path, max_articles: usize) -> Result<(Corpus
 /// appended if another link already produced the same id.
 fn unique_id(ids: &IdLines, link: &str, line: usize) -> String {
     let without_query = link.split(['?', '#']).next().unwrap_or("");
-    let path_part = without_query.split_once("://").map_or(without_query, |(_, rest)| rest.split_once('/').map_or("", |(_, p)| p));
-    let slug = path_part.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-    let base = if slug.is_empty() { format!("hp-{line}") } else { format!("hp-{slug}") };
+    let path_part = without_query
+        .split_once("://")
+        .map_or(without_query, |(_, rest)| {
+            rest.split_once('/').map_or("", |(_, p)| p)
+        });
+    let slug = path_part
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let base = if slug.is_empty() {
+        format!("hp-{line}")
+    } else {
+        format!("hp-{slug}")
+    };
     if !ids.contains(&base) {
         return base;
     }
@@ -119,16 +138,40 @@ mod tests {
     #[test]
     fn loads_rows_with_slug_ids_and_skips_duplicate_links() {
         let text = [
-            row("https://www.huffpost.com/entry/cats-win_n_1", "Cats Win", "PETS", "Fans in Lower Hill cheered.", "2022-09-23"),
+            row(
+                "https://www.huffpost.com/entry/cats-win_n_1",
+                "Cats Win",
+                "PETS",
+                "Fans in Lower Hill cheered.",
+                "2022-09-23",
+            ),
             String::new(),
-            row("https://www.huffpost.com/entry/dogs-lose_n_2/", "Dogs Lose", "PETS", "", "2022-09-22"),
-            row("https://www.huffpost.com/entry/cats-win_n_1", "Cats Win Again", "PETS", "", "2022-09-21"),
+            row(
+                "https://www.huffpost.com/entry/dogs-lose_n_2/",
+                "Dogs Lose",
+                "PETS",
+                "",
+                "2022-09-22",
+            ),
+            row(
+                "https://www.huffpost.com/entry/cats-win_n_1",
+                "Cats Win Again",
+                "PETS",
+                "",
+                "2022-09-21",
+            ),
             row("", "No Link", "U.S. NEWS", "x", "2021-01-05"),
         ]
         .join("\n");
         let path = temp_file("hp.jsonl", &text);
         let (corpus, counts) = load_huffpost_counted(&path, 0).unwrap();
-        assert_eq!(counts, HuffpostCounts { duplicate_links: 1, empty_headlines: 0 });
+        assert_eq!(
+            counts,
+            HuffpostCounts {
+                duplicate_links: 1,
+                empty_headlines: 0
+            }
+        );
         let ids: Vec<&str> = corpus.items().iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids, vec!["hp-cats-win_n_1", "hp-dogs-lose_n_2", "hp-5"]);
         let first = &corpus.items()[0];
@@ -136,7 +179,10 @@ mod tests {
         assert_eq!(first.summary, "Fans in Lower Hill cheered.");
         assert_eq!(first.entities, vec!["Lower Hill"]);
         assert_eq!(first.date.to_string(), "2022-09-23");
-        assert_eq!(first.url.as_deref(), Some("https://www.huffpost.com/entry/cats-win_n_1"));
+        assert_eq!(
+            first.url.as_deref(),
+            Some("https://www.huffpost.com/entry/cats-win_n_1")
+        );
         assert_eq!(corpus.items()[2].url, None);
         assert_eq!(corpus.categories(), vec!["PETS", "U.S. NEWS"]);
         assert_eq!(load_huffpost(&path, 2).unwrap().len(), 2);
@@ -145,8 +191,20 @@ mod tests {
     #[test]
     fn same_slug_on_different_hosts_gets_a_line_suffix() {
         let text = [
-            row("https://www.huffpost.com/entry/a_n_1", "A", "X", "", "2020-01-01"),
-            row("https://www.huffingtonpost.com/entry/a_n_1", "A too", "X", "", "2020-01-01"),
+            row(
+                "https://www.huffpost.com/entry/a_n_1",
+                "A",
+                "X",
+                "",
+                "2020-01-01",
+            ),
+            row(
+                "https://www.huffingtonpost.com/entry/a_n_1",
+                "A too",
+                "X",
+                "",
+                "2020-01-01",
+            ),
         ]
         .join("\n");
         let corpus = load_huffpost(&temp_file("hp.jsonl", &text), 0).unwrap();
@@ -158,17 +216,35 @@ mod tests {
         let good = row("https://h.com/entry/a", "A", "X", "", "2020-01-01");
         let cases = [
             ("{not json", "invalid JSON"),
-            (r#"{"category": "X", "date": "2020-01-01"}"#, "missing field \"headline\""),
-            (r#"{"headline": "A", "date": "2020-01-01"}"#, "missing field \"category\""),
-            (r#"{"headline": "A", "category": "X"}"#, "missing field \"date\""),
-            (r#"{"headline": "A", "category": "X", "date": "2020-13-01"}"#, "\"2020-13-01\": expected a date YYYY-MM-DD"),
-            (r#"{"headline": true, "category": "X", "date": "2020-01-01"}"#, "field \"headline\" is true: expected a string"),
+            (
+                r#"{"category": "X", "date": "2020-01-01"}"#,
+                "missing field \"headline\"",
+            ),
+            (
+                r#"{"headline": "A", "date": "2020-01-01"}"#,
+                "missing field \"category\"",
+            ),
+            (
+                r#"{"headline": "A", "category": "X"}"#,
+                "missing field \"date\"",
+            ),
+            (
+                r#"{"headline": "A", "category": "X", "date": "2020-13-01"}"#,
+                "\"2020-13-01\": expected a date YYYY-MM-DD",
+            ),
+            (
+                r#"{"headline": true, "category": "X", "date": "2020-01-01"}"#,
+                "field \"headline\" is true: expected a string",
+            ),
             (r#"["a list"]"#, "expected a JSON object"),
         ];
         for (bad, want) in cases {
             let path = temp_file("hp.jsonl", &format!("{good}\n\n{bad}\n"));
             let err = load_huffpost(&path, 0).unwrap_err().to_string();
-            assert!(err.contains("hp.jsonl:3:") && err.contains(want), "{bad} -> {err}");
+            assert!(
+                err.contains("hp.jsonl:3:") && err.contains(want),
+                "{bad} -> {err}"
+            );
         }
     }
 
@@ -176,12 +252,19 @@ mod tests {
     fn empty_file_is_an_error_naming_it() {
         let path = temp_file("empty.jsonl", "\n\n");
         let err = load_huffpost(&path, 0).unwrap_err().to_string();
-        assert!(err.contains("empty.jsonl") && err.contains("no articles"), "{err}");
+        assert!(
+            err.contains("empty.jsonl") && err.contains("no articles"),
+            "{err}"
+        );
     }
 
     #[test]
     fn empty_headlines_are_skipped_and_counted() {
-        let text = [row("https://h.com/a", "", "X", "", "2020-01-01"), row("https://h.com/b", "B", "X", "", "2020-01-01")].join("\n");
+        let text = [
+            row("https://h.com/a", "", "X", "", "2020-01-01"),
+            row("https://h.com/b", "B", "X", "", "2020-01-01"),
+        ]
+        .join("\n");
         let (corpus, counts) = load_huffpost_counted(&temp_file("hp.jsonl", &text), 0).unwrap();
         assert_eq!((corpus.len(), counts.empty_headlines), (1, 1));
     }

@@ -22,7 +22,11 @@ use std::path::Path;
 
 /// Loads own logs: `users` (one `UserRecord` per line) over the articles of `news` (one
 /// `NewsItem` per line); `max_users` = 0 reads all users, else the first N lines.
-pub fn load_jsonl_users(users: &Path, news: &Path, max_users: usize) -> Result<(Corpus, Vec<UserRecord>)> {
+pub fn load_jsonl_users(
+    users: &Path,
+    news: &Path,
+    max_users: usize,
+) -> Result<(Corpus, Vec<UserRecord>)> {
     let corpus = load_news_jsonl(news)?;
     let text = read_text(users)?;
     let max = limit(max_users);
@@ -35,33 +39,58 @@ pub fn load_jsonl_users(users: &Path, news: &Path, max_users: usize) -> Result<(
         let mut record: UserRecord = serde_json::from_str(row)
             .map_err(|e| Error::at_line(users, line, format!("not a valid user record: {e}")))?;
         if record.id.trim().is_empty() {
-            return Err(Error::at_line(users, line, "field \"id\" is \"\": expected a non-empty user id"));
-        }
-        ids.insert(users, line, "user id", &record.id)?;
-        if let Some((k, signal)) = record.history.iter().enumerate().find(|(_, s)| s.user != record.id) {
             return Err(Error::at_line(
                 users,
                 line,
-                format!("history[{k}] has user {:?} but the record's id is {:?}: every signal must belong to the record's user", signal.user, record.id),
+                "field \"id\" is \"\": expected a non-empty user id",
+            ));
+        }
+        ids.insert(users, line, "user id", &record.id)?;
+        if let Some((k, signal)) = record
+            .history
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.user != record.id)
+        {
+            return Err(Error::at_line(
+                users,
+                line,
+                format!(
+                    "history[{k}] has user {:?} but the record's id is {:?}: every signal must belong to the record's user",
+                    signal.user, record.id
+                ),
             ));
         }
         if !record.is_time_ordered() {
             record.sort_history();
         }
-        let lists = [("future_clicks", Some(&record.future_clicks)), ("candidates", record.candidates.as_ref())];
+        let lists = [
+            ("future_clicks", Some(&record.future_clicks)),
+            ("candidates", record.candidates.as_ref()),
+        ];
         for (field, list) in lists {
-            if let Some(missing) = list.into_iter().flatten().find(|id| corpus.index_of(id).is_none()) {
+            if let Some(missing) = list
+                .into_iter()
+                .flatten()
+                .find(|id| corpus.index_of(id).is_none())
+            {
                 return Err(Error::at_line(
                     users,
                     line,
-                    format!("{field} names news id {missing:?}, which is not in the news file {}", news.display()),
+                    format!(
+                        "{field} names news id {missing:?}, which is not in the news file {}",
+                        news.display()
+                    ),
                 ));
             }
         }
         records.push(record);
     }
     if records.is_empty() {
-        return Err(Error::in_file(users, "contains no users: expected one JSON user record per line"));
+        return Err(Error::in_file(
+            users,
+            "contains no users: expected one JSON user record per line",
+        ));
     }
     Ok((corpus, records))
 }
@@ -72,10 +101,14 @@ pub fn load_news_jsonl(path: &Path) -> Result<Corpus> {
     let mut ids = IdLines::default();
     let mut items = Vec::new();
     for (line, row) in numbered_lines(&text) {
-        let item: NewsItem =
-            serde_json::from_str(row).map_err(|e| Error::at_line(path, line, format!("not a valid news item: {e}")))?;
+        let item: NewsItem = serde_json::from_str(row)
+            .map_err(|e| Error::at_line(path, line, format!("not a valid news item: {e}")))?;
         if item.id.trim().is_empty() {
-            return Err(Error::at_line(path, line, "field \"id\" is \"\": expected a non-empty news id"));
+            return Err(Error::at_line(
+                path,
+                line,
+                "field \"id\" is \"\": expected a non-empty news id",
+            ));
         }
         ids.insert(path, line, "news id", &item.id)?;
         items.push(item);
@@ -104,14 +137,24 @@ mod tests {
             signal("u1", 200, "later"),
             signal("u1", 100, "earlier")
         );
-        let (corpus, records) = load_jsonl_users(&temp_file("users.jsonl", &users), &temp_file("news.jsonl", NEWS), 0).unwrap();
+        let (corpus, records) = load_jsonl_users(
+            &temp_file("users.jsonl", &users),
+            &temp_file("news.jsonl", NEWS),
+            0,
+        )
+        .unwrap();
         assert_eq!(corpus.len(), 2);
         assert_eq!(corpus.get("n2").unwrap().entities, vec!["Fed"]);
         assert_eq!(records.len(), 2);
         let texts: Vec<&str> = records[0].history.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, vec!["earlier", "later"]);
         assert_eq!(records[1].candidates, None);
-        let (_, one) = load_jsonl_users(&temp_file("users.jsonl", &users), &temp_file("news.jsonl", NEWS), 1).unwrap();
+        let (_, one) = load_jsonl_users(
+            &temp_file("users.jsonl", &users),
+            &temp_file("news.jsonl", NEWS),
+            1,
+        )
+        .unwrap();
         assert_eq!(one.len(), 1);
     }
 
@@ -130,20 +173,51 @@ mod tests {
         for (bad, want) in cases {
             let users = temp_file("users.jsonl", &format!("{ok}\n{bad}\n"));
             let err = load_jsonl_users(&users, &news, 0).unwrap_err().to_string();
-            assert!(err.contains("users.jsonl:2:") && err.contains(want), "{bad} -> {err}");
+            assert!(
+                err.contains("users.jsonl:2:") && err.contains(want),
+                "{bad} -> {err}"
+            );
         }
     }
 
     #[test]
     fn invalid_news_names_file_line_and_field() {
-        let users = temp_file("users.jsonl", r#"{"id": "u0", "history": [], "future_clicks": []}"#);
-        let bad = format!("{NEWS}{}\n", r#"{"id": "n3", "title": "T", "category": "c", "date": "March 3"}"#);
-        let err = load_jsonl_users(&users, &temp_file("news.jsonl", &bad), 0).unwrap_err().to_string();
-        assert!(err.contains("news.jsonl:3:") && err.contains("column"), "{err}");
-        let dup = format!("{NEWS}{}\n", r#"{"id": "n1", "title": "T", "category": "c", "date": "2024-01-01"}"#);
-        let err = load_jsonl_users(&users, &temp_file("news.jsonl", &dup), 0).unwrap_err().to_string();
-        assert!(err.contains("news.jsonl:3:") && err.contains("line 1"), "{err}");
-        let err = load_jsonl_users(&temp_file("users.jsonl", "\n"), &temp_file("news.jsonl", NEWS), 0).unwrap_err().to_string();
-        assert!(err.contains("users.jsonl") && err.contains("no users"), "{err}");
+        let users = temp_file(
+            "users.jsonl",
+            r#"{"id": "u0", "history": [], "future_clicks": []}"#,
+        );
+        let bad = format!(
+            "{NEWS}{}\n",
+            r#"{"id": "n3", "title": "T", "category": "c", "date": "March 3"}"#
+        );
+        let err = load_jsonl_users(&users, &temp_file("news.jsonl", &bad), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("news.jsonl:3:") && err.contains("column"),
+            "{err}"
+        );
+        let dup = format!(
+            "{NEWS}{}\n",
+            r#"{"id": "n1", "title": "T", "category": "c", "date": "2024-01-01"}"#
+        );
+        let err = load_jsonl_users(&users, &temp_file("news.jsonl", &dup), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("news.jsonl:3:") && err.contains("line 1"),
+            "{err}"
+        );
+        let err = load_jsonl_users(
+            &temp_file("users.jsonl", "\n"),
+            &temp_file("news.jsonl", NEWS),
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("users.jsonl") && err.contains("no users"),
+            "{err}"
+        );
     }
 }

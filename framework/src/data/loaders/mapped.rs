@@ -13,7 +13,10 @@
 //! empty spreads dates evenly by row order like AG News (365 days ending 2024-12-31), else the
 //! column holds `YYYY-MM-DD`. Entities come from [`capitalized_entities`] over the abstract.
 
-use super::common::{finish_corpus, json_object, json_str, limit, numbered_lines, parse_date, read_text, spread_dates, IdLines};
+use super::common::{
+    IdLines, finish_corpus, json_object, json_str, limit, numbered_lines, parse_date, read_text,
+    spread_dates,
+};
 use crate::data::{Corpus, CorpusConfig, NewsItem};
 use crate::text::terms::capitalized_entities;
 use crate::{Error, Result};
@@ -36,24 +39,40 @@ struct Row {
 
 /// Loads a TSV or JSONL corpus with the column names of `cfg`; `max_articles` = 0 reads all.
 pub fn load_mapped(path: &Path, cfg: &CorpusConfig, max_articles: usize) -> Result<Corpus> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let tsv = match ext.as_str() {
         "tsv" => true,
         "jsonl" | "json" => false,
         other => {
             return Err(Error::in_file(
                 path,
-                format!("extension {other:?} is not a mapped corpus format: expected .tsv (header row) or .jsonl/.json (one object per line)"),
+                format!(
+                    "extension {other:?} is not a mapped corpus format: expected .tsv (header row) or .jsonl/.json (one object per line)"
+                ),
             ));
         }
     };
-    for (key, value) in [("title_field", &cfg.title_field), ("category_field", &cfg.category_field)] {
+    for (key, value) in [
+        ("title_field", &cfg.title_field),
+        ("category_field", &cfg.category_field),
+    ] {
         if value.trim().is_empty() {
-            return Err(Error::field(format!("data.corpus.{key}"), "must name a column (TSV) or key (JSONL); it is empty"));
+            return Err(Error::field(
+                format!("data.corpus.{key}"),
+                "must name a column (TSV) or key (JSONL); it is empty",
+            ));
         }
     }
     let text = read_text(path)?;
-    let rows = if tsv { tsv_rows(path, &text, cfg, limit(max_articles))? } else { jsonl_rows(path, &text, cfg, limit(max_articles))? };
+    let rows = if tsv {
+        tsv_rows(path, &text, cfg, limit(max_articles))?
+    } else {
+        jsonl_rows(path, &text, cfg, limit(max_articles))?
+    };
     let spread = spread_dates(rows.len());
     let mut ids = IdLines::default();
     let mut items = Vec::with_capacity(rows.len());
@@ -78,7 +97,11 @@ pub fn load_mapped(path: &Path, cfg: &CorpusConfig, max_articles: usize) -> Resu
 fn required(path: &Path, line: usize, key: &str, value: String) -> Result<String> {
     let value = value.trim().to_string();
     if value.is_empty() {
-        return Err(Error::at_line(path, line, format!("field {key:?} is \"\": expected a non-empty value")));
+        return Err(Error::at_line(
+            path,
+            line,
+            format!("field {key:?} is \"\": expected a non-empty value"),
+        ));
     }
     Ok(value)
 }
@@ -86,7 +109,10 @@ fn required(path: &Path, line: usize, key: &str, value: String) -> Result<String
 fn tsv_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result<Vec<Row>> {
     let mut lines = numbered_lines(text);
     let Some((_, header)) = lines.next() else {
-        return Err(Error::in_file(path, "is empty: expected a header row of tab-separated column names"));
+        return Err(Error::in_file(
+            path,
+            "is empty: expected a header row of tab-separated column names",
+        ));
     };
     let columns: Vec<&str> = header.split('\t').map(str::trim).collect();
     let column = |name: &str, config_key: &str| -> Result<Option<usize>> {
@@ -104,7 +130,10 @@ fn tsv_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result<V
     let subcategory_col = column(&cfg.subcategory_field, "subcategory_field")?;
     let date_col = column(&cfg.date_field, "date_field")?;
     let (Some(title_col), Some(category_col)) = (title_col, category_col) else {
-        return Err(Error::field("data.corpus.title_field", "title_field and category_field must name columns"));
+        return Err(Error::field(
+            "data.corpus.title_field",
+            "title_field and category_field must name columns",
+        ));
     }; // unreachable after the check in load_mapped, kept so no index is unwrapped
     let mut rows = Vec::new();
     for (line, text) in lines {
@@ -116,25 +145,49 @@ fn tsv_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result<V
             return Err(Error::at_line(
                 path,
                 line,
-                format!("found {} tab-separated fields, expected {} like the header {columns:?}", fields.len(), columns.len()),
+                format!(
+                    "found {} tab-separated fields, expected {} like the header {columns:?}",
+                    fields.len(),
+                    columns.len()
+                ),
             ));
         }
-        let get = |col: Option<usize>| col.and_then(|c| fields.get(c)).map(|f| f.trim().to_string());
+        let get = |col: Option<usize>| {
+            col.and_then(|c| fields.get(c))
+                .map(|f| f.trim().to_string())
+        };
         rows.push(Row {
             line,
-            id: get(id_col).map(|id| required(path, line, &cfg.id_field, id)).transpose()?,
-            title: required(path, line, &cfg.title_field, get(Some(title_col)).unwrap_or_default())?,
+            id: get(id_col)
+                .map(|id| required(path, line, &cfg.id_field, id))
+                .transpose()?,
+            title: required(
+                path,
+                line,
+                &cfg.title_field,
+                get(Some(title_col)).unwrap_or_default(),
+            )?,
             summary: get(abstract_col).unwrap_or_default(),
-            category: required(path, line, &cfg.category_field, get(Some(category_col)).unwrap_or_default())?,
+            category: required(
+                path,
+                line,
+                &cfg.category_field,
+                get(Some(category_col)).unwrap_or_default(),
+            )?,
             subcategory: get(subcategory_col).unwrap_or_default(),
-            date: get(date_col).map(|d| parse_date(path, line, &cfg.date_field, &d)).transpose()?,
+            date: get(date_col)
+                .map(|d| parse_date(path, line, &cfg.date_field, &d))
+                .transpose()?,
         });
     }
     Ok(rows)
 }
 
 fn jsonl_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result<Vec<Row>> {
-    let expected = format!("with keys {:?} and {:?}", cfg.title_field, cfg.category_field);
+    let expected = format!(
+        "with keys {:?} and {:?}",
+        cfg.title_field, cfg.category_field
+    );
     let mut rows = Vec::new();
     for (line, text) in numbered_lines(text) {
         if rows.len() >= max {
@@ -149,18 +202,36 @@ fn jsonl_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result
                 Some(v) => Ok(Some(v.trim().to_string())),
                 None => {
                     let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-                    Err(Error::at_line(path, line, format!("missing field {key:?}; keys present: {keys:?}")))
+                    Err(Error::at_line(
+                        path,
+                        line,
+                        format!("missing field {key:?}; keys present: {keys:?}"),
+                    ))
                 }
             }
         };
         rows.push(Row {
             line,
-            id: get(&cfg.id_field)?.map(|id| required(path, line, &cfg.id_field, id)).transpose()?,
-            title: required(path, line, &cfg.title_field, get(&cfg.title_field)?.unwrap_or_default())?,
+            id: get(&cfg.id_field)?
+                .map(|id| required(path, line, &cfg.id_field, id))
+                .transpose()?,
+            title: required(
+                path,
+                line,
+                &cfg.title_field,
+                get(&cfg.title_field)?.unwrap_or_default(),
+            )?,
             summary: get(&cfg.abstract_field)?.unwrap_or_default(),
-            category: required(path, line, &cfg.category_field, get(&cfg.category_field)?.unwrap_or_default())?,
+            category: required(
+                path,
+                line,
+                &cfg.category_field,
+                get(&cfg.category_field)?.unwrap_or_default(),
+            )?,
             subcategory: get(&cfg.subcategory_field)?.unwrap_or_default(),
-            date: get(&cfg.date_field)?.map(|d| parse_date(path, line, &cfg.date_field, &d)).transpose()?,
+            date: get(&cfg.date_field)?
+                .map(|d| parse_date(path, line, &cfg.date_field, &d))
+                .transpose()?,
         });
     }
     Ok(rows)
@@ -192,7 +263,14 @@ mod tests {
         let corpus = load_mapped(&temp_file("c.tsv", text), &cfg("key", "when", "sub"), 0).unwrap();
         assert_eq!(corpus.len(), 2);
         let a1 = corpus.get("a1").unwrap();
-        assert_eq!((a1.title.as_str(), a1.category.as_str(), a1.subcategory.as_str()), ("Rain Ahead", "weather", "local"));
+        assert_eq!(
+            (
+                a1.title.as_str(),
+                a1.category.as_str(),
+                a1.subcategory.as_str()
+            ),
+            ("Rain Ahead", "weather", "local")
+        );
         assert_eq!(a1.entities, vec!["North Bay"]);
         assert_eq!(corpus.get("a2").unwrap().date.to_string(), "2023-04-02");
     }
@@ -209,33 +287,88 @@ mod tests {
 
     #[test]
     fn missing_tsv_column_names_it_and_the_columns_present() {
-        let err = load_mapped(&temp_file("c.tsv", "headline\ttopic\nA\tt\n"), &cfg("", "", ""), 0).unwrap_err().to_string();
-        assert!(err.contains("c.tsv:") && err.contains("\"body\"") && err.contains("[\"headline\", \"topic\"]"), "{err}");
+        let err = load_mapped(
+            &temp_file("c.tsv", "headline\ttopic\nA\tt\n"),
+            &cfg("", "", ""),
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("c.tsv:")
+                && err.contains("\"body\"")
+                && err.contains("[\"headline\", \"topic\"]"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_rows_name_file_line_and_value() {
         let c = cfg("", "when", "");
-        let err = load_mapped(&temp_file("c.tsv", "headline\tbody\ttopic\twhen\nA\tb\tt\t2020-02-30\n"), &c, 0).unwrap_err().to_string();
-        assert!(err.contains("c.tsv:2:") && err.contains("\"when\"") && err.contains("\"2020-02-30\""), "{err}");
-        let err = load_mapped(&temp_file("c.tsv", "headline\tbody\ttopic\twhen\nA\tb\n"), &c, 0).unwrap_err().to_string();
-        assert!(err.contains("c.tsv:2:") && err.contains("found 2 tab-separated fields, expected 4"), "{err}");
-        let err = load_mapped(&temp_file("c.jsonl", "{\"headline\": \"A\", \"body\": \"\", \"when\": \"2020-01-01\"}\n"), &c, 0)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("c.jsonl:1:") && err.contains("missing field \"topic\""), "{err}");
+        let err = load_mapped(
+            &temp_file(
+                "c.tsv",
+                "headline\tbody\ttopic\twhen\nA\tb\tt\t2020-02-30\n",
+            ),
+            &c,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("c.tsv:2:") && err.contains("\"when\"") && err.contains("\"2020-02-30\""),
+            "{err}"
+        );
+        let err = load_mapped(
+            &temp_file("c.tsv", "headline\tbody\ttopic\twhen\nA\tb\n"),
+            &c,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("c.tsv:2:") && err.contains("found 2 tab-separated fields, expected 4"),
+            "{err}"
+        );
+        let err = load_mapped(
+            &temp_file(
+                "c.jsonl",
+                "{\"headline\": \"A\", \"body\": \"\", \"when\": \"2020-01-01\"}\n",
+            ),
+            &c,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("c.jsonl:1:") && err.contains("missing field \"topic\""),
+            "{err}"
+        );
         let err = load_mapped(&temp_file("c.jsonl", "{\"headline\": \"\", \"body\": \"\", \"topic\": \"t\", \"when\": \"2020-01-01\"}\n"), &c, 0)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("c.jsonl:1:") && err.contains("\"headline\" is \"\""), "{err}");
+        assert!(
+            err.contains("c.jsonl:1:") && err.contains("\"headline\" is \"\""),
+            "{err}"
+        );
     }
 
     #[test]
     fn duplicate_ids_name_both_lines_and_bad_extensions_list_valid_ones() {
         let text = "key\theadline\tbody\ttopic\nx\tA\t\tt\nx\tB\t\tt\n";
-        let err = load_mapped(&temp_file("c.tsv", text), &cfg("key", "", ""), 0).unwrap_err().to_string();
-        assert!(err.contains("c.tsv:3:") && err.contains("line 2") && err.contains("\"x\""), "{err}");
-        let err = load_mapped(&temp_file("c.csv", text), &cfg("", "", ""), 0).unwrap_err().to_string();
-        assert!(err.contains("\"csv\"") && err.contains(".tsv") && err.contains(".jsonl"), "{err}");
+        let err = load_mapped(&temp_file("c.tsv", text), &cfg("key", "", ""), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("c.tsv:3:") && err.contains("line 2") && err.contains("\"x\""),
+            "{err}"
+        );
+        let err = load_mapped(&temp_file("c.csv", text), &cfg("", "", ""), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"csv\"") && err.contains(".tsv") && err.contains(".jsonl"),
+            "{err}"
+        );
     }
 }

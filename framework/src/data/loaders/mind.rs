@@ -51,9 +51,17 @@ struct Impression {
 
 /// Loads MIND's news and behaviors files; `max_users` = 0 keeps all users, else the first N by
 /// first appearance in behaviors.tsv. Users come in order of first appearance.
-pub fn load_mind(news: &Path, behaviors: &Path, max_users: usize) -> Result<(Corpus, Vec<UserRecord>)> {
+pub fn load_mind(
+    news: &Path,
+    behaviors: &Path,
+    max_users: usize,
+) -> Result<(Corpus, Vec<UserRecord>)> {
     let mut items = read_news(news)?;
-    let index: HashMap<String, usize> = items.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+    let index: HashMap<String, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.clone(), i))
+        .collect();
     let text = read_text(behaviors)?;
     let mut users: Vec<(String, Vec<Impression>)> = Vec::new();
     let mut slot_of: HashMap<String, usize> = HashMap::new();
@@ -72,7 +80,10 @@ pub fn load_mind(news: &Path, behaviors: &Path, max_users: usize) -> Result<(Cor
         users[slot].1.push(impression);
     }
     if users.is_empty() {
-        return Err(Error::in_file(behaviors, "contains no impressions: expected at least one non-blank row"));
+        return Err(Error::in_file(
+            behaviors,
+            "contains no impressions: expected at least one non-blank row",
+        ));
     }
     let (y, m, d) = MIND_DEFAULT_DATE;
     let default_date = NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
@@ -82,7 +93,10 @@ pub fn load_mind(news: &Path, behaviors: &Path, max_users: usize) -> Result<(Cor
     if max_users > 0 {
         users.truncate(max_users);
     }
-    let records = users.into_iter().map(|(id, impressions)| user_record(id, impressions, &items)).collect();
+    let records = users
+        .into_iter()
+        .map(|(id, impressions)| user_record(id, impressions, &items))
+        .collect();
     let corpus = Corpus::new(items).map_err(|e| Error::in_file(news, e))?;
     Ok((corpus, records))
 }
@@ -94,7 +108,17 @@ fn read_news(path: &Path) -> Result<Vec<NewsItem>> {
     let mut items = Vec::new();
     for (line, row) in numbered_lines(&text) {
         let f: Vec<&str> = row.split('\t').collect();
-        let [id, category, subcategory, title, summary, url, title_entities, abstract_entities] = f[..] else {
+        let [
+            id,
+            category,
+            subcategory,
+            title,
+            summary,
+            url,
+            title_entities,
+            abstract_entities,
+        ] = f[..]
+        else {
             return Err(Error::at_line(
                 path,
                 line,
@@ -109,7 +133,11 @@ fn read_news(path: &Path) -> Result<Vec<NewsItem>> {
         let id = id.trim();
         if id.is_empty() || category.trim().is_empty() {
             let which = if id.is_empty() { "NewsID" } else { "Category" };
-            return Err(Error::at_line(path, line, format!("column {which} is \"\": expected a non-empty value")));
+            return Err(Error::at_line(
+                path,
+                line,
+                format!("column {which} is \"\": expected a non-empty value"),
+            ));
         }
         ids.insert(path, line, "NewsID", id)?;
         let mut entities = entity_labels(path, line, "TitleEntities", title_entities)?;
@@ -131,7 +159,10 @@ fn read_news(path: &Path) -> Result<Vec<NewsItem>> {
         });
     }
     if items.is_empty() {
-        return Err(Error::in_file(path, "contains no articles: expected at least one non-blank row"));
+        return Err(Error::in_file(
+            path,
+            "contains no articles: expected at least one non-blank row",
+        ));
     }
     Ok(items)
 }
@@ -143,12 +174,26 @@ fn entity_labels(path: &Path, line: usize, column: &str, text: &str) -> Result<V
         return Ok(Vec::new());
     }
     let list: Vec<Value> = serde_json::from_str(text).map_err(|e| {
-        Error::at_line(path, line, format!("column {column} is not a JSON list of entity objects ({e}): {:?}", cut(text)))
+        Error::at_line(
+            path,
+            line,
+            format!(
+                "column {column} is not a JSON list of entity objects ({e}): {:?}",
+                cut(text)
+            ),
+        )
     })?;
     let mut labels = Vec::new();
     for (k, entity) in list.iter().enumerate() {
         let Some(label) = entity.get("Label").and_then(Value::as_str) else {
-            return Err(Error::at_line(path, line, format!("column {column}, entity {k}: expected an object with a string \"Label\", found {:?}", cut(&entity.to_string()))));
+            return Err(Error::at_line(
+                path,
+                line,
+                format!(
+                    "column {column}, entity {k}: expected an object with a string \"Label\", found {:?}",
+                    cut(&entity.to_string())
+                ),
+            ));
         };
         let label = label.trim().to_string();
         if !label.is_empty() && !labels.contains(&label) {
@@ -174,20 +219,37 @@ fn parse_behavior<'a>(
         return Err(Error::at_line(
             path,
             line,
-            format!("found {} tab-separated columns, expected 5 (ImpressionID, UserID, Time, History, Impressions): {:?}", f.len(), cut(row)),
+            format!(
+                "found {} tab-separated columns, expected 5 (ImpressionID, UserID, Time, History, Impressions): {:?}",
+                f.len(),
+                cut(row)
+            ),
         ));
     };
     let user = user.trim();
     if user.is_empty() {
-        return Err(Error::at_line(path, line, "column UserID is \"\": expected a user id such as \"U13740\""));
+        return Err(Error::at_line(
+            path,
+            line,
+            "column UserID is \"\": expected a user id such as \"U13740\"",
+        ));
     }
     let time = NaiveDateTime::parse_from_str(time_text.trim(), TIME_FORMAT).map_err(|_| {
         Error::at_line(path, line, format!("column Time is {time_text:?}: expected M/D/YYYY h:mm:ss AM|PM, e.g. \"11/15/2019 8:55:22 AM\""))
     })?;
     let lookup = |id: &str, column: &str| {
-        index.get(id).copied().ok_or_else(|| Error::at_line(path, line, format!("column {column}: news id {id:?} is not in news.tsv")))
+        index.get(id).copied().ok_or_else(|| {
+            Error::at_line(
+                path,
+                line,
+                format!("column {column}: news id {id:?} is not in news.tsv"),
+            )
+        })
     };
-    let history = history.split_whitespace().map(|id| lookup(id, "History")).collect::<Result<Vec<_>>>()?;
+    let history = history
+        .split_whitespace()
+        .map(|id| lookup(id, "History"))
+        .collect::<Result<Vec<_>>>()?;
     let mut items = Vec::new();
     for token in shown.split_whitespace() {
         let clicked = match token.rsplit_once('-') {
@@ -197,13 +259,20 @@ fn parse_behavior<'a>(
                 return Err(Error::at_line(
                     path,
                     line,
-                    format!("column Impressions: token {token:?} is not <NewsID>-1 (clicked) or <NewsID>-0 (not clicked); unlabeled impressions are not supported"),
+                    format!(
+                        "column Impressions: token {token:?} is not <NewsID>-1 (clicked) or <NewsID>-0 (not clicked); unlabeled impressions are not supported"
+                    ),
                 ));
             }
         };
         items.push((lookup(clicked.0, "Impressions")?, clicked.1));
     }
-    let impression = Impression { line, time: time.and_utc().timestamp(), history, shown: items };
+    let impression = Impression {
+        line,
+        time: time.and_utc().timestamp(),
+        history,
+        shown: items,
+    };
     Ok((user, time, impression))
 }
 
@@ -212,7 +281,11 @@ fn user_record(id: String, mut impressions: Vec<Impression>, items: &[NewsItem])
     impressions.sort_by_key(|imp| (imp.time, imp.line));
     let earliest = impressions.first().map_or(0, |imp| imp.time);
     let mut seen = HashSet::new();
-    let history_ids: Vec<usize> = impressions.iter().flat_map(|imp| imp.history.iter().copied()).filter(|&i| seen.insert(i)).collect();
+    let history_ids: Vec<usize> = impressions
+        .iter()
+        .flat_map(|imp| imp.history.iter().copied())
+        .filter(|&i| seen.insert(i))
+        .collect();
     let n = history_ids.len() as i64;
     let history = history_ids
         .iter()
@@ -242,7 +315,13 @@ fn user_record(id: String, mut impressions: Vec<Impression>, items: &[NewsItem])
             candidates.push(items[i].id.clone());
         }
     }
-    UserRecord { id, history, future_clicks, candidates: Some(candidates), interests: None }
+    UserRecord {
+        id,
+        history,
+        future_clicks,
+        candidates: Some(candidates),
+        interests: None,
+    }
 }
 
 #[cfg(test)]
@@ -259,26 +338,48 @@ mod tests {
         let behaviors = "1\tU1\t11/15/2019 10:00:00 AM\tN1\tN2-1 N3-0\n\
                          2\tU2\t11/14/2019 8:05:00 PM\t\tN3-1\n\
                          3\tU1\t11/14/2019 9:00:00 AM\tN2 N1\tN3-1 N2-0\n";
-        let (corpus, users) = load_mind(&temp_file("news.tsv", NEWS), &temp_file("behaviors.tsv", behaviors), 0).unwrap();
-        assert_eq!(users.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), vec!["U1", "U2"]);
+        let (corpus, users) = load_mind(
+            &temp_file("news.tsv", NEWS),
+            &temp_file("behaviors.tsv", behaviors),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            users.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+            vec!["U1", "U2"]
+        );
         let u1 = &users[0];
         // Impressions in time order: line 3 (11/14) before line 1 (11/15).
         let texts: Vec<&str> = u1.history.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, vec!["Bonds Slip", "Rovers Win"]);
-        let first = NaiveDateTime::parse_from_str("11/14/2019 9:00:00 AM", TIME_FORMAT).unwrap().and_utc().timestamp();
+        let first = NaiveDateTime::parse_from_str("11/14/2019 9:00:00 AM", TIME_FORMAT)
+            .unwrap()
+            .and_utc()
+            .timestamp();
         assert_eq!(u1.history[1].timestamp, first - 3600);
         assert_eq!(u1.history[0].timestamp, first - 3660);
         assert_eq!(u1.history[1].domain.as_deref(), Some("news.example"));
         assert_eq!(u1.history[0].domain, None);
         assert_eq!(u1.future_clicks, vec!["N3", "N2"]);
-        assert_eq!(u1.candidates.as_deref(), Some(&["N3".to_string(), "N2".to_string()][..]));
+        assert_eq!(
+            u1.candidates.as_deref(),
+            Some(&["N3".to_string(), "N2".to_string()][..])
+        );
         assert!(users[1].history.is_empty());
         // Dates: earliest showing impression; N1 is never shown.
         assert_eq!(corpus.get("N3").unwrap().date.to_string(), "2019-11-14");
         assert_eq!(corpus.get("N2").unwrap().date.to_string(), "2019-11-14");
         assert_eq!(corpus.get("N1").unwrap().date.to_string(), "2019-11-09");
-        assert_eq!(corpus.get("N1").unwrap().entities, vec!["Rovers", "Kim Lee"]);
-        let (_, first_only) = load_mind(&temp_file("news.tsv", NEWS), &temp_file("behaviors.tsv", behaviors), 1).unwrap();
+        assert_eq!(
+            corpus.get("N1").unwrap().entities,
+            vec!["Rovers", "Kim Lee"]
+        );
+        let (_, first_only) = load_mind(
+            &temp_file("news.tsv", NEWS),
+            &temp_file("behaviors.tsv", behaviors),
+            1,
+        )
+        .unwrap();
         assert_eq!(first_only.len(), 1);
     }
 
@@ -286,30 +387,79 @@ mod tests {
     fn bad_rows_name_file_line_and_value() {
         let news = temp_file("news.tsv", NEWS);
         let cases = [
-            ("1\tU1\t11/15/2019 10:00:00 AM\tN9\tN2-1", "news id \"N9\" is not in news.tsv"),
-            ("1\tU1\t11/15/2019 10:00:00 AM\t\tN2-1 N7-0", "news id \"N7\""),
+            (
+                "1\tU1\t11/15/2019 10:00:00 AM\tN9\tN2-1",
+                "news id \"N9\" is not in news.tsv",
+            ),
+            (
+                "1\tU1\t11/15/2019 10:00:00 AM\t\tN2-1 N7-0",
+                "news id \"N7\"",
+            ),
             ("1\tU1\t2019-11-15 10:00\t\tN2-1", "\"2019-11-15 10:00\""),
             ("1\tU1\t11/15/2019 10:00:00 AM\t\tN2-2", "token \"N2-2\""),
             ("1\tU1\t11/15/2019 10:00:00 AM\t\tN2", "token \"N2\""),
-            ("1\tU1\t11/15/2019 10:00:00 AM\tN2", "found 4 tab-separated columns, expected 5"),
+            (
+                "1\tU1\t11/15/2019 10:00:00 AM\tN2",
+                "found 4 tab-separated columns, expected 5",
+            ),
         ];
         for (bad, want) in cases {
-            let behaviors = temp_file("behaviors.tsv", &format!("1\tU0\t11/15/2019 9:00:00 AM\t\tN1-1\n{bad}\n"));
+            let behaviors = temp_file(
+                "behaviors.tsv",
+                &format!("1\tU0\t11/15/2019 9:00:00 AM\t\tN1-1\n{bad}\n"),
+            );
             let err = load_mind(&news, &behaviors, 0).unwrap_err().to_string();
-            assert!(err.contains("behaviors.tsv:2:") && err.contains(want), "{bad} -> {err}");
+            assert!(
+                err.contains("behaviors.tsv:2:") && err.contains(want),
+                "{bad} -> {err}"
+            );
         }
     }
 
     #[test]
     fn bad_news_rows_are_reported() {
         let behaviors = temp_file("behaviors.tsv", "1\tU0\t11/15/2019 9:00:00 AM\t\tN1-1\n");
-        let err = load_mind(&temp_file("news.tsv", "N1\ta\tb\tT\n"), &behaviors, 0).unwrap_err().to_string();
-        assert!(err.contains("news.tsv:1:") && err.contains("expected 8"), "{err}");
-        let err = load_mind(&temp_file("news.tsv", "N1\ta\tb\tT\t\t\t[{\"Type\": \"P\"}]\t\n"), &behaviors, 0).unwrap_err().to_string();
-        assert!(err.contains("news.tsv:1:") && err.contains("TitleEntities") && err.contains("\"Label\""), "{err}");
-        let err = load_mind(&temp_file("news.tsv", "N1\ta\tb\tT\t\t\t[oops\t\n"), &behaviors, 0).unwrap_err().to_string();
-        assert!(err.contains("news.tsv:1:") && err.contains("TitleEntities") && err.contains("[oops"), "{err}");
-        let err = load_mind(&temp_file("news.tsv", &format!("{NEWS}N1\ta\tb\tT\t\t\t\t\n")), &behaviors, 0).unwrap_err().to_string();
-        assert!(err.contains("news.tsv:4:") && err.contains("line 1"), "{err}");
+        let err = load_mind(&temp_file("news.tsv", "N1\ta\tb\tT\n"), &behaviors, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("news.tsv:1:") && err.contains("expected 8"),
+            "{err}"
+        );
+        let err = load_mind(
+            &temp_file("news.tsv", "N1\ta\tb\tT\t\t\t[{\"Type\": \"P\"}]\t\n"),
+            &behaviors,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("news.tsv:1:")
+                && err.contains("TitleEntities")
+                && err.contains("\"Label\""),
+            "{err}"
+        );
+        let err = load_mind(
+            &temp_file("news.tsv", "N1\ta\tb\tT\t\t\t[oops\t\n"),
+            &behaviors,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("news.tsv:1:") && err.contains("TitleEntities") && err.contains("[oops"),
+            "{err}"
+        );
+        let err = load_mind(
+            &temp_file("news.tsv", &format!("{NEWS}N1\ta\tb\tT\t\t\t\t\n")),
+            &behaviors,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("news.tsv:4:") && err.contains("line 1"),
+            "{err}"
+        );
     }
 }

@@ -34,11 +34,21 @@ pub fn load_corpus(cfg: &CorpusConfig, base_dir: &Path) -> Result<Corpus> {
         if cfg.path.as_os_str().is_empty() {
             return Err(Error::field(
                 "data.corpus.path",
-                format!("is empty: source {:?} needs the path of its corpus file", cfg.source.as_str()),
+                format!(
+                    "is empty: source {:?} needs the path of its corpus file",
+                    cfg.source.as_str()
+                ),
             ));
         }
-        let path = if cfg.path.is_absolute() { cfg.path.clone() } else { base_dir.join(&cfg.path) };
-        Ok((path, usize::try_from(cfg.max_articles).unwrap_or(usize::MAX)))
+        let path = if cfg.path.is_absolute() {
+            cfg.path.clone()
+        } else {
+            base_dir.join(&cfg.path)
+        };
+        Ok((
+            path,
+            usize::try_from(cfg.max_articles).unwrap_or(usize::MAX),
+        ))
     };
     match cfg.source {
         CorpusSource::Procedural => Err(Error::field(
@@ -59,22 +69,50 @@ mod tests {
 
     #[test]
     fn dispatches_on_source_and_resolves_relative_paths() {
-        let file = temp_file("ag.csv", "\"1\",\"Talks Resume\",\"Envoys met.\"\n\"2\",\"Win\",\"Goal.\"\n");
+        let file = temp_file(
+            "ag.csv",
+            "\"1\",\"Talks Resume\",\"Envoys met.\"\n\"2\",\"Win\",\"Goal.\"\n",
+        );
         let dir = file.parent().unwrap().to_path_buf();
-        let cfg = CorpusConfig { source: CorpusSource::AgNews, path: PathBuf::from("ag.csv"), max_articles: 1, ..CorpusConfig::default() };
+        let cfg = CorpusConfig {
+            source: CorpusSource::AgNews,
+            path: PathBuf::from("ag.csv"),
+            max_articles: 1,
+            ..CorpusConfig::default()
+        };
         let corpus = load_corpus(&cfg, &dir).unwrap();
         assert_eq!(corpus.len(), 1);
         assert_eq!(corpus.items()[0].category, "World");
-        let absolute = CorpusConfig { path: file.clone(), max_articles: 0, ..cfg };
-        assert_eq!(load_corpus(&absolute, Path::new("/nonexistent")).unwrap().len(), 2);
+        let absolute = CorpusConfig {
+            path: file.clone(),
+            max_articles: 0,
+            ..cfg
+        };
+        assert_eq!(
+            load_corpus(&absolute, Path::new("/nonexistent"))
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
     fn procedural_and_empty_path_are_config_errors() {
-        let err = load_corpus(&CorpusConfig::default(), Path::new(".")).unwrap_err().to_string();
-        assert!(err.starts_with("data.corpus.source") && err.contains("data::world"), "{err}");
-        let cfg = CorpusConfig { source: CorpusSource::Huffpost, ..CorpusConfig::default() };
+        let err = load_corpus(&CorpusConfig::default(), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("data.corpus.source") && err.contains("data::world"),
+            "{err}"
+        );
+        let cfg = CorpusConfig {
+            source: CorpusSource::Huffpost,
+            ..CorpusConfig::default()
+        };
         let err = load_corpus(&cfg, Path::new(".")).unwrap_err().to_string();
-        assert!(err.starts_with("data.corpus.path") && err.contains("huffpost"), "{err}");
+        assert!(
+            err.starts_with("data.corpus.path") && err.contains("huffpost"),
+            "{err}"
+        );
     }
 }

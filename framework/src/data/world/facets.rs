@@ -37,7 +37,10 @@ impl FacetSet {
         for (i, f) in facets.iter().enumerate() {
             by_category.entry(f.category.clone()).or_default().push(i);
         }
-        FacetSet { facets, by_category }
+        FacetSet {
+            facets,
+            by_category,
+        }
     }
 
     /// Facets a user can hold: articles on both sides of the split, so history and future
@@ -55,7 +58,8 @@ pub fn split_by_date(facets: &mut [Facet], corpus: &Corpus, split: chrono::Naive
     for f in facets {
         let mut all: Vec<u32> = f.past.drain(..).chain(f.future.drain(..)).collect();
         all.sort_by_key(|&i| (corpus.item(i).date, i));
-        let (past, future): (Vec<u32>, Vec<u32>) = all.into_iter().partition(|&i| corpus.item(i).date < split);
+        let (past, future): (Vec<u32>, Vec<u32>) =
+            all.into_iter().partition(|&i| corpus.item(i).date < split);
         f.past = past;
         f.future = future;
     }
@@ -90,7 +94,7 @@ pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
         .items()
         .iter()
         .map(|n| {
-            let mut t = content_terms(&format!("{} {}", n.title, n.summary));
+            let mut t = content_terms(&n.text());
             t.sort();
             t.dedup();
             t
@@ -114,7 +118,10 @@ pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
 
     let mut by_category: HashMap<&str, Vec<u32>> = HashMap::new();
     for (i, n) in corpus.items().iter().enumerate() {
-        by_category.entry(n.category.as_str()).or_default().push(i as u32);
+        by_category
+            .entry(n.category.as_str())
+            .or_default()
+            .push(i as u32);
     }
     let mut categories: Vec<&str> = by_category.keys().copied().collect();
     categories.sort();
@@ -137,7 +144,8 @@ pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
 
-        let want = (members.len() / settings.articles_per_facet.max(1)).clamp(1, settings.max_facets_per_category);
+        let want = (members.len() / settings.articles_per_facet.max(1))
+            .clamp(1, settings.max_facets_per_category);
         let mut kept: Vec<&str> = Vec::new();
         for (term, _) in ranked {
             if kept.len() >= want {
@@ -156,7 +164,9 @@ pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
         let mut groups: Vec<Vec<u32>> = vec![Vec::new(); kept.len() + 1];
         for &d in members {
             let doc = &docs[d as usize];
-            let slot = kept.iter().position(|k| doc.binary_search_by(|t| t.as_str().cmp(k)).is_ok());
+            let slot = kept
+                .iter()
+                .position(|k| doc.binary_search_by(|t| t.as_str().cmp(k)).is_ok());
             groups[slot.unwrap_or(kept.len())].push(d);
         }
         // Too-small facets fold into the general one.
@@ -172,14 +182,26 @@ pub fn derive_facets(corpus: &Corpus, settings: DeriveSettings) -> Vec<Facet> {
                 continue;
             }
             let head = kept.get(slot).copied();
-            facets.push(describe(corpus, &docs, &idf, &entity_idf, category, head, articles));
+            facets.push(describe(
+                corpus,
+                &docs,
+                &idf,
+                &entity_idf,
+                category,
+                head,
+                articles,
+            ));
         }
     }
     facets
 }
 
 /// The `n` terms with the highest frequency × IDF.
-fn top_terms<'a>(tf: &HashMap<&'a str, usize>, idf: &dyn Fn(&str) -> f64, n: usize) -> Vec<&'a str> {
+fn top_terms<'a>(
+    tf: &HashMap<&'a str, usize>,
+    idf: &dyn Fn(&str) -> f64,
+    n: usize,
+) -> Vec<&'a str> {
     let mut terms: Vec<(&str, f64)> = tf.iter().map(|(t, c)| (*t, *c as f64 * idf(t))).collect();
     terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     terms.into_iter().take(n).map(|(t, _)| t).collect()
@@ -204,8 +226,16 @@ fn reassign_general(groups: &mut [Vec<u32>], docs: &[Vec<String>], idf: &dyn Fn(
     let mut stay = Vec::new();
     for d in std::mem::take(&mut groups[general]) {
         let doc = &docs[d as usize];
-        let shared = |p: &Vec<&str>| p.iter().filter(|t| doc.binary_search_by(|x| x.as_str().cmp(t)).is_ok()).count();
-        let best = profiles.iter().enumerate().map(|(i, p)| (shared(p), std::cmp::Reverse(i))).max();
+        let shared = |p: &Vec<&str>| {
+            p.iter()
+                .filter(|t| doc.binary_search_by(|x| x.as_str().cmp(t)).is_ok())
+                .count()
+        };
+        let best = profiles
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (shared(p), std::cmp::Reverse(i)))
+            .max();
         match best {
             Some((n, std::cmp::Reverse(i))) if n >= 2 => groups[i].push(d),
             _ => stay.push(d),
@@ -220,9 +250,25 @@ fn reassign_general(groups: &mut [Vec<u32>], docs: &[Vec<String>], idf: &dyn Fn(
 /// Weekday and month names: capitalised, frequent, and never an interest.
 fn is_calendar_word(e: &str) -> bool {
     const CALENDAR: &[&str] = &[
-        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
-        "February", "March", "April", "May", "June", "July", "August", "September", "October",
-        "November", "December",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     e.split_whitespace().all(|w| CALENDAR.contains(&w))
 }
@@ -265,7 +311,13 @@ fn describe(
     }
     let terms = top_terms(&tf, idf, usize::MAX);
     let mut keywords: Vec<String> = head.map(|h| vec![h.to_string()]).unwrap_or_default();
-    keywords.extend(terms.into_iter().filter(|t| Some(*t) != head).take(7).map(str::to_string));
+    keywords.extend(
+        terms
+            .into_iter()
+            .filter(|t| Some(*t) != head)
+            .take(7)
+            .map(str::to_string),
+    );
     // Rank entities like terms, by frequency in the facet times rarity in the corpus, so that
     // "Larry Nassar" beats "U.S." and calendar words never count as a name.
     let mut entities: Vec<(String, f64)> = ents
@@ -298,9 +350,30 @@ mod tests {
         // Each topic word is in every article of its topic; other words vary between three
         // phrasings, so the topic word is the most salient term of its topic.
         let topics = [
-            ("impeachment", ["The impeachment inquiry heard Gordon Sondland on Friday.", "Senators debated impeachment rules on Friday.", "An impeachment vote looms, aides said on Friday."]),
-            ("wildfire", ["A wildfire forced evacuations near Paradise on Friday.", "Crews contained the wildfire overnight on Friday.", "Smoke from the wildfire closed schools on Friday."]),
-            ("vaccine", ["The vaccine rollout expanded, said Anthony Fauci on Friday.", "Pharmacies offered the vaccine to teenagers on Friday.", "Booster vaccine demand rose, said Anthony Fauci on Friday."]),
+            (
+                "impeachment",
+                [
+                    "The impeachment inquiry heard Gordon Sondland on Friday.",
+                    "Senators debated impeachment rules on Friday.",
+                    "An impeachment vote looms, aides said on Friday.",
+                ],
+            ),
+            (
+                "wildfire",
+                [
+                    "A wildfire forced evacuations near Paradise on Friday.",
+                    "Crews contained the wildfire overnight on Friday.",
+                    "Smoke from the wildfire closed schools on Friday.",
+                ],
+            ),
+            (
+                "vaccine",
+                [
+                    "The vaccine rollout expanded, said Anthony Fauci on Friday.",
+                    "Pharmacies offered the vaccine to teenagers on Friday.",
+                    "Booster vaccine demand rose, said Anthony Fauci on Friday.",
+                ],
+            ),
         ];
         let mut items = Vec::new();
         for (t, (word, summaries)) in topics.iter().enumerate() {
@@ -312,7 +385,8 @@ mod tests {
                     summary: summary.to_string(),
                     category: "NEWS".into(),
                     subcategory: String::new(),
-                    date: chrono::NaiveDate::from_ymd_opt(2022, 1, 1 + (i as u32 + t as u32) % 28).unwrap(),
+                    date: chrono::NaiveDate::from_ymd_opt(2022, 1, 1 + (i as u32 + t as u32) % 28)
+                        .unwrap(),
                     entities: crate::text::terms::capitalized_entities(summary),
                     url: None,
                 });
@@ -324,16 +398,27 @@ mod tests {
     #[test]
     fn salient_terms_separate_topics_within_a_category() {
         let c = corpus();
-        let settings = DeriveSettings { max_facets_per_category: 5, min_facet_articles: 4, articles_per_facet: 10 };
+        let settings = DeriveSettings {
+            max_facets_per_category: 5,
+            min_facet_articles: 4,
+            articles_per_facet: 10,
+        };
         let facets = derive_facets(&c, settings);
         let ids: Vec<&str> = facets.iter().map(|f| f.id.as_str()).collect();
-        assert_eq!(ids, vec!["NEWS/impeachment", "NEWS/vaccine", "NEWS/wildfire"]);
+        assert_eq!(
+            ids,
+            vec!["NEWS/impeachment", "NEWS/vaccine", "NEWS/wildfire"]
+        );
         for f in &facets {
             let word = f.id.rsplit('/').next().unwrap();
             assert_eq!(f.past.len(), 12);
             assert!(f.past.iter().all(|&i| c.item(i).id.starts_with(word)));
             // Calendar words are never entities.
-            assert!(!f.entities.iter().any(|e| e == "Friday"), "{:?}", f.entities);
+            assert!(
+                !f.entities.iter().any(|e| e == "Friday"),
+                "{:?}",
+                f.entities
+            );
         }
         let vaccine = facets.iter().find(|f| f.id == "NEWS/vaccine").unwrap();
         assert_eq!(vaccine.entities[0], "Anthony Fauci");
@@ -342,14 +427,25 @@ mod tests {
     #[test]
     fn split_by_date_partitions_in_date_order() {
         let c = corpus();
-        let mut facets = derive_facets(&c, DeriveSettings { max_facets_per_category: 5, min_facet_articles: 4, articles_per_facet: 10 });
+        let mut facets = derive_facets(
+            &c,
+            DeriveSettings {
+                max_facets_per_category: 5,
+                min_facet_articles: 4,
+                articles_per_facet: 10,
+            },
+        );
         let split = chrono::NaiveDate::from_ymd_opt(2022, 1, 8).unwrap();
         split_by_date(&mut facets, &c, split);
         for f in &facets {
             assert!(f.past.iter().all(|&i| c.item(i).date < split));
             assert!(f.future.iter().all(|&i| c.item(i).date >= split));
             assert_eq!(f.past.len() + f.future.len(), 12);
-            assert!(f.future.windows(2).all(|w| c.item(w[0]).date <= c.item(w[1]).date));
+            assert!(
+                f.future
+                    .windows(2)
+                    .all(|w| c.item(w[0]).date <= c.item(w[1]).date)
+            );
         }
     }
 }

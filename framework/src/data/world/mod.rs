@@ -64,7 +64,10 @@ impl WorldConfig {
         if self.min_interests > self.max_interests {
             return Err(Error::field(
                 "data.world.min_interests",
-                format!("min_interests {} exceeds max_interests {}", self.min_interests, self.max_interests),
+                format!(
+                    "min_interests {} exceeds max_interests {}",
+                    self.min_interests, self.max_interests
+                ),
             ));
         }
         if self.news_click_share + self.search_share > 1.0 {
@@ -118,13 +121,31 @@ impl World {
             }
         };
         if corpus.len() < 10 {
-            return Err(Error::field("data.corpus", format!("the corpus has {} articles; the simulator needs at least 10", corpus.len())));
+            return Err(Error::field(
+                "data.corpus",
+                format!(
+                    "the corpus has {} articles; the simulator needs at least 10",
+                    corpus.len()
+                ),
+            ));
         }
-        Self::from_parts(data.world.clone(), seed, data.users as usize, corpus, &mut facets)
+        Self::from_parts(
+            data.world.clone(),
+            seed,
+            data.users as usize,
+            corpus,
+            &mut facets,
+        )
     }
 
     /// Builds a world from a corpus and its facets (all articles in `past`).
-    pub fn from_parts(config: WorldConfig, seed: u64, num_users: usize, corpus: Corpus, facets: &mut [Facet]) -> Result<World> {
+    pub fn from_parts(
+        config: WorldConfig,
+        seed: u64,
+        num_users: usize,
+        corpus: Corpus,
+        facets: &mut [Facet],
+    ) -> Result<World> {
         let split = split_date(&corpus, config.future_article_share);
         split_by_date(facets, &corpus, split);
         let facets = FacetSet::new(facets.to_vec());
@@ -132,18 +153,36 @@ impl World {
         if eligible.is_empty() {
             return Err(Error::field(
                 "data.world.future_article_share",
-                format!("no interest facet has articles both before and after the split date {split}; \
-                         the corpus dates are too narrow for future_article_share = {}", config.future_article_share),
+                format!(
+                    "no interest facet has articles both before and after the split date {split}; \
+                         the corpus dates are too narrow for future_article_share = {}",
+                    config.future_article_share
+                ),
             ));
         }
         let mut eligible_by_category: HashMap<String, Vec<usize>> = HashMap::new();
         for &f in &eligible {
-            eligible_by_category.entry(facets.facets[f].category.clone()).or_default().push(f);
+            eligible_by_category
+                .entry(facets.facets[f].category.clone())
+                .or_default()
+                .push(f);
         }
-        let popularity = facets.facets.iter().map(|f| (f.past.len() + f.future.len()) as f64).collect();
-        let mut future_articles: Vec<u32> = facets.facets.iter().flat_map(|f| f.future.iter().copied()).collect();
+        let popularity = facets
+            .facets
+            .iter()
+            .map(|f| (f.past.len() + f.future.len()) as f64)
+            .collect();
+        let mut future_articles: Vec<u32> = facets
+            .facets
+            .iter()
+            .flat_map(|f| f.future.iter().copied())
+            .collect();
         future_articles.sort_unstable();
-        let split_timestamp = split.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp();
+        let split_timestamp = split
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp();
         Ok(World {
             config,
             seed,

@@ -4,14 +4,31 @@
 //! per-record cleaner can recall. All carry `noise: Some(true)`.
 
 use crate::data::{Corpus, SignalKind};
-use rand::seq::IndexedRandom;
 use rand::RngExt;
+use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
 const NAVIGATIONAL: &[&str] = &[
-    "facebook login", "gmail", "youtube", "amazon", "weather", "translate", "netflix sign in",
-    "bank login", "maps", "outlook mail", "instagram", "calculator", "speed test", "www",
-    "google", "my account", "wifi password", "time zone converter", "hotmail login", "tracking number",
+    "facebook login",
+    "gmail",
+    "youtube",
+    "amazon",
+    "weather",
+    "translate",
+    "netflix sign in",
+    "bank login",
+    "maps",
+    "outlook mail",
+    "instagram",
+    "calculator",
+    "speed test",
+    "www",
+    "google",
+    "my account",
+    "wifi password",
+    "time zone converter",
+    "hotmail login",
+    "tracking number",
 ];
 const IRRELEVANT_PAGES: &[(&str, &str)] = &[
     ("Page not found", "404.example"),
@@ -26,8 +43,16 @@ const IRRELEVANT_PAGES: &[(&str, &str)] = &[
     ("Redirecting...", "redirect.example"),
 ];
 const MALFORMED: &[&str] = &[
-    "&nbsp;<div class=\"hdr\">", "undefined", "null", "%20%3Cspan%3E%20", "[object Object]",
-    "\u{fffd}\u{fffd}\u{fffd}", "NaN", "<!-- -->", "{{title}}", "?utm_source=feed&utm_medium=",
+    "&nbsp;<div class=\"hdr\">",
+    "undefined",
+    "null",
+    "%20%3Cspan%3E%20",
+    "[object Object]",
+    "\u{fffd}\u{fffd}\u{fffd}",
+    "NaN",
+    "<!-- -->",
+    "{{title}}",
+    "?utm_source=feed&utm_medium=",
 ];
 
 /// Which noise a record is.
@@ -59,25 +84,42 @@ pub fn noise_record(
     rng: &mut ChaCha8Rng,
 ) -> (SignalKind, String, Option<String>, Option<String>) {
     match ty {
-        NoiseType::Navigational => {
-            (SignalKind::Search, NAVIGATIONAL.choose(rng).expect("list").to_string(), None, None)
-        }
+        NoiseType::Navigational => (
+            SignalKind::Search,
+            NAVIGATIONAL.choose(rng).expect("list").to_string(),
+            None,
+            None,
+        ),
         NoiseType::Malformed => {
             let text = if rng.random_bool(0.5) {
                 MALFORMED.choose(rng).expect("list").to_string()
             } else {
                 random_junk(rng)
             };
-            let kind = if rng.random_bool(0.5) { SignalKind::Search } else { SignalKind::Browse };
+            let kind = if rng.random_bool(0.5) {
+                SignalKind::Search
+            } else {
+                SignalKind::Browse
+            };
             (kind, text, None, None)
         }
         NoiseType::IrrelevantPage => {
             let (title, domain) = IRRELEVANT_PAGES.choose(rng).expect("list");
-            (SignalKind::Browse, title.to_string(), Some(domain.to_string()), Some(format!("https://{domain}/")))
+            (
+                SignalKind::Browse,
+                title.to_string(),
+                Some(domain.to_string()),
+                Some(format!("https://{domain}/")),
+            )
         }
         NoiseType::OffInterest => {
             let n = corpus.item(rng.random_range(0..corpus.len() as u32));
-            (SignalKind::NewsClick, n.title.clone(), Some("news.example".into()), n.url.clone())
+            (
+                SignalKind::NewsClick,
+                n.title.clone(),
+                Some("news.example".into()),
+                n.url.clone(),
+            )
         }
     }
 }
@@ -86,5 +128,7 @@ pub fn noise_record(
 fn random_junk(rng: &mut ChaCha8Rng) -> String {
     const ALPHABET: &[u8] = b"asdfghjklqwertyuiopzxcvbnm0123456789;/=%&#";
     let len = rng.random_range(3..18);
-    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }

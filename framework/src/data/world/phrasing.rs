@@ -3,11 +3,21 @@
 //! shopping, reference, forum and video sites.
 
 use super::facets::Facet;
-use rand::seq::IndexedRandom;
 use rand::RngExt;
+use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
-const QUERY_TAILS: &[&str] = &["news", "latest", "update", "2025", "today", "schedule", "results", "reviews", "explained"];
+const QUERY_TAILS: &[&str] = &[
+    "news",
+    "latest",
+    "update",
+    "2025",
+    "today",
+    "schedule",
+    "results",
+    "reviews",
+    "explained",
+];
 
 /// A search query about a facet. `typo_rate` is the chance of one typo; partial names and
 /// abbreviations each happen at a fixed 20% because real users shorten names routinely.
@@ -43,7 +53,11 @@ fn shorten_name(name: &str, rng: &mut ChaCha8Rng) -> String {
     }
     match rng.random_range(0..10) {
         0 | 1 => words[words.len() - 1].to_string(),
-        2 | 3 => words.iter().filter_map(|w| w.chars().next()).collect::<String>().to_lowercase(),
+        2 | 3 => words
+            .iter()
+            .filter_map(|w| w.chars().next())
+            .collect::<String>()
+            .to_lowercase(),
         _ => name.to_string(),
     }
 }
@@ -51,7 +65,9 @@ fn shorten_name(name: &str, rng: &mut ChaCha8Rng) -> String {
 /// One keyboard slip: a swapped, dropped or doubled letter.
 fn typo(q: &str, rng: &mut ChaCha8Rng) -> String {
     let mut chars: Vec<char> = q.chars().collect();
-    let letters: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_alphabetic()).collect();
+    let letters: Vec<usize> = (0..chars.len())
+        .filter(|&i| chars[i].is_alphabetic())
+        .collect();
     if letters.len() < 4 {
         return q.to_string();
     }
@@ -68,19 +84,34 @@ fn typo(q: &str, rng: &mut ChaCha8Rng) -> String {
 
 /// A browsing event about a facet: (page title, domain, url).
 pub fn browse_page(facet: &Facet, rng: &mut ChaCha8Rng) -> (String, String, String) {
-    let subject = facet
-        .entities
-        .choose(rng)
-        .cloned()
-        .unwrap_or_else(|| facet.keywords.first().cloned().unwrap_or_else(|| facet.category.clone()));
+    let subject = facet.entities.choose(rng).cloned().unwrap_or_else(|| {
+        facet
+            .keywords
+            .first()
+            .cloned()
+            .unwrap_or_else(|| facet.category.clone())
+    });
     let kw = facet.keywords.choose(rng).cloned().unwrap_or_default();
     let (title, domain) = match rng.random_range(0..4) {
-        0 => (format!("{subject} {kw} gear and merchandise | ShopMart"), "shopmart.example"),
+        0 => (
+            format!("{subject} {kw} gear and merchandise | ShopMart"),
+            "shopmart.example",
+        ),
         1 => (format!("{subject} - Encyclopedia"), "encyclopedia.example"),
-        2 => (format!("Thread: thoughts on {subject} and the {kw}? - Community Forum"), "forum.example"),
-        _ => (format!("{subject} {kw} highlights and analysis - VidTube"), "vidtube.example"),
+        2 => (
+            format!("Thread: thoughts on {subject} and the {kw}? - Community Forum"),
+            "forum.example",
+        ),
+        _ => (
+            format!("{subject} {kw} highlights and analysis - VidTube"),
+            "vidtube.example",
+        ),
     };
-    let slug: String = subject.to_lowercase().split_whitespace().collect::<Vec<_>>().join("-");
+    let slug: String = subject
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("-");
     let url = format!("https://{domain}/{slug}");
     (title, domain.to_string(), url)
 }
@@ -106,11 +137,23 @@ mod tests {
     fn queries_stay_about_the_facet() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let f = facet();
-        let markers = ["riverton", "hawks", "rh", "maria", "okafor", "mo", "quarterback", "playoff"];
+        let markers = [
+            "riverton",
+            "hawks",
+            "rh",
+            "maria",
+            "okafor",
+            "mo",
+            "quarterback",
+            "playoff",
+        ];
         let mut about = 0;
         for _ in 0..200 {
             let q = search_query(&f, 0.0, &mut rng).to_lowercase();
-            if markers.iter().any(|m| q.split_whitespace().any(|w| w == *m) || q.contains(m)) {
+            if markers
+                .iter()
+                .any(|m| q.split_whitespace().any(|w| w == *m) || q.contains(m))
+            {
                 about += 1;
             }
         }

@@ -29,13 +29,28 @@ struct Story {
 }
 
 fn entity(kind: EntityKind, rng: &mut ChaCha8Rng) -> String {
-    let pick = |list: &[&'static str], rng: &mut ChaCha8Rng| *list.choose(rng).expect("non-empty list");
+    let pick =
+        |list: &[&'static str], rng: &mut ChaCha8Rng| *list.choose(rng).expect("non-empty list");
     match kind {
-        EntityKind::Person => format!("{} {}", pick(taxonomy::FIRST_NAMES, rng), pick(taxonomy::LAST_NAMES, rng)),
-        EntityKind::Team => format!("{} {}", pick(taxonomy::PLACES, rng), pick(taxonomy::TEAM_NOUNS, rng)),
-        EntityKind::Company => format!("{} {}", pick(taxonomy::COMPANY_STEMS, rng), pick(taxonomy::COMPANY_SUFFIXES, rng)),
+        EntityKind::Person => format!(
+            "{} {}",
+            pick(taxonomy::FIRST_NAMES, rng),
+            pick(taxonomy::LAST_NAMES, rng)
+        ),
+        EntityKind::Team => format!(
+            "{} {}",
+            pick(taxonomy::PLACES, rng),
+            pick(taxonomy::TEAM_NOUNS, rng)
+        ),
+        EntityKind::Company => format!(
+            "{} {}",
+            pick(taxonomy::COMPANY_STEMS, rng),
+            pick(taxonomy::COMPANY_SUFFIXES, rng)
+        ),
         EntityKind::Place => pick(taxonomy::PLACES, rng).to_string(),
-        EntityKind::Organisation => pick(taxonomy::ORG_FORMS, rng).replace("{place}", pick(taxonomy::PLACES, rng)),
+        EntityKind::Organisation => {
+            pick(taxonomy::ORG_FORMS, rng).replace("{place}", pick(taxonomy::PLACES, rng))
+        }
         EntityKind::Product => pick(taxonomy::PRODUCT_FORMS, rng)
             .replace("{stem}", pick(taxonomy::COMPANY_STEMS, rng))
             .replace("{n}", &rng.random_range(2..=9).to_string()),
@@ -93,12 +108,17 @@ fn summary(story: &Story, rng: &mut ChaCha8Rng) -> String {
         .replace("{kw1}", kws[0])
         .replace("{kw2}", kws[1])
         .replace("{place}", taxonomy::PLACES.choose(rng).expect("places"))
-        .replace("{weekday}", taxonomy::WEEKDAYS.choose(rng).expect("weekdays"))
+        .replace(
+            "{weekday}",
+            taxonomy::WEEKDAYS.choose(rng).expect("weekdays"),
+        )
 }
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Generates `articles` articles (deterministic in `seed`) and the story facets they belong to.
@@ -116,7 +136,10 @@ pub fn generate(articles: usize, seed: u64) -> (Corpus, Vec<Facet>) {
     let total: f64 = weights.iter().sum();
     // Every story gets at least 4 articles so it can be a facet on both sides of the split.
     let spare = articles.saturating_sub(4 * stories.len()) as f64;
-    let counts: Vec<usize> = weights.iter().map(|w| 4 + (spare * w / total).round() as usize).collect();
+    let counts: Vec<usize> = weights
+        .iter()
+        .map(|w| 4 + (spare * w / total).round() as usize)
+        .collect();
 
     let first = last_day() - Days::new(CORPUS_DAYS - 1);
     let mut items = Vec::with_capacity(articles);
@@ -143,14 +166,20 @@ pub fn generate(articles: usize, seed: u64) -> (Corpus, Vec<Facet>) {
         .map(|(story, past)| Facet {
             id: story.id.clone(),
             category: story.category.name.to_string(),
-            label: format!("{} / {}: {}", story.category.name, story.subtopic, story.entities[0]),
+            label: format!(
+                "{} / {}: {}",
+                story.category.name, story.subtopic, story.entities[0]
+            ),
             keywords: story.keywords.iter().map(|k| k.to_string()).collect(),
             entities: story.entities.clone(),
             past,
             future: Vec::new(),
         })
         .collect();
-    (Corpus::new(items).expect("generated ids are unique"), facets)
+    (
+        Corpus::new(items).expect("generated ids are unique"),
+        facets,
+    )
 }
 
 #[cfg(test)]
@@ -175,7 +204,11 @@ mod tests {
         for f in facets.iter().take(20) {
             for &i in &f.past {
                 let n = corpus.item(i);
-                assert!(f.entities.iter().any(|e| n.title.contains(e.as_str())), "{}", n.title);
+                assert!(
+                    f.entities.iter().any(|e| n.title.contains(e.as_str())),
+                    "{}",
+                    n.title
+                );
             }
         }
     }

@@ -3,9 +3,9 @@
 //! User `i` is a pure function of (seed, i): its own RNG is seeded from a hash of both, so users
 //! can be generated in any order, in parallel, or one at a time for a million-user stream.
 
+use super::World;
 use super::noise::{noise_record, noise_type};
 use super::phrasing::{browse_page, search_query};
-use super::World;
 use crate::data::{Interest, Signal, SignalKind, UserRecord};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
@@ -36,7 +36,9 @@ pub fn generate(world: &World, index: usize) -> UserRecord {
         rng.random_range(1..=3usize)
     } else {
         let mu = cfg.mean_events.ln() - ACTIVITY_SIGMA * ACTIVITY_SIGMA / 2.0;
-        let n: f64 = LogNormal::new(mu, ACTIVITY_SIGMA).expect("finite parameters").sample(&mut rng);
+        let n: f64 = LogNormal::new(mu, ACTIVITY_SIGMA)
+            .expect("finite parameters")
+            .sample(&mut rng);
         (n.round() as usize).clamp(4, cfg.max_events as usize)
     };
     let noise_level = rng.random_range(0.0..=2.0 * cfg.noise_rate).min(0.95);
@@ -47,7 +49,11 @@ pub fn generate(world: &World, index: usize) -> UserRecord {
     for _ in 0..events {
         let mut ts = rng.random_range(start..end);
         let (kind, text, domain, url, noise) = if rng.random_bool(noise_level) {
-            let (k, t, d, u) = noise_record(noise_type(cfg.off_interest_noise_share, &mut rng), &world.corpus, &mut rng);
+            let (k, t, d, u) = noise_record(
+                noise_type(cfg.off_interest_noise_share, &mut rng),
+                &world.corpus,
+                &mut rng,
+            );
             (k, t, d, u, true)
         } else {
             let facet = &world.facets.facets[interests[weighted(&weights, &mut rng)].0];
@@ -56,28 +62,68 @@ pub fn generate(world: &World, index: usize) -> UserRecord {
                 let article = recent_article(&facet.past, &mut rng);
                 let item = world.corpus.item(article);
                 // A click cannot precede publication.
-                let published = item.date.and_hms_opt(6, 0, 0).expect("valid time").and_utc().timestamp();
-                ts = ts.max(published + rng.random_range(0..12 * 3600)).min(end - 1);
-                let url = item.url.clone().or_else(|| Some(format!("https://news.example/{}", item.id)));
-                (SignalKind::NewsClick, item.title.clone(), Some("news.example".to_string()), url, false)
+                let published = item
+                    .date
+                    .and_hms_opt(6, 0, 0)
+                    .expect("valid time")
+                    .and_utc()
+                    .timestamp();
+                ts = ts
+                    .max(published + rng.random_range(0..12 * 3600))
+                    .min(end - 1);
+                let url = item
+                    .url
+                    .clone()
+                    .or_else(|| Some(format!("https://news.example/{}", item.id)));
+                (
+                    SignalKind::NewsClick,
+                    item.title.clone(),
+                    Some("news.example".to_string()),
+                    url,
+                    false,
+                )
             } else if r < cfg.news_click_share + cfg.search_share {
-                (SignalKind::Search, search_query(facet, cfg.typo_rate, &mut rng), None, None, false)
+                (
+                    SignalKind::Search,
+                    search_query(facet, cfg.typo_rate, &mut rng),
+                    None,
+                    None,
+                    false,
+                )
             } else {
                 let (title, domain, url) = browse_page(facet, &mut rng);
                 (SignalKind::Browse, title, Some(domain), Some(url), false)
             }
         };
-        history.push(Signal { user: id.clone(), timestamp: ts, kind, text, url, domain, noise: Some(noise) });
+        history.push(Signal {
+            user: id.clone(),
+            timestamp: ts,
+            kind,
+            text,
+            url,
+            domain,
+            noise: Some(noise),
+        });
     }
     history.sort_by_key(|s| s.timestamp);
 
     let future_clicks = future_clicks(world, &interests, &weights, &mut rng);
-    let candidates = (cfg.impression_negatives > 0).then(|| candidates(world, &future_clicks, &mut rng));
+    let candidates =
+        (cfg.impression_negatives > 0).then(|| candidates(world, &future_clicks, &mut rng));
     let interests = interests
         .iter()
-        .map(|&(f, w)| Interest { facet: world.facets.facets[f].id.clone(), weight: w as f32 })
+        .map(|&(f, w)| Interest {
+            facet: world.facets.facets[f].id.clone(),
+            weight: w as f32,
+        })
         .collect();
-    UserRecord { id, history, future_clicks, candidates, interests: Some(interests) }
+    UserRecord {
+        id,
+        history,
+        future_clicks,
+        candidates,
+        interests: Some(interests),
+    }
 }
 
 /// Index drawn proportionally to `weights`.
@@ -119,7 +165,10 @@ fn pick_interests(world: &World, rng: &mut ChaCha8Rng) -> Vec<(usize, f64)> {
     }
     let raw: Vec<f64> = chosen.iter().map(|_| Exp1.sample(rng)).collect();
     let total: f64 = raw.iter().sum::<f64>().max(f64::MIN_POSITIVE);
-    let mut out: Vec<(usize, f64)> = chosen.into_iter().zip(raw.into_iter().map(|r| r / total)).collect();
+    let mut out: Vec<(usize, f64)> = chosen
+        .into_iter()
+        .zip(raw.into_iter().map(|r| r / total))
+        .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
     out
 }
@@ -134,9 +183,16 @@ fn recent_article(articles: &[u32], rng: &mut ChaCha8Rng) -> u32 {
 /// Held-out clicks after the split: from the user's facets, except that with probability
 /// `drift` a click goes to a facet the user never showed (interest drift), in a category the
 /// user already reads half the time.
-fn future_clicks(world: &World, interests: &[(usize, f64)], weights: &[f64], rng: &mut ChaCha8Rng) -> Vec<String> {
+fn future_clicks(
+    world: &World,
+    interests: &[(usize, f64)],
+    weights: &[f64],
+    rng: &mut ChaCha8Rng,
+) -> Vec<String> {
     let cfg = &world.config;
-    let extra: u64 = Poisson::new((cfg.future_clicks_mean - 1.0).max(1e-9)).map(|p| p.sample(rng) as u64).unwrap_or(0);
+    let extra: u64 = Poisson::new((cfg.future_clicks_mean - 1.0).max(1e-9))
+        .map(|p| p.sample(rng) as u64)
+        .unwrap_or(0);
     let want = 1 + extra as usize;
     let mut clicks: Vec<String> = Vec::with_capacity(want);
     let mut attempts = 0;
@@ -144,12 +200,19 @@ fn future_clicks(world: &World, interests: &[(usize, f64)], weights: &[f64], rng
         attempts += 1;
         let facet = if rng.random_bool(cfg.drift) {
             let own = &world.facets.facets[interests[weighted(weights, rng)].0];
-            let pool = if rng.random_bool(0.5) { &world.eligible_by_category[&own.category] } else { &world.eligible };
+            let pool = if rng.random_bool(0.5) {
+                &world.eligible_by_category[&own.category]
+            } else {
+                &world.eligible
+            };
             *pool.choose(rng).expect("non-empty")
         } else {
             interests[weighted(weights, rng)].0
         };
-        let article = *world.facets.facets[facet].future.choose(rng).expect("eligible facets have future articles");
+        let article = *world.facets.facets[facet]
+            .future
+            .choose(rng)
+            .expect("eligible facets have future articles");
         let id = &world.corpus.item(article).id;
         if !clicks.contains(id) {
             clicks.push(id.clone());
@@ -166,7 +229,10 @@ fn candidates(world: &World, clicks: &[String], rng: &mut ChaCha8Rng) -> Vec<Str
     let mut attempts = 0;
     while out.len() < want && attempts < want * 10 {
         attempts += 1;
-        let id = &world.corpus.item(*world.future_articles.choose(rng).expect("non-empty")).id;
+        let id = &world
+            .corpus
+            .item(*world.future_articles.choose(rng).expect("non-empty"))
+            .id;
         if !out.contains(id) {
             out.push(id.clone());
         }
