@@ -1,11 +1,12 @@
 //! Retrieval and reward-scoring throughput on a 10k-article procedural corpus with the
-//! built-in embedder: BM25 queries/s, dense top-10 queries/s, composite lists/s (5 queries
-//! each, all five rewards). Run with `cargo bench -p quill-rewards --bench scoring`.
+//! built-in embedder: BM25 queries/s, dense top-10 queries/s, texts embedded/s (word vectors,
+//! and all-MiniLM-L6-v2 when fetched), composite lists/s (5 queries each, all five rewards). Run with `cargo bench -p quill-rewards --bench scoring`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use quill::data::{DataConfig, UserSource, world::World};
 use quill::retrieval::{
-    Bm25Index, DenseIndex, Embedder, Retriever, WordVectorConfig, WordVectors, embed_articles,
+    Bm25Index, DenseIndex, Embedder, MiniLm, Retriever, WordVectorConfig, WordVectors,
+    embed_articles,
 };
 use quill::reward::{Aggregation, CompositeReward, RewardEnv, RuleJudge};
 use quill::text::query_list::{QueryList, QueryListFormat};
@@ -53,6 +54,23 @@ fn scoring(c: &mut Criterion) {
     group.bench_function("dense_top10", |b| {
         b.iter(|| black_box(dense.search_batch(&refs, 10)))
     });
+    group.bench_function("word_vectors_embed", |b| {
+        b.iter(|| black_box(embedder.embed(&refs)))
+    });
+    // all-MiniLM-L6-v2 only when fetched (scripts/fetch_minilm.sh).
+    let minilm_dir = quill::retrieval::minilm_dir(
+        Path::new("models/all-MiniLM-L6-v2"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").as_path(),
+    );
+    let cpu = quill::device::device(quill::device::DeviceKind::Cpu).expect("cpu");
+    match MiniLm::load(&minilm_dir, &cpu) {
+        Ok(minilm) => {
+            group.bench_function("minilm_embed", |b| {
+                b.iter(|| black_box(minilm.embed(&refs)))
+            });
+        }
+        Err(e) => eprintln!("minilm_embed skipped: {e}"),
+    }
     group.finish();
 
     let stats = Arc::new(TermStats::build(&corpus));

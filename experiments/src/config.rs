@@ -7,7 +7,7 @@ use quill::config::{Check, Section};
 use quill::data::DataConfig;
 use quill::device::DeviceKind;
 use quill::retrieval::RetrievalConfig;
-use quill::reward::CompositeConfig;
+use quill::reward::{CompositeConfig, JudgeConfig};
 use quill::text::query_list::QueryListFormat;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,8 @@ quill::config_section! {
         pub retrieval: RetrievalConfig = RetrievalConfig::default(), Check::Any;
         /// How weighted rewards combine.
         pub composite: CompositeConfig = CompositeConfig::default(), Check::Any;
+        /// The judge of the rubric rewards (interest coverage, query specificity).
+        pub judge: JudgeConfig = JudgeConfig::default(), Check::Any;
         /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
         /// plugin's own parameters.
         pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;
@@ -140,8 +142,22 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
             ),
         ));
     }
+    c.judge.check_available()?;
     reward_spec(c)?;
     Ok(())
+}
+
+/// Each configured reward's own parameters: its `[rewards.<name>]` table without `weight`
+/// (what `CompositeReward::build` hands to the plugin).
+pub fn reward_params(c: &ExperimentConfig) -> std::collections::HashMap<String, toml::Table> {
+    c.rewards
+        .iter()
+        .map(|(name, table)| {
+            let mut params = table.clone();
+            params.remove("weight");
+            (name.clone(), params)
+        })
+        .collect()
 }
 
 /// The (reward, weight) pairs after the ablation, each built once to check its parameters.

@@ -11,3 +11,4 @@ pub mod data_cmd;
 pub mod explain;
 pub mod locate;
 pub mod run;
+pub mod scoring;

@@ -87,3 +87,50 @@ fn syntax_errors_give_a_position() {
     let e = err("[data\nusers = 1\n");
     assert!(e.starts_with("exp.toml:1:"), "{e}");
 }
+
+#[test]
+fn judge_section_defaults_to_rules_and_reports_bad_values() {
+    let c = parse("", Path::new("exp.toml")).unwrap();
+    assert_eq!(c.judge.kind, quill::reward::JudgeKind::Rules);
+    let e = err("[judge]\nkind = \"gpt4\"\n");
+    assert!(e.starts_with("exp.toml:2:8: judge.kind: "), "{e}");
+    assert!(e.contains("rules") && e.contains("http"), "{e}");
+    let e = err("[judge.http]\nmodle = \"m\"\n");
+    assert!(e.starts_with("exp.toml:2:1: "), "{e}");
+    assert!(e.contains("modle") && e.contains("model"), "{e}");
+    let e = err("[judge.http]\ntimeout_secs = 0\n");
+    assert!(
+        e.starts_with("exp.toml:2:16: judge.http.timeout_secs: value 0 is out of range"),
+        "{e}"
+    );
+}
+
+#[cfg(not(feature = "http-judge"))]
+#[test]
+fn the_http_judge_without_the_feature_is_a_clear_error() {
+    let e = err("[experiment]\nseed = 1\n\n[judge]\nkind = \"http\"\n");
+    assert!(e.starts_with("exp.toml:5:8: judge.kind: "), "{e}");
+    assert!(e.contains("--features http-judge"), "{e}");
+}
+
+#[cfg(feature = "http-judge")]
+#[test]
+fn the_http_judge_with_the_feature_is_valid() {
+    let c = parse(
+        "[judge]\nkind = \"http\"\n[judge.http]\nmodel = \"m\"\n",
+        Path::new("exp.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.judge.http.model, "m");
+}
+
+#[test]
+fn explain_documents_the_judge_section() {
+    let text = quill_experiments::explain::explain();
+    assert!(text.contains("[judge]"), "{text}");
+    assert!(
+        text.contains("judge.kind = \"rules\"  (valid: one of rules, http)"),
+        "{text}"
+    );
+    assert!(text.contains("judge.http.batch_size = 16"), "{text}");
+}

@@ -9,7 +9,10 @@ mod metrics;
 mod offline;
 mod oracle;
 
-pub use baselines::{BaselineResult, HISTORY_QUERIES, history_queries, mean_oracle, run_baselines};
+pub use baselines::{
+    BaselineResult, HISTORY_QUERIES, ImpressionBaselines, RewardMeans, history_queries,
+    impression_baselines, mean_oracle, run_baselines,
+};
 pub use fusion::{Fusion, fuse};
 pub use impressions::{ImpressionMetrics, candidate_scores, impression_metrics};
 pub use metrics::{MetricMeans, RankingMetrics, ranking_metrics};

@@ -6,6 +6,11 @@ pub trait Embedder: Send + Sync {
     fn dim(&self) -> usize;
     /// One unit-length vector per text (all zeros for a text with nothing to embed).
     fn embed(&self, texts: &[&str]) -> Vec<Vec<f32>>;
+    /// A hash of everything the vectors depend on (weights, tokenizer, pooling), for embedders
+    /// worth caching on disk (`embed_articles_cached`); `None` (the default) never caches.
+    fn cache_key(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Unit embedding of every article's text (`NewsItem::text`), by corpus index. Computed once

@@ -5,12 +5,16 @@ mod bm25;
 mod config;
 mod dense;
 mod embedder;
+mod minilm;
+mod vector_cache;
 mod word_vectors;
 
 pub use bm25::Bm25Index;
-pub use config::{FusionKind, RetrievalConfig, RetrievalStack, RetrieverKind};
+pub use config::{EmbedderKind, FusionKind, RetrievalConfig, RetrievalStack, RetrieverKind};
 pub use dense::DenseIndex;
 pub use embedder::{Embedder, cosine, embed_articles};
+pub use minilm::{MINILM_DIR_ENV, MINILM_FILES, MiniLm, minilm_dir};
+pub use vector_cache::embed_articles_cached;
 pub use word_vectors::{WordVectorConfig, WordVectors};
 
 /// One retrieved article.

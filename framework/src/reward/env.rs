@@ -2,8 +2,10 @@
 //! and per-batch caches so each distinct query is embedded and retrieved once.
 
 use super::judge::Judge;
+use super::judge_config::JudgeConfig;
 use crate::data::Corpus;
-use crate::retrieval::{Embedder, Hit, Retriever};
+use crate::error::Result;
+use crate::retrieval::{Embedder, Hit, RetrievalStack, Retriever};
 use crate::text::query_list::QueryList;
 use crate::text::term_stats::TermStats;
 use std::collections::HashMap;
@@ -21,6 +23,28 @@ pub struct RewardEnv {
     pub article_vectors: Arc<Vec<Vec<f32>>>,
     pub stats: Arc<TermStats>,
     pub judge: Arc<dyn Judge>,
+}
+
+impl RewardEnv {
+    /// The environment of one experiment: the retrieval stack already built over `corpus` (so
+    /// rewards and evaluation share one embedder, one set of article vectors and one index),
+    /// the corpus term statistics, and the judge the `[judge]` section selects. Fails only when
+    /// the judge cannot be built (`judge.kind = "http"` without the feature, a bad endpoint).
+    pub fn build(
+        corpus: Arc<Corpus>,
+        stack: &RetrievalStack,
+        stats: Arc<TermStats>,
+        judge: &JudgeConfig,
+    ) -> Result<RewardEnv> {
+        Ok(RewardEnv {
+            judge: judge.build(stats.clone())?,
+            corpus,
+            embedder: stack.embedder.clone(),
+            retriever: stack.retriever.clone(),
+            article_vectors: stack.article_vectors.clone(),
+            stats,
+        })
+    }
 }
 
 /// Embeddings and top-K hits of the distinct queries of a batch of lists.

@@ -8,32 +8,12 @@
 
 use super::interests::InterestItem;
 use super::judge::{Judge, RubricItem};
-use crate::config::{Check, Section};
+use super::judge_config::HttpJudgeConfig;
+use crate::config::Section;
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::time::Duration;
-
-crate::config_section! {
-    /// An LLM judge reached over HTTP (OpenAI-compatible chat completions).
-    pub struct HttpJudgeConfig {
-        /// Full URL of the chat-completions endpoint.
-        pub endpoint: String = "http://127.0.0.1:8000/v1/chat/completions".into(), Check::NonEmpty;
-        /// Model name sent in each request.
-        pub model: String = "gpt-4o-mini".into(), Check::NonEmpty;
-        /// Name of the environment variable holding the API key, read when the judge is built;
-        /// unset or empty sends no Authorization header (local servers need none).
-        pub api_key_env: String = "OPENAI_API_KEY".into(), Check::Any;
-        /// Seconds one request may take, from connecting to the last byte of the reply.
-        pub timeout_secs: f64 = 30.0, Check::Range { min: 0.1, max: 600.0 };
-        /// Retries of a request after a connection error, timeout, HTTP 429 or 5xx.
-        pub retries: u32 = 2, Check::Range { min: 0.0, max: 10.0 };
-        /// Rubric items per request.
-        pub batch_size: u32 = 16, Check::Range { min: 1.0, max: 1024.0 };
-        /// Sampling temperature (0 = as deterministic as the server allows).
-        pub temperature: f64 = 0.0, Check::Range { min: 0.0, max: 2.0 };
-    }
-}
 
 /// Interests can have long histories; the newest examples and top terms are enough to judge
 /// coverage, and capping them keeps a prompt of `batch_size` items a sane size.
@@ -69,17 +49,24 @@ pub struct HttpJudge {
 
 impl HttpJudge {
     /// Checks the config, reads the API key from `api_key_env`, and prepares the HTTP client.
+    /// Config errors name fields under `judge.http`, where experiment files set them.
     pub fn new(cfg: HttpJudgeConfig) -> Result<Self> {
-        cfg.validate("http_judge")?;
+        Self::at(cfg, "judge.http")
+    }
+
+    /// As [`HttpJudge::new`], with config errors naming fields under `prefix`.
+    pub fn at(cfg: HttpJudgeConfig, prefix: &str) -> Result<Self> {
+        cfg.validate(prefix)?;
+        let endpoint_field = crate::config::join_path(prefix, "endpoint");
         let uri: ureq::http::Uri = cfg.endpoint.parse().map_err(|e| {
             Error::field(
-                "http_judge.endpoint",
+                &endpoint_field,
                 format!("{:?} is not a URL: {e}", cfg.endpoint),
             )
         })?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(Error::field(
-                "http_judge.endpoint",
+                &endpoint_field,
                 format!("{:?} is not an http(s) URL", cfg.endpoint),
             ));
         }
@@ -342,7 +329,7 @@ mod tests {
             ..Default::default()
         };
         let err = HttpJudge::new(cfg).err().unwrap().to_string();
-        assert!(err.starts_with("http_judge.endpoint"), "{err}");
+        assert!(err.starts_with("judge.http.endpoint"), "{err}");
         let cfg = HttpJudgeConfig {
             timeout_secs: 0.0,
             ..Default::default()
@@ -352,7 +339,7 @@ mod tests {
                 .err()
                 .unwrap()
                 .to_string()
-                .starts_with("http_judge.timeout_secs")
+                .starts_with("judge.http.timeout_secs")
         );
     }
 

@@ -3,7 +3,8 @@
 //! A reward plugin is one file in the `quill-rewards` crate that implements [`Reward`] and
 //! registers a [`RewardPlugin`] with `inventory::submit!`. An ablation is a named change of the
 //! reward set, registered the same way as an [`AblationPlugin`]; `no_<reward>` ablations exist
-//! for every registered reward without being written. Rubric rewards ask a [`Judge`].
+//! for every registered reward without being written. Rubric rewards ask a [`Judge`], chosen
+//! by the `[judge]` section ([`JudgeConfig`]).
 
 mod ablation;
 mod composite;
@@ -12,6 +13,7 @@ mod env;
 mod http_judge;
 mod interests;
 mod judge;
+mod judge_config;
 mod registry;
 pub mod testing;
 
@@ -19,9 +21,10 @@ pub use ablation::{Ablation, AblationPlugin, ablation_names, resolve_ablation};
 pub use composite::{Aggregation, CompositeConfig, CompositeReward, Scored};
 pub use env::{QueryCache, REWARD_TOP_K, RewardEnv};
 #[cfg(feature = "http-judge")]
-pub use http_judge::{HttpJudge, HttpJudgeConfig};
+pub use http_judge::HttpJudge;
 pub use interests::{InterestItem, MAX_INTERESTS, user_interests};
 pub use judge::{Judge, RubricItem, RuleJudge};
+pub use judge_config::{HttpJudgeConfig, JudgeConfig, JudgeKind};
 pub use registry::{
     Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, parameterless,
     registered_rewards,
