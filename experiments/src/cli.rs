@@ -15,7 +15,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run an experiment: data, cleaner, statistics (and, as they land, training and evaluation).
+    /// Run an experiment: data, cleaner, statistics, the policy's warm start (and, as they land,
+    /// RL training and evaluation).
     Run {
         /// The experiment TOML file.
         file: PathBuf,
@@ -30,6 +31,22 @@ enum Command {
     },
     /// List registered reward plugins and ablations.
     Rewards,
+    /// Print a user's prompt and lists sampled from the experiment's policy checkpoint.
+    Sample {
+        /// The experiment TOML file.
+        file: PathBuf,
+        /// The user's id (see `quill data sample`).
+        #[arg(long)]
+        user: String,
+        /// A checkpoint directory (default: the experiment's `policy/`).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// How many lists.
+        #[arg(short, default_value_t = 3)]
+        n: usize,
+    },
+    /// List the from-scratch policy presets with their shapes and parameter counts.
+    Presets,
     /// Evaluate the model-free baselines (random, popularity, history-as-queries) on the test split.
     EvalBaselines {
         /// The experiment TOML file.
@@ -97,6 +114,16 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::EvalBaselines { file } => baselines_cmd::eval_baselines(&config::load(&file)?),
         Command::Rewards => {
             print!("{}", explain::rewards());
+            Ok(())
+        }
+        Command::Sample {
+            file,
+            user,
+            checkpoint,
+            n,
+        } => crate::policy_stage::sample(&config::load(&file)?, &user, checkpoint.as_deref(), n),
+        Command::Presets => {
+            print!("{}", explain::presets());
             Ok(())
         }
         Command::Data {

@@ -6,9 +6,11 @@ use quill::clean::CleanerConfig;
 use quill::config::{Check, Section};
 use quill::data::DataConfig;
 use quill::device::DeviceKind;
+use quill::policy::SamplingConfig;
 use quill::retrieval::RetrievalConfig;
 use quill::reward::{CompositeConfig, JudgeConfig};
 use quill::text::query_list::QueryListFormat;
+use quill::train::{PolicyConfig, WarmStartConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -45,6 +47,12 @@ quill::config_section! {
         pub composite: CompositeConfig = CompositeConfig::default(), Check::Any;
         /// The judge of the rubric rewards (interest coverage, query specificity).
         pub judge: JudgeConfig = JudgeConfig::default(), Check::Any;
+        /// The policy: preset, tokenizer vocabulary, prompt budget.
+        pub policy: PolicyConfig = PolicyConfig::default(), Check::Any;
+        /// The warm start: language modelling, then supervised bootstrap lists.
+        pub warm_start: WarmStartConfig = WarmStartConfig::default(), Check::Any;
+        /// How query lists are sampled from the policy.
+        pub sampling: SamplingConfig = SamplingConfig::default(), Check::Any;
         /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
         /// plugin's own parameters.
         pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;
@@ -144,6 +152,7 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
     }
     c.judge.check_available()?;
     reward_spec(c)?;
+    quill::policy::find_preset(&c.policy.preset)?;
     Ok(())
 }
 

@@ -55,3 +55,38 @@ pub fn rewards() -> String {
     }
     out
 }
+
+/// The policy presets as a table: shape, tokenizer vocabulary and parameter count.
+pub fn presets() -> String {
+    let mut out = format!(
+        "{:<7} {:>6} {:>6} {:>6} {:>9} {:>5} {:>11}  {}\n",
+        "preset", "vocab", "hidden", "layers", "heads/kv", "mlp", "parameters", "use"
+    );
+    for p in quill::policy::presets() {
+        let c = &p.config;
+        out += &format!(
+            "{:<7} {:>6} {:>6} {:>6} {:>9} {:>5} {:>11}  {}\n",
+            p.name,
+            c.vocab_size,
+            c.hidden_size,
+            c.layers,
+            format!("{}/{}", c.heads, c.kv_heads),
+            c.intermediate_size,
+            thousands(c.param_count()),
+            p.description
+        );
+    }
+    out
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}

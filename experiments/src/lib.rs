@@ -10,5 +10,6 @@ pub mod config;
 pub mod data_cmd;
 pub mod explain;
 pub mod locate;
+pub mod policy_stage;
 pub mod run;
 pub mod scoring;

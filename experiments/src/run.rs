@@ -46,6 +46,10 @@ pub fn run(exp: &Experiment) -> Result<()> {
         write_json(&out.join("stats.json"), &json!({ "raw": raw_stats }))?;
     }
     metrics["users"] = json!(raw_stats.users);
+    if cfg.warm_start.enabled {
+        let cleaner = cleaner.as_ref().map(|(c, _)| c);
+        metrics["warm_start"] = crate::policy_stage::warm_start_stage(exp, &data, cleaner)?;
+    }
     write_json(&out.join("metrics.json"), &metrics)?;
     eprintln!("wrote {}", out.join("metrics.json").display());
     Ok(())

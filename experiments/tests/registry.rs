@@ -76,3 +76,17 @@ fn the_registered_structural_reward_scores_lists() {
     params.insert("strict".into(), toml::Value::Boolean(true));
     assert!((plugin.build)(&params).is_err());
 }
+
+#[test]
+fn presets_lists_every_preset_with_its_parameter_count() {
+    let text = quill_experiments::explain::presets();
+    for p in quill::policy::presets() {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(p.name))
+            .unwrap_or_else(|| panic!("{} missing from:\n{text}", p.name));
+        let count = p.config.param_count().to_string();
+        assert!(line.replace(',', "").contains(&count), "{line} lacks {count}");
+    }
+    assert!(text.contains("131,392"), "nano's hand-checked count:\n{text}");
+}

@@ -27,7 +27,9 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     let world_cfg = format!(
         "[experiment]\nname = \"w\"\nseed = 3\noutput_dir = {out:?}\n\
          [data]\nusers = 400\n[data.corpus]\narticles = 2000\n\
-         [cleaner]\nepochs = 2\ntrain_users = 300\n",
+         [cleaner]\nepochs = 2\ntrain_users = 300\n\
+         [warm_start]\nlm_steps = 3\nsft_steps = 3\nbatch_size = 4\neval_users = 4\n\
+         [sampling]\nmax_new_tokens = 24\n",
         out = dir.join("out")
     );
     let exp = config::load(&write_config(&dir, &world_cfg)).unwrap();
@@ -46,20 +48,42 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     );
     assert!(out.join("config.toml").exists() && out.join("cleaner").is_dir());
 
-    // The same seed and config give the same metrics.
-    std::fs::rename(&out, dir.join("first")).unwrap();
+    let warm = &metrics["warm_start"];
+    assert_eq!(warm["sampled_lists"], 4);
+    assert_eq!(warm["sft_loss"].as_array().unwrap().len(), 3);
+    assert!(
+        out.join("policy/policy.json").is_file() && out.join("policy/tokenizer.json").is_file()
+    );
+
+    // A rerun of the same config reuses the finished warm start.
+    let saved = std::fs::read(out.join("policy/weights.safetensors")).unwrap();
     run::run(&exp).unwrap();
     assert_eq!(
-        read_json(&out.join("metrics.json"))["cleaner"]["test"],
-        metrics["cleaner"]["test"]
+        std::fs::read(out.join("policy/weights.safetensors")).unwrap(),
+        saved
     );
+
+    // `quill sample` loads the checkpoint for a user of the dataset.
+    let data = quill::data::load_dataset(&exp.config.data, 3, &exp.base_dir).unwrap();
+    let user = data.iter().next().unwrap();
+    quill_experiments::policy_stage::sample(&exp, &user.id, None, 2).unwrap();
+    let err = quill_experiments::policy_stage::sample(&exp, "nobody", None, 1).unwrap_err();
+    assert!(format!("{err:#}").contains("no user \"nobody\""), "{err:#}");
+
+    // The same seed and config give the same metrics, the warm start's included.
+    std::fs::rename(&out, dir.join("first")).unwrap();
+    run::run(&exp).unwrap();
+    let again = read_json(&out.join("metrics.json"));
+    assert_eq!(again["cleaner"]["test"], metrics["cleaner"]["test"]);
+    assert_eq!(again["warm_start"]["sft_loss"], warm["sft_loss"]);
+    assert_eq!(again["warm_start"]["valid_rate"], warm["valid_rate"]);
 
     // MIND has no noise labels: the saved cleaner is loaded instead of trained.
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../framework/tests/fixtures/mind");
     let mind_cfg = format!(
         "[experiment]\nname = \"m\"\noutput_dir = {out:?}\n\
          [data]\nsource = \"mind\"\nusers = 0\n[data.mind]\nnews = {news:?}\nbehaviors = {beh:?}\n\
-         [cleaner]\nload = {load:?}\n",
+         [cleaner]\nload = {load:?}\n[warm_start]\nenabled = false\n",
         out = dir.join("out"),
         news = fixtures.join("news.tsv"),
         beh = fixtures.join("behaviors.tsv"),

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically, creating parent directories.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -28,6 +28,82 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(Error::io(path, e));
     }
     Ok(())
+}
+
+/// Writes a directory of files atomically: `write` fills a fresh sibling staging directory,
+/// which then replaces `dir` by rename, so a reader never sees half a checkpoint, nor files from
+/// two saves side by side. An existing `dir` is replaced only when it holds `marker` (a file
+/// every save writes) or is empty; `what` names such a directory in the refusal.
+pub fn save_dir_atomic(
+    dir: &Path,
+    marker: &str,
+    what: &str,
+    write: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let name = dir.file_name().ok_or_else(|| {
+        Error::in_file(
+            dir,
+            "cannot save here: the path has no final directory name",
+        )
+    })?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let replaceable = dir.is_dir()
+        && (dir.join(marker).is_file()
+            || std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()));
+    if dir.exists() && !replaceable {
+        let msg = format!("exists and is not {what} (no {marker}); refusing to replace it");
+        return Err(Error::in_file(dir, msg));
+    }
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let tag = format!("{}-{}", std::process::id(), unique_suffix());
+    let staging = parent.join(format!(".{}.tmp-{tag}", name.to_string_lossy()));
+    let result = std::fs::create_dir(&staging)
+        .map_err(|e| Error::io(&staging, e))
+        .and_then(|()| write(&staging))
+        .and_then(|()| {
+            replace_dir(
+                &staging,
+                dir,
+                &parent.join(format!(".{}.old-{tag}", name.to_string_lossy())),
+            )
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+/// Moves `staging` to `dir`, swapping out an existing `dir` through `old` (renames are atomic on
+/// one filesystem; the brief window without `dir` is between two renames, never a torn file).
+fn replace_dir(staging: &Path, dir: &Path, old: &Path) -> Result<()> {
+    if dir.exists() {
+        std::fs::rename(dir, old).map_err(|e| Error::io(dir, e))?;
+        if let Err(e) = std::fs::rename(staging, dir) {
+            let _ = std::fs::rename(old, dir);
+            return Err(Error::io(dir, e));
+        }
+        let _ = std::fs::remove_dir_all(old);
+    } else {
+        std::fs::rename(staging, dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` with `bytes` and flushes it to disk (inside a staging directory).
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Distinguishes concurrent saves from one process (the pid alone does not).
+fn unique_suffix() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Writes a value as pretty JSON, atomically.

@@ -10,9 +10,11 @@ pub mod device;
 pub mod error;
 pub mod eval;
 pub mod io;
+pub mod policy;
 pub mod progress;
 pub mod retrieval;
 pub mod reward;
 pub mod text;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -8,12 +8,12 @@ use super::model::NoiseNet;
 use crate::config::Section;
 use crate::device::DeviceKind;
 use crate::error::{Error, Result};
+use crate::io::write_synced;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub const META_FILE: &str = "cleaner.json";
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
@@ -36,38 +36,12 @@ impl Cleaner {
     /// then replaces `dir` by rename, so a reader never sees half a cleaner, nor weights from one
     /// save beside a config from another. An existing `dir` must be a saved cleaner or empty.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let name = dir.file_name().ok_or_else(|| {
-            Error::in_file(
-                dir,
-                "cannot save a cleaner here: the path has no final directory name",
-            )
-        })?;
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if dir.exists() && !is_replaceable(dir) {
-            return Err(Error::in_file(
-                dir,
-                format!(
-                    "exists and is not a saved cleaner (no {META_FILE}); refusing to replace it"
-                ),
-            ));
-        }
-        fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-        let tag = format!("{}-{}", std::process::id(), unique_suffix());
-        let staging = parent.join(format!(".{}.tmp-{tag}", name.to_string_lossy()));
-        let result = self
-            .write_files(&staging)
-            .and_then(|()| replace_dir(&staging, dir, &parent, name, &tag));
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&staging);
-        }
-        result
+        crate::io::save_dir_atomic(dir, META_FILE, "a saved cleaner", |staging| {
+            self.write_files(staging)
+        })
     }
 
     fn write_files(&self, staging: &Path) -> Result<()> {
-        fs::create_dir(staging).map_err(|e| Error::io(staging, e))?;
         let mut store = SafetensorsStore::from_bytes(None);
         let weights_path = staging.join(WEIGHTS_FILE);
         self.net.save_into(&mut store).map_err(|e| {
@@ -206,49 +180,4 @@ fn check_shapes(bytes: &[u8], config: &CleanerConfig, weights_path: &Path) -> Re
         }
     }
     Ok(())
-}
-
-/// True when `dir` can be replaced by a save: a previous cleaner or an empty directory.
-fn is_replaceable(dir: &Path) -> bool {
-    dir.is_dir()
-        && (dir.join(META_FILE).is_file()
-            || fs::read_dir(dir)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false))
-}
-
-/// Moves `staging` to `dir`, swapping out an existing `dir` (renames are atomic on one
-/// filesystem; the brief window without `dir` is between two renames, never a torn file).
-fn replace_dir(
-    staging: &Path,
-    dir: &Path,
-    parent: &Path,
-    name: &std::ffi::OsStr,
-    tag: &str,
-) -> Result<()> {
-    if dir.exists() {
-        let old = parent.join(format!(".{}.old-{tag}", name.to_string_lossy()));
-        fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        if let Err(e) = fs::rename(staging, dir) {
-            let _ = fs::rename(&old, dir);
-            return Err(Error::io(dir, e));
-        }
-        let _ = fs::remove_dir_all(&old);
-    } else {
-        fs::rename(staging, dir).map_err(|e| Error::io(dir, e))?;
-    }
-    Ok(())
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(path, e))
-}
-
-/// Distinguishes concurrent saves from one process (the pid alone does not).
-fn unique_suffix() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

@@ -1,5 +1,12 @@
 //! Text utilities shared by loaders, the simulator, the cleaner and (later) rewards.
 
+pub mod bootstrap;
+pub mod prompt;
 pub mod query_list;
 pub mod term_stats;
 pub mod terms;
+pub mod tokenizer;
+
+pub use bootstrap::{Bootstrap, BootstrapList};
+pub use prompt::PromptBuilder;
+pub use tokenizer::PolicyTokenizer;

@@ -1,0 +1,229 @@
+//! The policy stage of `quill run`: train the tokenizer, warm-start a preset (language
+//! modelling, then supervised bootstrap lists), measure structural validity, and save the
+//! checkpoint; and `quill sample`, which prints a user's prompt and sampled lists.
+
+use crate::config::Experiment;
+use anyhow::{Context, Result, bail};
+use quill::clean::Cleaner;
+use quill::data::{Dataset, Split, UserRecord};
+use quill::device::training_device;
+use quill::io::write_json;
+use quill::policy::{
+    Decoder, Generation, TOKENIZER_FILE, find_preset, generate, load_checkpoint, save_checkpoint,
+};
+use quill::text::bootstrap::Bootstrap;
+use quill::text::term_stats::TermStats;
+use quill::text::tokenizer::training_texts;
+use quill::text::{PolicyTokenizer, PromptBuilder};
+use quill::train::{WarmStartData, warm_start};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where the warm-started policy of an experiment is saved.
+pub fn checkpoint_dir(exp: &Experiment) -> PathBuf {
+    exp.output_dir().join("policy")
+}
+
+/// Runs the warm start unless a checkpoint of the same resolved config exists; returns the
+/// report for `metrics.json`.
+pub fn warm_start_stage(
+    exp: &Experiment,
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+) -> Result<Value> {
+    let cfg = &exp.config;
+    let dir = checkpoint_dir(exp);
+    let config_hash = format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(toml::to_string(cfg)?.as_bytes())
+    );
+    let report_path = dir.join("warm_start.json");
+    if let Ok(text) = std::fs::read_to_string(&report_path) {
+        let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if saved["config_hash"] == json!(config_hash) {
+            eprintln!(
+                "policy: reusing the warm start in {} (same config)",
+                dir.display()
+            );
+            return Ok(saved);
+        }
+    }
+    let seed = cfg.experiment.seed;
+    let clean = |u: UserRecord| cleaner.map_or(u.clone(), |c| c.clean_user(&u));
+    let train: Vec<UserRecord> = data.iter_split(Split::Train).map(clean).collect();
+    let valid: Vec<UserRecord> = data
+        .iter_split(Split::Valid)
+        .take(cfg.warm_start.eval_users as usize)
+        .map(clean)
+        .collect();
+
+    let t = Instant::now();
+    let stats = TermStats::build(&data.corpus);
+    let bootstrap = Bootstrap::new(&stats, cfg.format.clone())?;
+    // Users whose list needed generic filler queries teach nothing about interests.
+    let lists: Vec<(usize, Vec<String>)> = train
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (i, bootstrap.for_user(u)))
+        .filter(|(_, l)| l.generic == 0)
+        .map(|(i, l)| (i, l.queries))
+        .collect();
+    let preset = find_preset(&cfg.policy.preset)?;
+    let vocab = match cfg.policy.vocab_size {
+        0 => preset.config.vocab_size,
+        v => v as usize,
+    };
+    let just_lists: Vec<Vec<String>> = lists.iter().map(|(_, l)| l.clone()).collect();
+    let tokenizer =
+        PolicyTokenizer::train(training_texts(&data.corpus, &train, &just_lists), vocab)?;
+    let builder = PromptBuilder::new(
+        tokenizer.clone(),
+        cfg.policy.prompt_budget as usize,
+        cfg.format.clone(),
+    )?;
+    let bos = tokenizer.bos_id();
+    let mut lm_stream = Vec::new();
+    // Corpus and signal text only: the lists are learned in the supervised stage.
+    for text in training_texts(&data.corpus, &train, &[]) {
+        lm_stream.push(bos);
+        lm_stream.extend(tokenizer.encode_plain(&text));
+    }
+    let sft = lists
+        .iter()
+        .map(|(i, l)| (builder.prompt(&train[*i]), builder.response_of(l)))
+        .collect();
+    let eval_prompts = valid.iter().map(|u| builder.prompt(u)).collect();
+    let warm = WarmStartData {
+        lm_stream,
+        sft,
+        eval_prompts,
+    };
+    eprintln!(
+        "policy: tokenizer of {} tokens, {} bootstrap lists of {} training users, {} LM tokens ({:.1}s)",
+        tokenizer.vocab_size(),
+        lists.len(),
+        train.len(),
+        warm.lm_stream.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut decoder_cfg = preset.with_vocab(tokenizer.vocab_size());
+    let max_new = cfg.sampling.max_new_tokens as usize;
+    let longest =
+        (cfg.policy.prompt_budget as usize + max_new).max(cfg.warm_start.lm_seq_len as usize);
+    decoder_cfg.max_positions = decoder_cfg.max_positions.max(longest);
+    decoder_cfg.validate(&format!("policy preset {}", preset.name))?;
+    eprintln!(
+        "policy: preset {} ({} parameters)",
+        preset.name,
+        decoder_cfg.param_count()
+    );
+    let device = training_device(cfg.experiment.device)?;
+    let decoder = Decoder::new(&decoder_cfg, seed, &device);
+    let steps = u64::from(cfg.warm_start.lm_steps + cfg.warm_start.sft_steps);
+    let bar = quill::progress::bar(steps, "warm start");
+    let (decoder, report) = warm_start(
+        decoder,
+        &warm,
+        &cfg.warm_start,
+        &builder,
+        &cfg.sampling,
+        max_new,
+        seed,
+        |stage, _, loss| {
+            bar.set_message(format!("{stage} loss {loss:.3}"));
+            bar.inc(1)
+        },
+    )?;
+    bar.finish_and_clear();
+    eprintln!(
+        "policy: warm start {:.0}s + {:.0}s ({:.0} tokens/s); {:.1}% of {} sampled lists valid",
+        report.lm_seconds,
+        report.sft_seconds,
+        report.train_tokens_per_second,
+        100.0 * report.valid_rate,
+        report.sampled_lists
+    );
+    let provenance = json!({ "preset": preset.name, "stage": "warm_start", "seed": seed });
+    save_checkpoint(
+        &dir,
+        &decoder,
+        &decoder_cfg,
+        Some(tokenizer.to_json()?.as_bytes()),
+        provenance,
+    )?;
+    let mut value = serde_json::to_value(&report)?;
+    value["config_hash"] = json!(config_hash);
+    value["preset"] = json!(preset.name);
+    value["parameters"] = json!(decoder_cfg.param_count());
+    value["vocab_size"] = json!(tokenizer.vocab_size());
+    // Written after the checkpoint: its presence with this hash marks a finished stage.
+    write_json(&report_path, &value)?;
+    Ok(value)
+}
+
+/// `quill sample`: a user's prompt and `n` sampled lists from a checkpoint.
+pub fn sample(exp: &Experiment, user_id: &str, checkpoint: Option<&Path>, n: usize) -> Result<()> {
+    let cfg = &exp.config;
+    let dir = checkpoint.map_or_else(|| checkpoint_dir(exp), Path::to_path_buf);
+    let device = quill::device::device(cfg.experiment.device)?;
+    let (decoder, _) = load_checkpoint(&dir, &device).with_context(|| {
+        format!(
+            "loading the policy checkpoint {} (run `quill run` first)",
+            dir.display()
+        )
+    })?;
+    let tokenizer = PolicyTokenizer::load(&dir.join(TOKENIZER_FILE))?;
+    let data = quill::data::load_dataset(&cfg.data, cfg.experiment.seed, &exp.base_dir)?;
+    let Some(user) = data.iter().find(|u| u.id == user_id) else {
+        bail!(
+            "no user {user_id:?} in {} (try `quill data sample`)",
+            data.name
+        );
+    };
+    let cleaner = crate::run::cleaner(exp, &data)?;
+    let user = cleaner
+        .as_ref()
+        .map_or(user.clone(), |(c, _)| c.clean_user(&user));
+    let builder = PromptBuilder::new(
+        tokenizer,
+        cfg.policy.prompt_budget as usize,
+        cfg.format.clone(),
+    )?;
+    let prompt = builder.prompt(&user);
+    println!(
+        "prompt ({} tokens):\n{}\n",
+        prompt.len(),
+        builder.tokenizer.decode(&prompt)
+    );
+    let end = [builder.tokenizer.end_id()];
+    let how = Generation {
+        sampler: &cfg.sampling,
+        max_new_tokens: cfg.sampling.max_new_tokens as usize,
+        stop_tokens: &end,
+        pad_id: builder.tokenizer.pad_id(),
+    };
+    let prompts = vec![prompt; n];
+    let seeds: Vec<u64> = (0..n as u64)
+        .map(|i| cfg.experiment.seed ^ (i << 32))
+        .collect();
+    for (i, c) in generate(&decoder, &prompts, &seeds, &how)?
+        .iter()
+        .enumerate()
+    {
+        let list = builder.parse_response(&c.tokens);
+        let verdict = if list.is_valid() {
+            "valid".to_string()
+        } else {
+            format!("invalid: {:?}", list.problems)
+        };
+        println!(
+            "list {} ({verdict}, mean log-prob {:.2}):\n{}\n",
+            i + 1,
+            c.logprobs.iter().sum::<f32>() / c.logprobs.len().max(1) as f32,
+            builder.tokenizer.decode(&c.tokens)
+        );
+    }
+    Ok(())
+}

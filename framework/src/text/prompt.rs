@@ -1,0 +1,441 @@
+//! The prompt of a user and the response the policy writes, as token ids.
+//!
+//! A prompt is the user's cleaned signals, oldest first and newest last (so the newest sit
+//! right before the response, where a decoder attends most easily):
+//!
+//! ```text
+//! <bos><user><search> riverton hawks
+//! <news_click> Hawks win the playoff opener
+//! <signal> video_watch: Cup final highlights
+//! <queries>
+//! ```
+//!
+//! Each signal is its kind token, a space, its text with whitespace runs collapsed to single
+//! spaces, and a newline. The space makes a word's first token the same " word" token it is
+//! everywhere else in byte-level BPE (in abstracts and in "- query" lines). A dataset-declared
+//! kind has no token of its own: `<signal>` then " name:" as text. Signal text is encoded
+//! literally, so a search for "<end>" is text, never a forged terminator; a blank signal says
+//! nothing and is skipped.
+//!
+//! The prompt fits a token budget, structure tokens included: whole signals are dropped from
+//! the oldest end until the rest fits, so the newest are always kept. Only when the newest
+//! signal alone is over the budget is it cut (its first tokens kept, then the newline), so a
+//! prompt never loses all of a user's signals.
+//!
+//! The response is a query list in the shared format (see [`crate::text::query_list`]): "- q"
+//! lines, then the `<end>` id. Generated ids go back through [`QueryList::parse`], the parser
+//! the structural-validity reward uses, so "valid" means one thing everywhere.
+
+use crate::data::{Signal, SignalKind, UserRecord};
+use crate::error::{Error, Result};
+use crate::text::query_list::{QueryList, QueryListFormat};
+use crate::text::tokenizer::PolicyTokenizer;
+
+/// `<bos>`, `<user>` and `<queries>`: the tokens every prompt has.
+const STRUCTURE_TOKENS: usize = 3;
+
+/// The smallest useful budget: the structure, one kind token, a few text tokens, a newline.
+pub const MIN_PROMPT_BUDGET: usize = 8;
+
+/// A prompt and what truncation did to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub ids: Vec<u32>,
+    /// Signals rendered (the newest ones).
+    pub signals_kept: usize,
+    /// Non-blank signals dropped from the oldest end.
+    pub signals_dropped: usize,
+    /// True when the newest signal alone was over the budget and was cut.
+    pub cut: bool,
+}
+
+/// Renders users as prompts and query lists as responses for one tokenizer.
+#[derive(Debug, Clone)]
+pub struct PromptBuilder {
+    pub tokenizer: PolicyTokenizer,
+    /// Most tokens in a prompt, `<bos>`, `<user>` and `<queries>` included.
+    pub budget: usize,
+    /// What a valid response is.
+    pub format: QueryListFormat,
+}
+
+impl PromptBuilder {
+    pub fn new(
+        tokenizer: PolicyTokenizer,
+        budget: usize,
+        format: QueryListFormat,
+    ) -> Result<PromptBuilder> {
+        if budget < MIN_PROMPT_BUDGET {
+            return Err(Error::field(
+                "policy.prompt_budget",
+                format!(
+                    "prompt budget {budget} is below {MIN_PROMPT_BUDGET} tokens: a prompt needs \
+                     <bos> <user> <queries> and room for at least one signal"
+                ),
+            ));
+        }
+        Ok(PromptBuilder {
+            tokenizer,
+            budget,
+            format,
+        })
+    }
+
+    /// The prompt ids of a (cleaned) user: only `history` is read.
+    pub fn prompt(&self, user: &UserRecord) -> Vec<u32> {
+        self.build(&user.history).ids
+    }
+
+    /// The prompt of a history in time order (oldest first), with truncation details.
+    pub fn build(&self, history: &[Signal]) -> Prompt {
+        let t = &self.tokenizer;
+        let room = self.budget.saturating_sub(STRUCTURE_TOKENS);
+        let rendered: Vec<Vec<u32>> = history
+            .iter()
+            .filter_map(|s| self.signal_tokens(s))
+            .collect();
+        // Walk from the newest back while whole signals fit.
+        let mut used = 0;
+        let mut kept = 0;
+        for tokens in rendered.iter().rev() {
+            if used + tokens.len() > room {
+                break;
+            }
+            used += tokens.len();
+            kept += 1;
+        }
+        let mut ids = Vec::with_capacity(STRUCTURE_TOKENS + used.max(room.min(64)));
+        ids.extend([t.bos_id(), t.user_id()]);
+        let mut cut = false;
+        if kept == 0 && !rendered.is_empty() {
+            // The newest signal alone is over the budget: keep its head and its newline.
+            let newest = rendered.last().expect("non-empty");
+            let newline = t.encode_plain("\n");
+            let head = room.saturating_sub(newline.len());
+            ids.extend_from_slice(&newest[..head.min(newest.len())]);
+            ids.extend(newline);
+            kept = 1;
+            cut = true;
+        } else {
+            for tokens in &rendered[rendered.len() - kept..] {
+                ids.extend_from_slice(tokens);
+            }
+        }
+        ids.push(t.queries_id());
+        Prompt {
+            ids,
+            signals_kept: kept,
+            signals_dropped: rendered.len() - kept,
+            cut,
+        }
+    }
+
+    /// The tokens of one signal line, or `None` for a blank signal.
+    pub fn signal_tokens(&self, signal: &Signal) -> Option<Vec<u32>> {
+        let text = signal.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return None;
+        }
+        let t = &self.tokenizer;
+        let mut ids = Vec::new();
+        match t.kind_id(&signal.kind) {
+            Some(kind) => {
+                ids.push(kind);
+                ids.extend(t.encode_plain(&format!(" {text}\n")));
+            }
+            None => {
+                ids.push(t.signal_id());
+                let name = match &signal.kind {
+                    SignalKind::Other(name) => name.as_str(),
+                    built_in => built_in.as_str(),
+                };
+                ids.extend(t.encode_plain(&format!(" {name}: {text}\n")));
+            }
+        }
+        Some(ids)
+    }
+
+    /// The response ids of a list: its queries as "- q" lines, then the `<end>` id. This is
+    /// the supervised target of the warm start and what a valid sample looks like.
+    pub fn response(&self, list: &QueryList) -> Vec<u32> {
+        self.response_of(&list.queries)
+    }
+
+    /// The response ids of bare queries (see [`PromptBuilder::response`]).
+    pub fn response_of(&self, queries: &[String]) -> Vec<u32> {
+        let rendered = QueryList::render(queries);
+        let lines = rendered
+            .strip_suffix(crate::text::query_list::TERMINATOR)
+            .unwrap_or(&rendered);
+        let mut ids = self.tokenizer.encode_plain(lines);
+        ids.push(self.tokenizer.end_id());
+        ids
+    }
+
+    /// Parses generated ids (those after `<queries>`, up to and including `<end>`) with the
+    /// shared parser. Padding is dropped; any other special token is written out as text and
+    /// so breaks the format, as it should.
+    pub fn parse_response(&self, ids: &[u32]) -> QueryList {
+        let pad = self.tokenizer.pad_id();
+        let ids: Vec<u32> = ids.iter().copied().filter(|&i| i != pad).collect();
+        QueryList::parse(&self.tokenizer.decode(&ids), &self.format)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokenizer() -> PolicyTokenizer {
+        let mut texts = Vec::new();
+        for i in 0..30 {
+            texts.push(format!("Hawks win the playoff opener {i} in Riverton"));
+            texts.push(format!("- riverton hawks\n- maria okafor {i}\n<end>"));
+        }
+        PolicyTokenizer::train(texts, 400).unwrap()
+    }
+
+    fn signal(ts: i64, kind: SignalKind, text: &str) -> Signal {
+        Signal {
+            user: "u1".into(),
+            timestamp: ts,
+            kind,
+            text: text.into(),
+            url: None,
+            domain: None,
+            noise: None,
+        }
+    }
+
+    fn user(history: Vec<Signal>) -> UserRecord {
+        UserRecord {
+            id: "u1".into(),
+            history,
+            future_clicks: vec![],
+            candidates: None,
+            interests: None,
+        }
+    }
+
+    fn builder(budget: usize) -> PromptBuilder {
+        PromptBuilder::new(tokenizer(), budget, QueryListFormat::default()).unwrap()
+    }
+
+    #[test]
+    fn the_layout_is_bos_user_kind_lines_then_queries() {
+        let b = builder(512);
+        let t = &b.tokenizer;
+        let u = user(vec![
+            signal(1, SignalKind::Search, "riverton  hawks"),
+            signal(2, SignalKind::NewsClick, "Hawks win the\nplayoff opener"),
+            signal(3, SignalKind::Browse, "   "),
+            signal(4, SignalKind::Browse, "Okafor jersey | Shop"),
+            signal(
+                5,
+                SignalKind::Other("video_watch".into()),
+                "Cup final <end>",
+            ),
+        ]);
+        let mut expected = vec![t.bos_id(), t.user_id(), t.special_ids().search];
+        expected.extend(t.encode_plain(" riverton hawks\n"));
+        expected.push(t.special_ids().news_click);
+        expected.extend(t.encode_plain(" Hawks win the playoff opener\n"));
+        expected.push(t.special_ids().browse);
+        expected.extend(t.encode_plain(" Okafor jersey | Shop\n"));
+        expected.push(t.signal_id());
+        expected.extend(t.encode_plain(" video_watch: Cup final <end>\n"));
+        expected.push(t.queries_id());
+        let ids = b.prompt(&u);
+        assert_eq!(ids, expected);
+        assert_eq!(
+            t.decode(&ids),
+            "<bos><user><search> riverton hawks\n<news_click> Hawks win the playoff opener\n\
+             <browse> Okafor jersey | Shop\n<signal> video_watch: Cup final <end>\n<queries>"
+        );
+        // The "<end>" a user typed is text: the only special ids are the structure's.
+        let specials: Vec<u32> = ids.iter().copied().filter(|&i| t.is_special(i)).collect();
+        let s = t.special_ids();
+        assert_eq!(
+            specials,
+            vec![
+                s.bos,
+                s.user,
+                s.search,
+                s.news_click,
+                s.browse,
+                s.signal,
+                s.queries
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tight_budget_keeps_the_newest_signals() {
+        let b = builder(512);
+        let history: Vec<Signal> = (0..6)
+            .map(|i| {
+                signal(
+                    i,
+                    SignalKind::Search,
+                    &format!("query number {i} about hawks"),
+                )
+            })
+            .collect();
+        let lens: Vec<usize> = history
+            .iter()
+            .map(|s| b.signal_tokens(s).unwrap().len())
+            .collect();
+        // Room for the two newest signals and one token short of the third.
+        let budget = STRUCTURE_TOKENS + lens[5] + lens[4] + lens[3] - 1;
+        let tight = PromptBuilder { budget, ..b };
+        let p = tight.build(&history);
+        assert_eq!((p.signals_kept, p.signals_dropped, p.cut), (2, 4, false));
+        assert!(p.ids.len() <= budget);
+        let text = tight.tokenizer.decode(&p.ids);
+        assert_eq!(
+            text,
+            "<bos><user><search> query number 4 about hawks\n\
+             <search> query number 5 about hawks\n<queries>"
+        );
+        // One more token of budget and the third newest fits too.
+        let roomier = PromptBuilder {
+            budget: budget + 1,
+            ..tight
+        };
+        assert_eq!(roomier.build(&history).signals_kept, 3);
+    }
+
+    #[test]
+    fn a_newest_signal_over_the_budget_is_cut_not_dropped() {
+        let b = builder(MIN_PROMPT_BUDGET + 2);
+        let t = b.tokenizer.clone();
+        let long = "xylophone quokka zeppelin marmalade ".repeat(5);
+        let p = b.build(&[
+            signal(1, SignalKind::Search, "hawks"),
+            signal(2, SignalKind::NewsClick, &long),
+        ]);
+        assert!(p.cut && p.signals_kept == 1 && p.signals_dropped == 1);
+        assert_eq!(p.ids.len(), b.budget);
+        assert_eq!(
+            &p.ids[..3],
+            &[t.bos_id(), t.user_id(), t.special_ids().news_click]
+        );
+        assert_eq!(
+            &p.ids[p.ids.len() - 2..],
+            &[t.encode_plain("\n")[0], t.queries_id()]
+        );
+        assert!(t.decode(&p.ids).starts_with("<bos><user><news_click> xyl"));
+    }
+
+    #[test]
+    fn an_empty_history_is_just_the_structure_and_tiny_budgets_are_refused() {
+        let b = builder(64);
+        let t = &b.tokenizer;
+        assert_eq!(
+            b.prompt(&user(vec![])),
+            vec![t.bos_id(), t.user_id(), t.queries_id()]
+        );
+        let err = PromptBuilder::new(t.clone(), 5, QueryListFormat::default()).unwrap_err();
+        assert!(err.to_string().contains("policy.prompt_budget"), "{err}");
+    }
+
+    #[test]
+    fn a_response_round_trips_through_the_shared_parser() {
+        let b = builder(64);
+        let queries: Vec<String> = ["riverton hawks playoff", "maria okafor", "zürich café 東京"]
+            .map(String::from)
+            .into();
+        let list = QueryList::parse(&QueryList::render(&queries), &b.format);
+        assert!(list.is_valid());
+        let ids = b.response(&list);
+        assert_eq!(ids.last(), Some(&b.tokenizer.end_id()));
+        assert_eq!(
+            ids.iter().filter(|&&i| b.tokenizer.is_special(i)).count(),
+            1,
+            "only the terminator is special"
+        );
+        assert_eq!(b.parse_response(&ids), list);
+        // Padding after the end is ignored; a missing end is reported, not hidden.
+        let mut padded = ids.clone();
+        padded.extend([b.tokenizer.pad_id(); 3]);
+        assert_eq!(b.parse_response(&padded), list);
+        let cut = b.parse_response(&ids[..ids.len() - 1]);
+        assert!(!cut.is_valid() && cut.queries == queries);
+    }
+
+    /// The figures of the report: tokenizer training time at vocabulary 2048 on the quickstart
+    /// data (3,000 users, 12k-article procedural corpus, seed 42, the trained cleaner), and the
+    /// tokens of a prompt (untruncated) and of a bootstrap response. Sanity asserts only.
+    #[test]
+    #[ignore = "a measurement on the quickstart data: run with --ignored --nocapture"]
+    fn quickstart_prompt_and_response_lengths() {
+        use crate::clean::{Cleaner, CleanerConfig};
+        use crate::data::{CorpusConfig, DataConfig, Split, load_dataset};
+        use crate::text::bootstrap::Bootstrap;
+        use crate::text::term_stats::TermStats;
+        use crate::text::tokenizer::training_texts;
+
+        let cfg = DataConfig {
+            users: 3_000,
+            corpus: CorpusConfig {
+                articles: 12_000,
+                ..CorpusConfig::default()
+            },
+            ..DataConfig::default()
+        };
+        let data = load_dataset(&cfg, 42, std::path::Path::new(".")).unwrap();
+        let cleaner_cfg = CleanerConfig::default();
+        let records: Vec<Signal> = data
+            .iter_split(Split::Train)
+            .take(cleaner_cfg.train_users as usize)
+            .flat_map(|u| u.history)
+            .collect();
+        let (cleaner, _) = Cleaner::train(&records, &cleaner_cfg, 42).unwrap();
+        let raw: Vec<UserRecord> = data.iter_split(Split::Train).collect();
+        let train = cleaner.clean_users(&raw);
+        let format = QueryListFormat::default();
+        let stats = TermStats::build(&data.corpus);
+        let boot = Bootstrap::new(&stats, format.clone()).unwrap();
+        let lists: Vec<_> = train.iter().map(|u| boot.for_user(u)).collect();
+        let queries: Vec<Vec<String>> = lists.iter().map(|l| l.queries.clone()).collect();
+
+        let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len() as f64;
+        println!(
+            "train users {}, queries per list mean {:.2}, lists with generic fill {}",
+            train.len(),
+            queries.iter().map(Vec::len).sum::<usize>() as f64 / queries.len() as f64,
+            lists.iter().filter(|l| l.generic > 0).count(),
+        );
+        for vocab in [512, 2048, 8192] {
+            let start = std::time::Instant::now();
+            let texts = training_texts(&data.corpus, &train, &queries);
+            let tokenizer = PolicyTokenizer::train(texts, vocab).unwrap();
+            let train_secs = start.elapsed().as_secs_f64();
+            assert!(tokenizer.vocab_size() <= vocab);
+            let json = tokenizer.to_json().unwrap();
+            let b = PromptBuilder::new(tokenizer, usize::MAX, format.clone()).unwrap();
+            let mut prompt_lens: Vec<usize> = train.iter().map(|u| b.prompt(u).len()).collect();
+            prompt_lens.sort_unstable();
+            let response_lens: Vec<usize> =
+                queries.iter().map(|q| b.response_of(q).len()).collect();
+            for q in &queries {
+                assert!(b.parse_response(&b.response_of(q)).is_valid(), "{q:?}");
+            }
+            let at = |p: f64| prompt_lens[((prompt_lens.len() - 1) as f64 * p) as usize];
+            println!(
+                "vocab {vocab} (got {}) trained in {train_secs:.2} s; prompt tokens mean {:.1} \
+                 (p50 {}, p95 {}, max {}); response tokens mean {:.1}; JSON xxh3 {:016x}",
+                b.tokenizer.vocab_size(),
+                mean(&prompt_lens),
+                at(0.5),
+                at(0.95),
+                prompt_lens.last().unwrap(),
+                mean(&response_lens),
+                xxhash_rust::xxh3::xxh3_64(json.as_bytes()),
+            );
+        }
+        for (u, q) in train.iter().zip(&queries).take(4) {
+            println!("{}: {:?}", u.id, q);
+        }
+    }
+}

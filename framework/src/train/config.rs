@@ -1,0 +1,38 @@
+//! The `[policy]` and `[warm_start]` sections.
+
+use crate::config::Check;
+
+crate::config_section! {
+    /// The `[policy]` section: the decoder, its tokenizer and its prompt.
+    pub struct PolicyConfig {
+        /// From-scratch preset (`quill presets` lists them).
+        pub preset: String = "nano".into(), Check::NonEmpty;
+        /// BPE vocabulary to train (0 = the preset's); a small corpus may yield fewer tokens.
+        pub vocab_size: u32 = 0, Check::Any;
+        /// Most prompt tokens; the oldest signals are dropped first.
+        pub prompt_budget: u32 = 256, Check::Range { min: 8.0, max: 100000.0 };
+    }
+}
+
+crate::config_section! {
+    /// The `[warm_start]` section: language modelling on corpus and signal text, then supervised
+    /// fine-tuning on bootstrap query lists (the stand-in for an instruct model).
+    pub struct WarmStartConfig {
+        /// Run the warm start (off: RL would start from random weights).
+        pub enabled: bool = true, Check::Any;
+        /// Language-modelling steps on corpus and signal text.
+        pub lm_steps: u32 = 150, Check::Range { min: 0.0, max: 1e7 };
+        /// Supervised steps on (prompt, bootstrap list) pairs of training users.
+        pub sft_steps: u32 = 250, Check::Range { min: 0.0, max: 1e7 };
+        /// Sequences per step (both stages).
+        pub batch_size: u32 = 16, Check::Range { min: 1.0, max: 4096.0 };
+        /// Tokens per language-modelling window.
+        pub lm_seq_len: u32 = 128, Check::Range { min: 2.0, max: 8192.0 };
+        /// Peak AdamW learning rate (cosine-annealed within each stage).
+        pub learning_rate: f64 = 3e-3, Check::Range { min: 1e-7, max: 1.0 };
+        /// AdamW weight decay.
+        pub weight_decay: f64 = 0.01, Check::Range { min: 0.0, max: 1.0 };
+        /// Validation users whose sampled lists (temperature 1) measure structural validity.
+        pub eval_users: u32 = 64, Check::Range { min: 0.0, max: 1e6 };
+    }
+}

@@ -1,0 +1,8 @@
+//! Training the policy: the warm start (language modelling, then supervised bootstrap lists).
+//! GRPO / Dr.GRPO follows in the next issue.
+
+mod config;
+mod warm_start;
+
+pub use config::{PolicyConfig, WarmStartConfig};
+pub use warm_start::{WarmStartData, WarmStartReport, validity, warm_start};
