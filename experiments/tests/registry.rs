@@ -86,7 +86,13 @@ fn presets_lists_every_preset_with_its_parameter_count() {
             .find(|l| l.starts_with(p.name))
             .unwrap_or_else(|| panic!("{} missing from:\n{text}", p.name));
         let count = p.config.param_count().to_string();
-        assert!(line.replace(',', "").contains(&count), "{line} lacks {count}");
+        assert!(
+            line.replace(',', "").contains(&count),
+            "{line} lacks {count}"
+        );
     }
-    assert!(text.contains("131,392"), "nano's hand-checked count:\n{text}");
+    assert!(
+        text.contains("131,392"),
+        "nano's hand-checked count:\n{text}"
+    );
 }

@@ -77,8 +77,8 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Decoder, DecoderC
     }
     meta.config.validate(&meta_path.display().to_string())?;
     let weights_path = dir.join(WEIGHTS_FILE);
-    // The seed is irrelevant: every weight is overwritten below.
-    let mut decoder = Decoder::new(&meta.config, 0, device);
+    // Every weight is overwritten below.
+    let mut decoder = Decoder::zeroed(&meta.config, device);
     let mut store = SafetensorsStore::from_file(&weights_path);
     let result = decoder
         .load_from(&mut store)

@@ -56,14 +56,18 @@ pub struct Decoder {
 /// Weights drawn from our own ChaCha stream, N(0, 0.02²) as in Llama's `initializer_range`,
 /// biases zero. Not Burn's initialisers: they draw from one process-wide RNG, so any other
 /// thread drawing numbers meanwhile would change the model (see `clean::model`).
+/// `None` fills zeros: for weights about to be overwritten by a checkpoint, drawing 135M
+/// normals (SmolLM2) would cost a second for nothing.
 struct Init {
-    rng: ChaCha8Rng,
-    normal: Normal<f32>,
+    draw: Option<(ChaCha8Rng, Normal<f32>)>,
 }
 
 impl Init {
     fn values(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.normal.sample(&mut self.rng)).collect()
+        match &mut self.draw {
+            Some((rng, normal)) => (0..n).map(|_| normal.sample(rng)).collect(),
+            None => vec![0.0; n],
+        }
     }
 
     fn linear(&mut self, d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
@@ -85,10 +89,20 @@ fn rms_norm(cfg: &DecoderConfig, device: &Device) -> RmsNorm {
 impl Decoder {
     /// A freshly initialised decoder whose weights depend only on `seed`. `cfg` must validate.
     pub fn new(cfg: &DecoderConfig, seed: u64, device: &Device) -> Self {
+        let normal = Normal::new(0.0, 0.02).expect("valid normal");
         let mut init = Init {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            normal: Normal::new(0.0, 0.02).expect("valid normal"),
+            draw: Some((ChaCha8Rng::seed_from_u64(seed), normal)),
         };
+        Self::build(cfg, &mut init, device)
+    }
+
+    /// A decoder of `cfg`'s shapes with every weight zero (norm scales one), to be overwritten
+    /// by loaded weights.
+    pub fn zeroed(cfg: &DecoderConfig, device: &Device) -> Self {
+        Self::build(cfg, &mut Init { draw: None }, device)
+    }
+
+    fn build(cfg: &DecoderConfig, init: &mut Init, device: &Device) -> Self {
         let (h, kv) = (cfg.hidden_size, cfg.kv_heads * cfg.head_dim());
         let embed = init.values(cfg.vocab_size * h);
         let embed_tokens = Embedding {

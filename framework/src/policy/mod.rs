@@ -2,14 +2,15 @@
 //! positions, the KV cache and attention mask, samplers, and batched generation and
 //! completion log-probabilities over the `Policy` trait.
 //!
-//! Still to come (issue 4): the BPE tokenizer wiring, warm start, and loading
-//! SmolLM2 (GGUF) and Qwen2.5 (safetensors) weights.
+//! `gguf` loads llama-architecture GGUF files (SmolLM2-135M-Instruct) into the same decoder.
+//! Still to come (issue 4): Qwen2.5 safetensors checkpoints and the training-speed work.
 
 mod cache;
 mod checkpoint;
 mod config;
 mod decoder;
 mod generate;
+pub mod gguf;
 mod rope;
 mod sampler;
 
