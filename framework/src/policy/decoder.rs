@@ -227,19 +227,7 @@ impl Attention {
         let v_new = split(self.v_proj.forward(x_bsh), self.kv_heads);
         // The cache holds keys after rotation, so past positions are never rotated again.
         let (k_bktd, v_bktd) = match cache {
-            Some((k_slot, v_slot)) => {
-                let k = match k_slot.take() {
-                    Some(past) => Tensor::cat(vec![past, k_new], 2),
-                    None => k_new,
-                };
-                let v = match v_slot.take() {
-                    Some(past) => Tensor::cat(vec![past, v_new], 2),
-                    None => v_new,
-                };
-                *k_slot = Some(k.clone());
-                *v_slot = Some(v.clone());
-                (k, v)
-            }
+            Some((k_slot, v_slot)) => (append(k_slot, k_new), append(v_slot, v_new)),
             None => (k_new, v_new),
         };
         let t = k_bktd.dims()[2];
@@ -260,4 +248,15 @@ impl Attention {
             .reshape([b, s, h]);
         self.o_proj.forward(context_bsh)
     }
+}
+
+/// Appends new columns to a cached `[batch, kv_heads, columns, head_dim]` tensor and returns
+/// the whole.
+fn append(slot: &mut Option<Tensor<4>>, new: Tensor<4>) -> Tensor<4> {
+    let all = match slot.take() {
+        Some(past) => Tensor::cat(vec![past, new], 2),
+        None => new,
+    };
+    *slot = Some(all.clone());
+    all
 }
