@@ -60,7 +60,14 @@ pub fn warm_start_stage(
 
     let t = Instant::now();
     let stats = TermStats::build(&data.corpus);
-    let bootstrap = Bootstrap::new(&stats, cfg.format.clone())?;
+    // Targets stop two queries short of the format's maximum: a small policy counts lines
+    // loosely, and overshooting a 6-query target by one or two still leaves a valid list.
+    let mut target_format = cfg.format.clone();
+    target_format.max_queries = target_format
+        .max_queries
+        .saturating_sub(2)
+        .max(target_format.min_queries);
+    let bootstrap = Bootstrap::new(&stats, target_format)?;
     // Users whose list needed generic filler queries teach nothing about interests.
     let lists: Vec<(usize, Vec<String>)> = train
         .iter()

@@ -57,7 +57,7 @@ fn supervised_steps_teach_the_format() {
     let untrained = Decoder::new(&cfg, 1, &Device::flex());
     // Room for the whole response: at this tiny vocabulary it is mostly single bytes.
     let max_new = response.len() + 8;
-    let (before, _) = validity(
+    let before = validity(
         &untrained,
         &builder,
         &data.eval_prompts,
@@ -94,16 +94,27 @@ fn supervised_steps_teach_the_format() {
     assert_eq!(losses.len(), 150);
     let (first, last) = (losses[0], losses[losses.len() - 1]);
     assert!(last < 0.05 * first, "sft loss {first} -> {last}");
-    assert_eq!(before, 0.0, "a random decoder should not write valid lists");
+    assert_eq!(
+        before.rate, 0.0,
+        "a random decoder should not write valid lists"
+    );
+    assert_eq!(before.lists, 16);
+    // Every invalid list is tallied under at least one problem.
+    assert!(
+        before.problems.values().sum::<usize>() >= 16,
+        "{:?}",
+        before.problems
+    );
     // Greedy decoding writes the learned list; sampling at temperature 1 mostly does too (each
     // token still carries the remaining per-token loss).
     let greedy = SamplingConfig {
         temperature: 0.0,
         ..SamplingConfig::default()
     };
-    let (greedy_rate, _) =
+    let greedy_rate =
         validity(&trained, &builder, &data.eval_prompts, &greedy, max_new, 3).unwrap();
-    assert_eq!(greedy_rate, 1.0);
+    assert_eq!(greedy_rate.rate, 1.0);
+    assert!(greedy_rate.problems.is_empty());
     assert!(report.valid_rate >= 0.5, "{report:?}");
     assert_eq!(report.sampled_lists, 16);
     assert_eq!(report.sft_loss.len(), 10);

@@ -10,7 +10,7 @@ crate::config_section! {
         /// BPE vocabulary to train (0 = the preset's); a small corpus may yield fewer tokens.
         pub vocab_size: u32 = 0, Check::Any;
         /// Most prompt tokens; the oldest signals are dropped first.
-        pub prompt_budget: u32 = 256, Check::Range { min: 8.0, max: 100000.0 };
+        pub prompt_budget: u32 = 128, Check::Range { min: 8.0, max: 100000.0 };
     }
 }
 
@@ -23,7 +23,7 @@ crate::config_section! {
         /// Language-modelling steps on corpus and signal text.
         pub lm_steps: u32 = 150, Check::Range { min: 0.0, max: 1e7 };
         /// Supervised steps on (prompt, bootstrap list) pairs of training users.
-        pub sft_steps: u32 = 250, Check::Range { min: 0.0, max: 1e7 };
+        pub sft_steps: u32 = 500, Check::Range { min: 0.0, max: 1e7 };
         /// Sequences per step (both stages).
         pub batch_size: u32 = 16, Check::Range { min: 1.0, max: 4096.0 };
         /// Tokens per language-modelling window.
@@ -33,6 +33,6 @@ crate::config_section! {
         /// AdamW weight decay.
         pub weight_decay: f64 = 0.01, Check::Range { min: 0.0, max: 1.0 };
         /// Validation users whose sampled lists (temperature 1) measure structural validity.
-        pub eval_users: u32 = 64, Check::Range { min: 0.0, max: 1e6 };
+        pub eval_users: u32 = 200, Check::Range { min: 0.0, max: 1e6 };
     }
 }

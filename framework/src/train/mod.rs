@@ -5,4 +5,4 @@ mod config;
 mod warm_start;
 
 pub use config::{PolicyConfig, WarmStartConfig};
-pub use warm_start::{WarmStartData, WarmStartReport, validity, warm_start};
+pub use warm_start::{Validity, WarmStartData, WarmStartReport, validity, warm_start};

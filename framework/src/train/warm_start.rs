@@ -19,6 +19,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// What the warm start trains on, already tokenised.
@@ -44,6 +45,18 @@ pub struct WarmStartReport {
     /// Share of sampled validation lists that parse as valid query lists.
     pub valid_rate: f64,
     pub sampled_lists: usize,
+    /// How many sampled lists had each kind of format problem (a list may have several).
+    pub problems: BTreeMap<String, usize>,
+}
+
+/// The outcome of sampling one list per validation prompt.
+#[derive(Debug, Clone, Default)]
+pub struct Validity {
+    /// Share of lists that parse valid.
+    pub rate: f64,
+    pub lists: usize,
+    /// Lists with each kind of problem, by the problem's name (`TooManyQueries`, ...).
+    pub problems: BTreeMap<String, usize>,
 }
 
 /// Runs both stages on `decoder` (which must live on an autodiff device) and returns it on the
@@ -131,7 +144,7 @@ pub fn warm_start(
     let sft_seconds = t.elapsed().as_secs_f64();
 
     let decoder = decoder.valid();
-    let (valid_rate, sampled_lists) = validity(
+    let checked = validity(
         &decoder,
         builder,
         &data.eval_prompts,
@@ -145,8 +158,9 @@ pub fn warm_start(
         lm_seconds,
         sft_seconds,
         train_tokens_per_second: tokens as f64 / (lm_seconds + sft_seconds).max(1e-9),
-        valid_rate,
-        sampled_lists,
+        valid_rate: checked.rate,
+        sampled_lists: checked.lists,
+        problems: checked.problems,
     };
     Ok((decoder, report))
 }
@@ -201,7 +215,7 @@ fn run_stage(
     Ok(decoder)
 }
 
-/// Samples one list per prompt and returns (share that parse valid, lists sampled).
+/// Samples one list per prompt and tallies which parse valid and what breaks the others.
 pub fn validity(
     decoder: &Decoder,
     builder: &PromptBuilder,
@@ -209,9 +223,13 @@ pub fn validity(
     sampler: &dyn Sampler,
     max_new_tokens: usize,
     seed: u64,
-) -> Result<(f64, usize)> {
+) -> Result<Validity> {
+    let mut out = Validity {
+        lists: prompts.len(),
+        ..Validity::default()
+    };
     if prompts.is_empty() {
-        return Ok((0.0, 0));
+        return Ok(out);
     }
     let end = [builder.tokenizer.end_id()];
     let how = Generation {
@@ -224,11 +242,27 @@ pub fn validity(
     // Chunks bound the memory of the KV cache.
     for (c, chunk) in prompts.chunks(64).enumerate() {
         let seeds: Vec<u64> = (0..chunk.len())
-            .map(|i| seed ^ ((c * 64 + i) as u64) << 20)
+            .map(|i| seed ^ (((c * 64 + i) as u64) << 20))
             .collect();
         for completion in generate(decoder, chunk, &seeds, &how)? {
-            valid += usize::from(builder.parse_response(&completion.tokens).is_valid());
+            let list = builder.parse_response(&completion.tokens);
+            valid += usize::from(list.is_valid());
+            let kinds: std::collections::BTreeSet<String> = list
+                .problems
+                .iter()
+                .map(|p| {
+                    format!("{p:?}")
+                        .split('(')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect();
+            for kind in kinds {
+                *out.problems.entry(kind).or_default() += 1;
+            }
         }
     }
-    Ok((valid as f64 / prompts.len() as f64, prompts.len()))
+    out.rate = valid as f64 / prompts.len() as f64;
+    Ok(out)
 }
