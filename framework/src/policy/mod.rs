@@ -2,8 +2,9 @@
 //! positions, the KV cache and attention mask, samplers, and batched generation and
 //! completion log-probabilities over the `Policy` trait.
 //!
-//! `gguf` loads llama-architecture GGUF files (SmolLM2-135M-Instruct) into the same decoder.
-//! Still to come (issue 4): Qwen2.5 safetensors checkpoints and the training-speed work.
+//! `gguf` loads llama-architecture GGUF files (SmolLM2-135M-Instruct) and `hf` Hugging Face
+//! Qwen2/Llama safetensors checkpoints into the same decoder. Still to come (issue 4): sharded
+//! safetensors, Hugging Face tokenizers for those checkpoints, and the training-speed work.
 
 mod cache;
 mod checkpoint;
@@ -11,6 +12,7 @@ mod config;
 mod decoder;
 mod generate;
 pub mod gguf;
+pub mod hf;
 mod rope;
 mod sampler;
 

@@ -1,0 +1,153 @@
+//! Hugging Face Qwen2 checkpoints (config.json + model.safetensors) in the Quill decoder.
+//!
+//! The fixtures under `fixtures/qwen2-tiny*` are tiny random Qwen2 models written once by
+//! `scripts/qwen2_reference.py` with Hugging Face `transformers` (float32, eager attention),
+//! with the logits that implementation computes for two token sequences. The decoder must
+//! reproduce every logit to 1e-4.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use quill::policy::hf::{load_hf_decoder, read_hf_config};
+use quill::policy::{AttentionMask, RopeLayout};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+struct Expected {
+    sequences: Vec<Sequence>,
+}
+
+#[derive(Deserialize)]
+struct Sequence {
+    tokens: Vec<i64>,
+    logits: Vec<Vec<f32>>,
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
+}
+
+/// Loads the fixture `name`, runs both sequences and returns the largest logit difference.
+fn max_logit_diff(name: &str) -> f32 {
+    let dir = fixture(name);
+    let device = Device::flex();
+    let (decoder, config) = load_hf_decoder(&dir, &device).unwrap();
+    assert_eq!(config.rope_layout, RopeLayout::Halves);
+    assert!(config.qkv_bias);
+    let text = std::fs::read_to_string(dir.join("expected_logits.json")).unwrap();
+    let expected: Expected = serde_json::from_str(&text).unwrap();
+    assert_eq!(expected.sequences.len(), 2);
+    let mut worst = 0f32;
+    for seq in &expected.sequences {
+        let s = seq.tokens.len();
+        let tokens: Tensor<2, Int> =
+            Tensor::from_data(TensorData::new(seq.tokens.clone(), [1, s]), &device);
+        let logits = decoder.forward(tokens, &AttentionMask::causal(1, s, &device), None);
+        assert_eq!(logits.dims(), [1, s, config.vocab_size]);
+        let got = logits.into_data().try_to_vec::<f32>().unwrap();
+        let want: Vec<f32> = seq.logits.iter().flatten().copied().collect();
+        assert_eq!(got.len(), want.len());
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        eprintln!("{name}: {s} tokens, max |logit difference| {diff:.3e}");
+        worst = worst.max(diff);
+    }
+    worst
+}
+
+#[test]
+fn qwen2_tiny_matches_transformers_logits() {
+    let diff = max_logit_diff("qwen2-tiny");
+    assert!(diff <= 1e-4, "max logit difference {diff}");
+}
+
+#[test]
+fn qwen2_tiny_tied_matches_transformers_logits() {
+    let cfg = read_hf_config(&fixture("qwen2-tiny-tied").join("config.json")).unwrap();
+    assert!(cfg.tie_embeddings);
+    let diff = max_logit_diff("qwen2-tiny-tied");
+    assert!(diff <= 1e-4, "max logit difference {diff}");
+}
+
+/// A scratch copy of the fixture directory whose config.json is edited by `edit`.
+fn scratch(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quill-qwen2-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = fixture("qwen2-tiny");
+    std::fs::copy(src.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let text = std::fs::read_to_string(src.join("config.json")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut config);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn bad_checkpoints_are_errors_naming_the_file() {
+    let device = Device::flex();
+    let err_of = |dir: &Path| {
+        let err = load_hf_decoder(dir, &device).unwrap_err().to_string();
+        eprintln!("{err}");
+        err
+    };
+
+    let dir = scratch("gpt2", |c| c["model_type"] = "gpt2".into());
+    let err = err_of(&dir);
+    let config = dir.join("config.json").display().to_string();
+    assert!(
+        err.contains(&config) && err.contains("\"gpt2\"") && err.contains("\"qwen2\""),
+        "{err}"
+    );
+
+    let dir = scratch("foreign", |c| {
+        c.as_object_mut().unwrap().remove("model_type");
+    });
+    let err = err_of(&dir);
+    assert!(
+        err.contains("config.json") && err.contains("model_type"),
+        "{err}"
+    );
+
+    let dir = scratch("layers", |c| c["num_hidden_layers"] = 3.into());
+    let err = err_of(&dir);
+    let weights = dir.join("model.safetensors").display().to_string();
+    assert!(
+        err.contains(&weights) && err.contains("blocks.2.attention.q_proj.weight"),
+        "{err}"
+    );
+
+    let dir = scratch("width", |c| c["intermediate_size"] = 48.into());
+    let err = err_of(&dir);
+    assert!(
+        err.contains(&weights.replace("layers", "width")) && err.contains("gate_proj"),
+        "{err}"
+    );
+
+    let dir = scratch("tied", |c| c["tie_word_embeddings"] = true.into());
+    // Tied: the file's lm_head.weight is ignored, the model loads (with other logits).
+    load_hf_decoder(&dir, &device).unwrap();
+
+    let dir = scratch("nofile", |_| {});
+    std::fs::remove_file(dir.join("model.safetensors")).unwrap();
+    let err = err_of(&dir);
+    assert!(
+        err.contains(&dir.join("model.safetensors").display().to_string()),
+        "{err}"
+    );
+    std::fs::remove_file(dir.join("config.json")).unwrap();
+    let err = err_of(&dir);
+    assert!(
+        err.contains(&dir.join("config.json").display().to_string()),
+        "{err}"
+    );
+
+    for name in ["gpt2", "foreign", "layers", "width", "tied", "nofile"] {
+        let dir = std::env::temp_dir().join(format!("quill-qwen2-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
