@@ -50,7 +50,10 @@ pub fn warm_start_stage(
         }
     }
     let seed = cfg.experiment.seed;
-    let clean = |u: UserRecord| cleaner.map_or(u.clone(), |c| c.clean_user(&u));
+    let clean = |u: UserRecord| match cleaner {
+        Some(c) => c.clean_user(&u),
+        None => u,
+    };
     let train: Vec<UserRecord> = data.iter_split(Split::Train).map(clean).collect();
     let valid: Vec<UserRecord> = data
         .iter_split(Split::Valid)
@@ -69,21 +72,19 @@ pub fn warm_start_stage(
         .max(target_format.min_queries);
     let bootstrap = Bootstrap::new(&stats, target_format)?;
     // Users whose list needed generic filler queries teach nothing about interests.
-    let lists: Vec<(usize, Vec<String>)> = train
+    let (list_users, lists): (Vec<usize>, Vec<Vec<String>>) = train
         .iter()
         .enumerate()
         .map(|(i, u)| (i, bootstrap.for_user(u)))
         .filter(|(_, l)| l.generic == 0)
         .map(|(i, l)| (i, l.queries))
-        .collect();
+        .unzip();
     let preset = find_preset(&cfg.policy.preset)?;
     let vocab = match cfg.policy.vocab_size {
         0 => preset.config.vocab_size,
         v => v as usize,
     };
-    let just_lists: Vec<Vec<String>> = lists.iter().map(|(_, l)| l.clone()).collect();
-    let tokenizer =
-        PolicyTokenizer::train(training_texts(&data.corpus, &train, &just_lists), vocab)?;
+    let tokenizer = PolicyTokenizer::train(training_texts(&data.corpus, &train, &lists), vocab)?;
     let builder = PromptBuilder::new(
         tokenizer.clone(),
         cfg.policy.prompt_budget as usize,
@@ -96,9 +97,10 @@ pub fn warm_start_stage(
         lm_stream.push(bos);
         lm_stream.extend(tokenizer.encode_plain(&text));
     }
-    let sft = lists
+    let sft = list_users
         .iter()
-        .map(|(i, l)| (builder.prompt(&train[*i]), builder.response_of(l)))
+        .zip(&lists)
+        .map(|(&i, l)| (builder.prompt(&train[i]), builder.response_of(l)))
         .collect();
     let eval_prompts = valid.iter().map(|u| builder.prompt(u)).collect();
     let warm = WarmStartData {
@@ -189,10 +191,11 @@ pub fn sample(exp: &Experiment, user_id: &str, checkpoint: Option<&Path>, n: usi
             data.name
         );
     };
-    let cleaner = crate::run::cleaner(exp, &data)?;
-    let user = cleaner
-        .as_ref()
-        .map_or(user.clone(), |(c, _)| c.clean_user(&user));
+    // The cleaner `quill run` saved: retraining it here would cost time and overwrite it.
+    let user = match crate::run::saved_cleaner(exp)? {
+        Some(c) => c.clean_user(&user),
+        None => user,
+    };
     let builder = PromptBuilder::new(
         tokenizer,
         cfg.policy.prompt_budget as usize,

@@ -127,6 +127,27 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
     Ok(Some((cleaner, report)))
 }
 
+/// The cleaner an earlier `quill run` saved (or `cleaner.load` names), without training one;
+/// `None` when cleaning is disabled.
+pub fn saved_cleaner(exp: &Experiment) -> Result<Option<Cleaner>> {
+    let cfg = &exp.config.cleaner;
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let path = match cfg.load.as_os_str().is_empty() {
+        true => exp.output_dir().join("cleaner"),
+        false if cfg.load.is_relative() => exp.base_dir.join(&cfg.load),
+        false => cfg.load.clone(),
+    };
+    let cleaner = Cleaner::load(&path, cfg.device).with_context(|| {
+        format!(
+            "loading the cleaner {} (run `quill run` first)",
+            path.display()
+        )
+    })?;
+    Ok(Some(cleaner))
+}
+
 /// Labelled records of up to `max_users` users of a split.
 fn records(data: &Dataset, split: Split, max_users: usize) -> Vec<quill::data::Signal> {
     data.iter_split(split)

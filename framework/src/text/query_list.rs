@@ -45,6 +45,21 @@ pub enum FormatProblem {
     Duplicate(usize),
 }
 
+impl FormatProblem {
+    /// The kind of problem without its position, for tallies.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FormatProblem::Unterminated => "Unterminated",
+            FormatProblem::BadLine(_) => "BadLine",
+            FormatProblem::TrailingText => "TrailingText",
+            FormatProblem::TooFewQueries(_) => "TooFewQueries",
+            FormatProblem::TooManyQueries(_) => "TooManyQueries",
+            FormatProblem::BadLength(_) => "BadLength",
+            FormatProblem::Duplicate(_) => "Duplicate",
+        }
+    }
+}
+
 /// A parsed list: the queries that could be read, and what was wrong.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryList {

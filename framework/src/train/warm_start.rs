@@ -12,6 +12,7 @@ use super::config::WarmStartConfig;
 use crate::error::{Error, Result};
 use crate::policy::{Decoder, Generation, Sampler, completion_logprobs, generate};
 use crate::text::PromptBuilder;
+use crate::text::query_list::FormatProblem;
 use burn::module::Module;
 use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
@@ -247,19 +248,10 @@ pub fn validity(
         for completion in generate(decoder, chunk, &seeds, &how)? {
             let list = builder.parse_response(&completion.tokens);
             valid += usize::from(list.is_valid());
-            let kinds: std::collections::BTreeSet<String> = list
-                .problems
-                .iter()
-                .map(|p| {
-                    format!("{p:?}")
-                        .split('(')
-                        .next()
-                        .unwrap_or_default()
-                        .to_string()
-                })
-                .collect();
+            let kinds: std::collections::BTreeSet<&str> =
+                list.problems.iter().map(FormatProblem::kind).collect();
             for kind in kinds {
-                *out.problems.entry(kind).or_default() += 1;
+                *out.problems.entry(kind.to_string()).or_default() += 1;
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Interest facets: the units users are interested in (a recurring story or a finer topic
 //! within a category), with the articles that belong to each, split at the simulator's "now".
 
+use super::taxonomy::WEEKDAYS;
 use crate::data::Corpus;
 use crate::text::terms::content_terms;
 use std::collections::HashMap;
@@ -249,14 +250,7 @@ fn reassign_general(groups: &mut [Vec<u32>], docs: &[Vec<String>], idf: &dyn Fn(
 
 /// Weekday and month names: capitalised, frequent, and never an interest.
 fn is_calendar_word(e: &str) -> bool {
-    const CALENDAR: &[&str] = &[
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
+    const MONTHS: &[&str] = &[
         "January",
         "February",
         "March",
@@ -270,7 +264,8 @@ fn is_calendar_word(e: &str) -> bool {
         "November",
         "December",
     ];
-    e.split_whitespace().all(|w| CALENDAR.contains(&w))
+    e.split_whitespace()
+        .all(|w| WEEKDAYS.contains(&w) || MONTHS.contains(&w))
 }
 
 /// Share of the smaller posting list that the two lists have in common (both sorted).
