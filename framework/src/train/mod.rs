@@ -1,7 +1,8 @@
 //! Training the policy: the warm start (language modelling, then supervised bootstrap lists).
-//! GRPO / Dr.GRPO follows in the next issue.
+//! GRPO / Dr.GRPO on the composite reward (`grpo`).
 
 mod config;
+pub mod grpo;
 mod warm_start;
 
 pub use config::{PolicyConfig, WarmStartConfig};
