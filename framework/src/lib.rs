@@ -10,6 +10,7 @@ pub mod device;
 pub mod error;
 pub mod eval;
 pub mod io;
+pub mod log;
 pub mod policy;
 pub mod progress;
 pub mod retrieval;
