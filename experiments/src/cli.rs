@@ -15,11 +15,17 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run an experiment: data, cleaner, statistics, the policy's warm start (and, as they land,
-    /// RL training and evaluation).
+    /// Run an experiment: data, cleaner, statistics, the policy's warm start, GRPO, and the
+    /// test-split evaluation.
     Run {
         /// The experiment TOML file.
         file: PathBuf,
+        /// Continue GRPO from its newest checkpoint (same config) instead of starting over.
+        #[arg(long)]
+        resume: bool,
+        /// Stop after this GRPO step as if killed (for testing --resume).
+        #[arg(long, hide = true)]
+        stop_after: Option<u32>,
     },
     /// Check an experiment file without running it; --explain documents every field.
     Validate {
@@ -82,7 +88,14 @@ enum DataCommand {
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run { file } => run::run(&config::load(&file)?),
+        Command::Run {
+            file,
+            resume,
+            stop_after,
+        } => run::run(
+            &config::load(&file)?,
+            crate::grpo_stage::RunOptions { resume, stop_after },
+        ),
         Command::Validate {
             file,
             explain: true,

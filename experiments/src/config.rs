@@ -10,6 +10,7 @@ use quill::policy::SamplingConfig;
 use quill::retrieval::RetrievalConfig;
 use quill::reward::{CompositeConfig, JudgeConfig};
 use quill::text::query_list::QueryListFormat;
+use quill::train::grpo::GrpoConfig;
 use quill::train::{PolicyConfig, WarmStartConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,8 +52,10 @@ quill::config_section! {
         pub policy: PolicyConfig = PolicyConfig::default(), Check::Any;
         /// The warm start: language modelling, then supervised bootstrap lists.
         pub warm_start: WarmStartConfig = WarmStartConfig::default(), Check::Any;
-        /// How query lists are sampled from the policy.
+        /// How query lists are sampled from the policy (in training and `quill sample`).
         pub sampling: SamplingConfig = SamplingConfig::default(), Check::Any;
+        /// GRPO / Dr.GRPO on the composite reward, from the warm-started policy.
+        pub grpo: GrpoConfig = GrpoConfig::default(), Check::Any;
         /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
         /// plugin's own parameters.
         pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;
@@ -150,10 +153,27 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
             ),
         ));
     }
+    if c.grpo.enabled && c.grpo.steps > 0 && !c.warm_start.enabled {
+        return Err(quill::Error::field(
+            "grpo.enabled",
+            "GRPO starts from the warm-started policy: set warm_start.enabled = true, or \
+             grpo.enabled = false",
+        ));
+    }
     c.judge.check_available()?;
     reward_spec(c)?;
     quill::policy::find_preset(&c.policy.preset)?;
     Ok(())
+}
+
+/// A stable hash of the whole resolved config: a saved stage is reused, and a checkpoint
+/// resumed, only under the config that made it.
+pub fn config_hash(c: &ExperimentConfig) -> Result<String> {
+    let text = toml::to_string(c).context("serialising the resolved config")?;
+    Ok(format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+    ))
 }
 
 /// Each configured reward's own parameters: its `[rewards.<name>]` table without `weight`

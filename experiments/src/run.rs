@@ -1,9 +1,9 @@
-//! `quill run`: the pipeline as far as it exists — data → cleaner → statistics — with results
-//! written atomically under the experiment's output directory.
-//!
-//! Not yet here (later issues): tokenizer and policy warm start, GRPO, evaluation, sweeps.
+//! `quill run`: the pipeline — data → cleaner → statistics → tokenizer and warm start → GRPO
+//! → test-split evaluation — with results written atomically under the experiment's output
+//! directory. Sweeps and reports come with later issues.
 
 use crate::config::Experiment;
+use crate::grpo_stage::RunOptions;
 use anyhow::{Context, Result, bail};
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split, StatsBuilder, UserRecord, load_dataset};
@@ -11,7 +11,7 @@ use quill::io::{write_atomic, write_json};
 use serde_json::json;
 use std::time::Instant;
 
-pub fn run(exp: &Experiment) -> Result<()> {
+pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
     let cfg = &exp.config;
     let out = exp.output_dir();
     let seed = cfg.experiment.seed;
@@ -46,9 +46,29 @@ pub fn run(exp: &Experiment) -> Result<()> {
         write_json(&out.join("stats.json"), &json!({ "raw": raw_stats }))?;
     }
     metrics["users"] = json!(raw_stats.users);
+    let cleaner = cleaner.as_ref().map(|(c, _)| c);
     if cfg.warm_start.enabled {
-        let cleaner = cleaner.as_ref().map(|(c, _)| c);
         metrics["warm_start"] = crate::policy_stage::warm_start_stage(exp, &data, cleaner)?;
+        let t = Instant::now();
+        let scoring = crate::scoring::scoring(exp, data.corpus.clone())?;
+        eprintln!(
+            "retrieval and rewards ready ({:.1}s)",
+            t.elapsed().as_secs_f64()
+        );
+        let mut policies = vec![("warm_start", crate::policy_stage::checkpoint_dir(exp))];
+        if cfg.grpo.enabled && cfg.grpo.steps > 0 {
+            let (report, finished) =
+                crate::grpo_stage::grpo_stage(exp, &data, cleaner, &scoring, opts)?;
+            metrics["grpo"] = report;
+            if !finished {
+                write_json(&out.join("metrics.json"), &metrics)?;
+                eprintln!("stopped early as asked; `quill run FILE --resume` continues");
+                return Ok(());
+            }
+            policies.push(("grpo", crate::grpo_stage::grpo_policy_dir(exp)));
+        }
+        metrics["test"] =
+            crate::evaluate_stage::evaluate_policies(exp, &data, cleaner, &scoring, &policies)?;
     }
     write_json(&out.join("metrics.json"), &metrics)?;
     eprintln!("wrote {}", out.join("metrics.json").display());

@@ -29,11 +29,12 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
          [data]\nusers = 400\n[data.corpus]\narticles = 2000\n\
          [cleaner]\nepochs = 2\ntrain_users = 300\n\
          [warm_start]\nlm_steps = 3\nsft_steps = 3\nbatch_size = 4\neval_users = 4\n\
-         [sampling]\nmax_new_tokens = 24\n",
+         [sampling]\nmax_new_tokens = 24\n\
+         [grpo]\nsteps = 2\nprompts_per_step = 2\ngroup_size = 2\neval_every = 1\neval_users = 3\n",
         out = dir.join("out")
     );
     let exp = config::load(&write_config(&dir, &world_cfg)).unwrap();
-    run::run(&exp).unwrap();
+    run::run(&exp, Default::default()).unwrap();
     let out = dir.join("out/w");
     let metrics = read_json(&out.join("metrics.json"));
     assert_eq!(metrics["users"], 400);
@@ -57,7 +58,7 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
 
     // A rerun of the same config reuses the finished warm start.
     let saved = std::fs::read(out.join("policy/weights.safetensors")).unwrap();
-    run::run(&exp).unwrap();
+    run::run(&exp, Default::default()).unwrap();
     assert_eq!(
         std::fs::read(out.join("policy/weights.safetensors")).unwrap(),
         saved
@@ -72,7 +73,7 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
 
     // The same seed and config give the same metrics, the warm start's included.
     std::fs::rename(&out, dir.join("first")).unwrap();
-    run::run(&exp).unwrap();
+    run::run(&exp, Default::default()).unwrap();
     let again = read_json(&out.join("metrics.json"));
     assert_eq!(again["cleaner"]["test"], metrics["cleaner"]["test"]);
     assert_eq!(again["warm_start"]["sft_loss"], warm["sft_loss"]);
@@ -83,14 +84,14 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     let mind_cfg = format!(
         "[experiment]\nname = \"m\"\noutput_dir = {out:?}\n\
          [data]\nsource = \"mind\"\nusers = 0\n[data.mind]\nnews = {news:?}\nbehaviors = {beh:?}\n\
-         [cleaner]\nload = {load:?}\n[warm_start]\nenabled = false\n",
+         [cleaner]\nload = {load:?}\n[warm_start]\nenabled = false\n[grpo]\nenabled = false\n",
         out = dir.join("out"),
         news = fixtures.join("news.tsv"),
         beh = fixtures.join("behaviors.tsv"),
         load = dir.join("first/cleaner"),
     );
     let exp = config::load(&write_config(&dir, &mind_cfg)).unwrap();
-    run::run(&exp).unwrap();
+    run::run(&exp, Default::default()).unwrap();
     let metrics = read_json(&dir.join("out/m/metrics.json"));
     assert_eq!(metrics["users"], 4);
     assert!(metrics["cleaner"]["training"]["loaded_from"].is_string());
@@ -101,7 +102,7 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
         "enabled = true",
     );
     let exp = config::load(&write_config(&dir, &no_labels)).unwrap();
-    let err = format!("{:#}", run::run(&exp).unwrap_err());
+    let err = format!("{:#}", run::run(&exp, Default::default()).unwrap_err());
     assert!(
         err.contains("no noise labels") && err.contains("cleaner.load"),
         "{err}"

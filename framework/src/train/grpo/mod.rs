@@ -1,5 +1,23 @@
-//! GRPO / Dr.GRPO on the composite reward.
+//! GRPO / Dr.GRPO on the composite reward: the `[grpo]` section (`config`), advantages and
+//! zero-spread filtering (`advantage`), the clipped objective with its KL penalty
+//! (`objective`), the learning-rate schedule and gradient clipping (`optim`), sampling and
+//! scoring groups (`rollout`), checkpoints for exact resume (`state`), held-out evaluation
+//! (`evaluate`) and the loop itself (`trainer`).
 
+mod advantage;
 mod config;
+mod evaluate;
+mod objective;
+mod optim;
+mod rollout;
+mod state;
+mod trainer;
 
+pub use advantage::{group_advantages, group_spread, keep_groups};
 pub use config::{AdvantageKind, GrpoConfig, LossAggregation};
+pub use evaluate::{PolicyEval, PolicyEvaluator};
+pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss};
+pub use optim::{clip_grad_norm, grad_norm, learning_rate};
+pub use rollout::{Rollout, RolloutSpec, rollout};
+pub use state::{CursorState, TRAINER_FILE, TrainerState, UserCursor, latest_checkpoint};
+pub use trainer::{GrpoOutcome, GrpoRun, train_grpo};

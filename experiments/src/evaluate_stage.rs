@@ -1,0 +1,108 @@
+//! The last stage of `quill run`: the test split, never seen in training. Each saved policy
+//! (warm start, GRPO) writes one greedy list per test user; lists are scored by the composite
+//! reward (and each reward) and by retrieval against the users' held-out future clicks, beside
+//! the history-as-queries baseline scored the same way.
+
+use crate::config::Experiment;
+use crate::grpo_stage::cleaned;
+use crate::scoring::{Scoring, mean_rewards};
+use anyhow::{Context, Result};
+use quill::clean::Cleaner;
+use quill::data::{Dataset, Split};
+use quill::eval::{OfflineEvaluator, history_queries};
+use quill::policy::{TOKENIZER_FILE, load_checkpoint};
+use quill::text::{PolicyTokenizer, PromptBuilder};
+use quill::train::grpo::{PolicyEval, PolicyEvaluator};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// Evaluates each (name, checkpoint directory) on the test split; returns the JSON report.
+pub fn evaluate_policies(
+    exp: &Experiment,
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+    scoring: &Scoring,
+    policies: &[(&str, PathBuf)],
+) -> Result<Value> {
+    let cfg = &exp.config;
+    let test = cleaned(data, cleaner, Split::Test, usize::MAX);
+    let offline = OfflineEvaluator {
+        corpus: data.corpus.clone(),
+        retriever: scoring.stack.retriever.clone(),
+        fusion: cfg.retrieval.fusion.fusion(),
+        fresh_from: OfflineEvaluator::window_start(&data.corpus, &test),
+    };
+    let device = quill::device::device(cfg.experiment.device)?;
+    let mut rows: Vec<(String, PolicyEval)> = Vec::new();
+    for (name, dir) in policies {
+        let (decoder, _) = load_checkpoint(dir, &device)
+            .with_context(|| format!("loading the {name} policy {}", dir.display()))?;
+        let tokenizer = PolicyTokenizer::load(&dir.join(TOKENIZER_FILE))?;
+        let builder = PromptBuilder::new(
+            tokenizer,
+            cfg.policy.prompt_budget as usize,
+            cfg.format.clone(),
+        )?;
+        let evaluator = PolicyEvaluator {
+            builder: &builder,
+            composite: &scoring.composite,
+            offline: &offline,
+            users: test.clone(),
+            max_new_tokens: cfg.sampling.max_new_tokens as usize,
+        };
+        rows.push((name.to_string(), evaluator.evaluate(&decoder)?));
+    }
+    let lists: Vec<Vec<String>> = test.iter().map(history_queries).collect();
+    let history = PolicyEval {
+        rewards: mean_rewards(&scoring.composite, &test, &lists, &cfg.format)?,
+        ranking: offline.evaluate(&test, &lists),
+        valid_rate: f64::NAN,
+    };
+    rows.push(("history_as_queries".into(), history));
+    print_table(&rows, test.len(), &scoring.composite.names());
+    let mut report = serde_json::Map::new();
+    report.insert("users".into(), json!(test.len()));
+    for (name, eval) in &rows {
+        report.insert(name.clone(), serde_json::to_value(eval)?);
+    }
+    Ok(Value::Object(report))
+}
+
+fn print_table(rows: &[(String, PolicyEval)], users: usize, rewards: &[&str]) {
+    println!("test split: {users} users, one greedy list each");
+    println!(
+        "{:<20} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "policy", "composite", "valid", "R@5", "R@10", "N@5", "N@10", "MRR"
+    );
+    for (name, e) in rows {
+        let r = &e.ranking;
+        println!(
+            "{name:<20} {:>9.3} {:>7.3} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>7.4}",
+            e.rewards.composite, e.valid_rate, r.recall_5, r.recall_10, r.ndcg_5, r.ndcg_10, r.mrr
+        );
+    }
+    print!("{:<20}", "per reward");
+    for name in rewards {
+        print!(" {:>12}", short(name));
+    }
+    println!();
+    for (name, e) in rows {
+        print!("{name:<20}");
+        for reward in rewards {
+            print!(
+                " {:>12.3}",
+                e.rewards
+                    .per_reward
+                    .get(*reward)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            );
+        }
+        println!();
+    }
+}
+
+/// A reward's name cut to fit a table column.
+fn short(name: &str) -> &str {
+    &name[..name.len().min(12)]
+}

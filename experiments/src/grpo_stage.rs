@@ -1,0 +1,163 @@
+//! The RL stage of `quill run`: GRPO / Dr.GRPO from the warm-started checkpoint on the
+//! experiment's composite reward, with held-out evaluation on the valid split, checkpoints and
+//! `--resume`; the final policy is saved under `grpo/policy` beside the warm start's `policy`.
+
+use crate::config::Experiment;
+use crate::scoring::Scoring;
+use anyhow::{Context, Result};
+use quill::clean::Cleaner;
+use quill::data::{Dataset, Split, UserRecord};
+use quill::device::training_device;
+use quill::eval::OfflineEvaluator;
+use quill::io::write_json;
+use quill::policy::{TOKENIZER_FILE, load_checkpoint, save_checkpoint};
+use quill::text::{PolicyTokenizer, PromptBuilder};
+use quill::train::grpo::{GrpoRun, PolicyEvaluator, train_grpo};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// How `quill run` treats an interrupted RL stage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Continue from the newest GRPO checkpoint instead of starting over.
+    pub resume: bool,
+    /// Stop after this GRPO step as if killed (for testing `--resume`).
+    pub stop_after: Option<u32>,
+}
+
+/// The run directory of the RL stage: logs, `checkpoints/`, the final `policy/`.
+pub fn grpo_dir(exp: &Experiment) -> PathBuf {
+    exp.output_dir().join("grpo")
+}
+
+/// Where the final GRPO policy is saved.
+pub fn grpo_policy_dir(exp: &Experiment) -> PathBuf {
+    grpo_dir(exp).join("policy")
+}
+
+/// Cleaned users of a split (at most `limit`).
+pub fn cleaned(
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+    split: Split,
+    limit: usize,
+) -> Vec<UserRecord> {
+    data.iter_split(split)
+        .take(limit)
+        .map(|u| match cleaner {
+            Some(c) => c.clean_user(&u),
+            None => u,
+        })
+        .collect()
+}
+
+/// Runs GRPO unless a finished run of the same config is saved; returns the report for
+/// `metrics.json` and whether the final policy exists (false after `stop_after`).
+pub fn grpo_stage(
+    exp: &Experiment,
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+    scoring: &Scoring,
+    opts: RunOptions,
+) -> Result<(Value, bool)> {
+    let cfg = &exp.config;
+    let dir = grpo_dir(exp);
+    let report_path = dir.join("grpo.json");
+    let config_hash = crate::config::config_hash(cfg)?;
+    if let Ok(text) = std::fs::read_to_string(&report_path) {
+        let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if saved["config_hash"] == json!(config_hash) && grpo_policy_dir(exp).is_dir() {
+            eprintln!(
+                "grpo: reusing the finished run in {} (same config)",
+                dir.display()
+            );
+            return Ok((saved, true));
+        }
+    }
+    // From here on the saved run (if any) is not this config's: its marker must not outlive it.
+    if report_path.exists() {
+        std::fs::remove_file(&report_path)
+            .with_context(|| format!("removing the stale {}", report_path.display()))?;
+    }
+    let warm_dir = crate::policy_stage::checkpoint_dir(exp);
+    let tokenizer = PolicyTokenizer::load(&warm_dir.join(TOKENIZER_FILE))?;
+    let tokenizer_json = tokenizer.to_json()?;
+    let builder = PromptBuilder::new(
+        tokenizer,
+        cfg.policy.prompt_budget as usize,
+        cfg.format.clone(),
+    )?;
+    let device = training_device(cfg.experiment.device)?;
+    let (decoder, decoder_cfg) = load_checkpoint(&warm_dir, &device)
+        .with_context(|| format!("loading the warm start {}", warm_dir.display()))?;
+
+    let train = cleaned(data, cleaner, Split::Train, usize::MAX);
+    let valid = cleaned(data, cleaner, Split::Valid, cfg.grpo.eval_users as usize);
+    let offline = OfflineEvaluator {
+        corpus: data.corpus.clone(),
+        retriever: scoring.stack.retriever.clone(),
+        fusion: cfg.retrieval.fusion.fusion(),
+        fresh_from: OfflineEvaluator::window_start(&data.corpus, &valid),
+    };
+    let evaluator = PolicyEvaluator {
+        builder: &builder,
+        composite: &scoring.composite,
+        offline: &offline,
+        users: valid,
+        max_new_tokens: cfg.sampling.max_new_tokens as usize,
+    };
+    let run = GrpoRun {
+        cfg: &cfg.grpo,
+        sampling: &cfg.sampling,
+        builder: &builder,
+        composite: &scoring.composite,
+        train_users: &train,
+        evaluator: Some(&evaluator),
+        seed: cfg.experiment.seed,
+        dir: &dir,
+        config_hash: config_hash.clone(),
+        stop_after: opts.stop_after,
+    };
+    eprintln!(
+        "grpo: {} steps × {} users × {} lists, {} advantages, {} loss ({} training users)",
+        cfg.grpo.steps,
+        cfg.grpo.prompts_per_step,
+        cfg.grpo.group_size,
+        cfg.grpo.advantage,
+        cfg.grpo.loss_aggregation,
+        train.len()
+    );
+    let outcome = train_grpo(&run, decoder, &decoder_cfg, &device, opts.resume)?;
+    if let Some(step) = outcome.resumed_from {
+        eprintln!("grpo: resumed from the checkpoint of step {step}");
+    }
+    let [sampling, scoring_s, update] = outcome.seconds;
+    eprintln!(
+        "grpo: {} steps done; {sampling:.0}s sampling, {scoring_s:.0}s scoring, {update:.0}s updating",
+        outcome.steps
+    );
+    let mut report = json!({
+        "config_hash": config_hash,
+        "steps": outcome.steps,
+        "resumed_from": outcome.resumed_from,
+        "seconds": { "sampling": sampling, "scoring": scoring_s, "update": update },
+        "last_step": outcome.last_step,
+        "valid_evals": outcome.evals.iter().map(|(s, e)| json!({"step": s, "eval": e})).collect::<Vec<_>>(),
+    });
+    if !outcome.finished {
+        report["stopped_at"] = json!(outcome.steps);
+        return Ok((report, false));
+    }
+    let provenance =
+        json!({ "stage": "grpo", "steps": outcome.steps, "seed": cfg.experiment.seed });
+    save_checkpoint(
+        &grpo_policy_dir(exp),
+        &outcome.decoder,
+        &decoder_cfg,
+        Some(tokenizer_json.as_bytes()),
+        provenance,
+    )?;
+    // Written after the policy: its presence with this hash marks a finished stage.
+    write_json(&report_path, &report)?;
+    Ok((report, true))
+}

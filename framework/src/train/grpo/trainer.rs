@@ -1,0 +1,434 @@
+//! The GRPO / Dr.GRPO loop. Each step samples `prompts_per_step` training users, draws
+//! `group_size` lists per user, scores them with the composite reward, turns rewards into
+//! advantages within each group, and takes `num_iterations` clipped policy-gradient steps
+//! (AdamW, warm-up + cosine, global gradient-norm clipping) on that batch. Scalars go to
+//! TensorBoard and JSONL under TRL's names; checkpoints make a killed run resume exactly.
+
+use super::advantage::{group_advantages, group_spread, keep_groups};
+use super::config::GrpoConfig;
+use super::evaluate::{PolicyEval, PolicyEvaluator};
+use super::objective::{ObjectiveConfig, policy_loss};
+use super::optim::{clip_grad_norm, learning_rate};
+use super::rollout::{Rollout, RolloutSpec, rollout};
+use super::state::{
+    CursorState, TrainerState, UserCursor, latest_checkpoint, load_training_checkpoint,
+    save_training_checkpoint,
+};
+use crate::data::UserRecord;
+use crate::error::{Error, Result};
+use crate::log::{CompletionRow, RunLog};
+use crate::policy::{Decoder, DecoderConfig, Policy, SamplingConfig, completion_logprobs};
+use crate::reward::CompositeReward;
+use crate::text::PromptBuilder;
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Everything a GRPO run reads besides the policy.
+pub struct GrpoRun<'a> {
+    pub cfg: &'a GrpoConfig,
+    pub sampling: &'a SamplingConfig,
+    pub builder: &'a PromptBuilder,
+    pub composite: &'a CompositeReward,
+    /// Cleaned training users.
+    pub train_users: &'a [UserRecord],
+    /// Held-out (valid split) evaluation every `eval_every` steps.
+    pub evaluator: Option<&'a PolicyEvaluator<'a>>,
+    pub seed: u64,
+    /// Logs under this directory, checkpoints under its `checkpoints/`.
+    pub dir: &'a Path,
+    /// Hash of the experiment config; a resume under another config is refused.
+    pub config_hash: String,
+    /// Stop after this step as if the process were killed there (to test resuming).
+    pub stop_after: Option<u32>,
+}
+
+/// The result of a run (or of the part of it this process ran).
+pub struct GrpoOutcome {
+    /// The trained policy, on the inference device.
+    pub decoder: Decoder,
+    /// Steps completed in total.
+    pub steps: u32,
+    /// The checkpoint step this process resumed from.
+    pub resumed_from: Option<u32>,
+    /// Whether every configured step has run.
+    pub finished: bool,
+    /// The scalars of the last step this process ran.
+    pub last_step: BTreeMap<String, f64>,
+    /// Held-out evaluations run by this process, by step.
+    pub evals: Vec<(u32, PolicyEval)>,
+    /// Seconds spent sampling, scoring and updating in this process.
+    pub seconds: [f64; 3],
+}
+
+impl GrpoRun<'_> {
+    pub fn checkpoint_root(&self) -> PathBuf {
+        self.dir.join("checkpoints")
+    }
+}
+
+/// Trains `initial` (on the autodiff `device`, of shape `decoder_cfg`) with GRPO. With
+/// `resume`, continues from the newest checkpoint under the run directory, if any.
+pub fn train_grpo(
+    run: &GrpoRun,
+    initial: Decoder,
+    decoder_cfg: &DecoderConfig,
+    device: &Device,
+    resume: bool,
+) -> Result<GrpoOutcome> {
+    let cfg = run.cfg;
+    let reference = (cfg.beta > 0.0).then(|| initial.valid());
+    let mut optim: ModuleOptimizer = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay as f32)
+        .init();
+    let mut decoder = initial;
+    let mut start = CursorState {
+        epoch: 0,
+        position: 0,
+    };
+    let mut done = 0u32;
+    let root = run.checkpoint_root();
+    let mut resumed_from = None;
+    match latest_checkpoint(&root)? {
+        Some((dir, state)) if resume => {
+            if state.config_hash != run.config_hash {
+                let msg = format!(
+                    "the checkpoint {} was made under another config (hash {} here, {} there); \
+                     run without --resume to start over",
+                    dir.display(),
+                    run.config_hash,
+                    state.config_hash
+                );
+                return Err(Error::field("--resume", msg));
+            }
+            (decoder, optim) = load_training_checkpoint(&dir, &state, optim, device)?;
+            start = state.cursor;
+            done = state.step;
+            resumed_from = Some(state.step);
+        }
+        // A fresh run: stale checkpoints of an earlier run must not be resumed later.
+        _ if root.exists() => {
+            std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+        }
+        _ => {}
+    }
+    let mut log = RunLog::open(run.dir, resumed_from.map(u64::from))?;
+    let mut cursor = UserCursor::new(run.train_users.len(), run.seed, start);
+    let mut outcome = GrpoOutcome {
+        decoder: decoder.valid(),
+        steps: done,
+        resumed_from,
+        finished: done >= cfg.steps,
+        last_step: BTreeMap::new(),
+        evals: Vec::new(),
+        seconds: [0.0; 3],
+    };
+    if run.train_users.is_empty() && cfg.steps > done {
+        return Err(Error::field(
+            "grpo",
+            "the train split has no users to sample",
+        ));
+    }
+    if done == 0 && cfg.eval_every > 0 {
+        evaluate(run, &decoder, 0, &mut log, &mut outcome)?;
+    }
+    let bar = crate::progress::bar(u64::from(cfg.steps), "grpo");
+    bar.set_position(u64::from(done));
+    for step in done + 1..=cfg.steps {
+        let t = Instant::now();
+        let picked = cursor.next(cfg.prompts_per_step as usize);
+        let (scalars, rows) = train_step(
+            run,
+            &mut decoder,
+            &mut optim,
+            reference.as_ref(),
+            step,
+            &picked,
+            &mut outcome,
+        )?;
+        let mut scalars = scalars;
+        let seconds = t.elapsed().as_secs_f64();
+        scalars.insert("step_time".into(), seconds);
+        let tokens =
+            scalars["completions/mean_length"] * (picked.len() * cfg.group_size as usize) as f64;
+        scalars.insert("tokens_per_second".into(), tokens / seconds.max(1e-9));
+        log.scalars(u64::from(step), &scalars)?;
+        if cfg.log_completions_every > 0 && step % cfg.log_completions_every == 0 {
+            log.completions(u64::from(step), &rows)?;
+        }
+        bar.set_message(format!("reward {:.3}", scalars["reward"]));
+        bar.inc(1);
+        let last = step == cfg.steps;
+        if cfg.eval_every > 0 && (step % cfg.eval_every == 0 || last) {
+            evaluate(run, &decoder, step, &mut log, &mut outcome)?;
+        }
+        if last
+            || (cfg.save_every > 0 && step % cfg.save_every == 0)
+            || run.stop_after == Some(step)
+        {
+            let state = TrainerState {
+                step,
+                cursor: cursor.state(),
+                config_hash: run.config_hash.clone(),
+                decoder: decoder_cfg.clone(),
+            };
+            log.flush()?;
+            save_training_checkpoint(
+                &root,
+                &state,
+                &decoder,
+                &optim,
+                cfg.keep_checkpoints as usize,
+            )?;
+        }
+        outcome.steps = step;
+        outcome.last_step = scalars;
+        if run.stop_after == Some(step) {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    log.flush()?;
+    outcome.finished = outcome.steps >= cfg.steps;
+    outcome.decoder = decoder.valid();
+    Ok(outcome)
+}
+
+/// Runs the held-out evaluation and logs it under `eval/`.
+fn evaluate(
+    run: &GrpoRun,
+    decoder: &Decoder,
+    step: u32,
+    log: &mut RunLog,
+    outcome: &mut GrpoOutcome,
+) -> Result<()> {
+    if let Some(evaluator) = run.evaluator {
+        let result = evaluator.evaluate(&decoder.valid())?;
+        log.scalars(u64::from(step), &result.scalars("eval"))?;
+        outcome.evals.push((step, result));
+    }
+    Ok(())
+}
+
+/// One step: rollout, advantages, `num_iterations` updates. Returns the step's scalars and
+/// sample rows for the completions table.
+fn train_step(
+    run: &GrpoRun,
+    decoder: &mut Decoder,
+    optim: &mut ModuleOptimizer,
+    reference: Option<&Decoder>,
+    step: u32,
+    picked: &[usize],
+    outcome: &mut GrpoOutcome,
+) -> Result<(BTreeMap<String, f64>, Vec<CompletionRow>)> {
+    let cfg = run.cfg;
+    let g = cfg.group_size as usize;
+    let spec = RolloutSpec {
+        builder: run.builder,
+        composite: run.composite,
+        sampler: run.sampling,
+        max_new_tokens: run.sampling.max_new_tokens as usize,
+        group_size: g,
+    };
+    let seed = run.seed;
+    let seed_of = |i: usize| {
+        let key = [seed, u64::from(step), i as u64];
+        let bytes: Vec<u8> = key.iter().flat_map(|k| k.to_le_bytes()).collect();
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    };
+    let policy = decoder.valid();
+    let roll = rollout(&policy, run.train_users, picked, &spec, seed_of)
+        .map_err(|e| Error::model(format!("grpo step {step}"), e.to_string()))?;
+    let rewards = roll.rewards();
+    let advantages = group_advantages(&rewards, g, cfg.advantage)?;
+    let spread = group_spread(&rewards, g);
+    let keep = keep_groups(&spread, cfg.zero_spread_tolerance);
+    let mut scalars = rollout_scalars(run, &roll, &spread);
+    scalars.insert(
+        "advantage/abs_mean".into(),
+        mean(advantages.iter().map(|a| a.abs() as f64)),
+    );
+
+    let t = Instant::now();
+    let rows: Vec<usize> = (0..rewards.len()).filter(|&i| keep[i / g]).collect();
+    let lr = learning_rate(step, cfg.steps, cfg.warmup_steps, cfg.learning_rate);
+    scalars.insert("lr".into(), lr);
+    scalars.insert(
+        "groups_kept".into(),
+        keep.iter().filter(|&&k| k).count() as f64,
+    );
+    let (mut loss_sum, mut clip_sum, mut kl_sum, mut norm_sum) = (0.0, 0.0, 0.0, 0.0);
+    if !rows.is_empty() {
+        let pad = run.builder.tokenizer.pad_id();
+        let prompts: Vec<Vec<u32>> = rows.iter().map(|&i| roll.prompts[i].clone()).collect();
+        let completions: Vec<Vec<u32>> = rows
+            .iter()
+            .map(|&i| roll.completions[i].tokens.clone())
+            .collect();
+        let row_advantages: Vec<f32> = rows.iter().map(|&i| advantages[i]).collect();
+        let device = Policy::device(&*decoder);
+        // Constant log-probs (sampling policy, reference) computed without a graph, then moved.
+        let constant = |model: &Decoder| -> Result<Tensor<2>> {
+            let (logp, _) = completion_logprobs(model, &prompts, &completions, pad)?;
+            Ok(Tensor::from_data(logp.into_data(), &device))
+        };
+        let old = if cfg.num_iterations > 1 {
+            Some(constant(&policy)?)
+        } else {
+            None
+        };
+        let reference = reference.map(constant).transpose()?;
+        let objective = ObjectiveConfig {
+            epsilon_low: cfg.epsilon_low as f32,
+            epsilon_high: cfg.epsilon_high as f32,
+            beta: cfg.beta as f32,
+            aggregation: cfg.loss_aggregation,
+            max_len: run.sampling.max_new_tokens as usize,
+        };
+        for _ in 0..cfg.num_iterations {
+            let (logp, mask) = completion_logprobs(&*decoder, &prompts, &completions, pad)?;
+            let old_logp = old.clone().unwrap_or_else(|| logp.clone().detach());
+            let parts = policy_loss(
+                logp,
+                old_logp,
+                reference.clone(),
+                &row_advantages,
+                mask,
+                &objective,
+            )?;
+            let loss: f32 = parts.loss.clone().into_scalar();
+            if !loss.is_finite() {
+                return Err(non_finite(run, step, "loss", loss as f64));
+            }
+            let mut grads = GradientsParams::from_grads(parts.loss.backward(), &*decoder);
+            let norm = clip_grad_norm(&*decoder, &mut grads, cfg.max_grad_norm);
+            if !norm.is_finite() {
+                return Err(non_finite(run, step, "gradient norm", norm));
+            }
+            *decoder = optim.step(lr, decoder.clone(), grads);
+            loss_sum += loss as f64;
+            clip_sum += parts.clip_ratio as f64;
+            kl_sum += parts.kl as f64;
+            norm_sum += norm;
+        }
+    }
+    let iters = f64::from(cfg.num_iterations);
+    scalars.insert("loss".into(), loss_sum / iters);
+    scalars.insert("clip_ratio".into(), clip_sum / iters);
+    if cfg.beta > 0.0 {
+        scalars.insert("kl".into(), kl_sum / iters);
+    }
+    scalars.insert("grad_norm".into(), norm_sum / iters);
+    let update = t.elapsed().as_secs_f64();
+    for (i, s) in [roll.sampling_seconds, roll.scoring_seconds, update]
+        .into_iter()
+        .enumerate()
+    {
+        outcome.seconds[i] += s;
+    }
+    scalars.insert("time/sampling".into(), roll.sampling_seconds);
+    scalars.insert("time/scoring".into(), roll.scoring_seconds);
+    scalars.insert("time/update".into(), update);
+    let table = completion_rows(run, &roll, &advantages);
+    Ok((scalars, table))
+}
+
+/// Reward, length and validity statistics of a rollout, under TRL's names.
+fn rollout_scalars(run: &GrpoRun, roll: &Rollout, spread: &[f32]) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let rewards: Vec<f64> = roll.scored.iter().map(|s| s.composite as f64).collect();
+    out.insert("reward".into(), mean(rewards.iter().copied()));
+    out.insert("reward_std".into(), std(&rewards));
+    for (k, name) in run.composite.names().iter().enumerate() {
+        let values: Vec<f64> = roll.scored.iter().map(|s| s.per_reward[k] as f64).collect();
+        out.insert(format!("rewards/{name}/mean"), mean(values.iter().copied()));
+        out.insert(format!("rewards/{name}/std"), std(&values));
+    }
+    // TRL counts groups whose rewards are all equal, whatever the filtering tolerance.
+    let zero = spread.iter().filter(|&&s| s < 1e-6).count();
+    out.insert(
+        "frac_reward_zero_std".into(),
+        zero as f64 / spread.len().max(1) as f64,
+    );
+    let lengths: Vec<f64> = roll
+        .completions
+        .iter()
+        .map(|c| c.tokens.len() as f64)
+        .collect();
+    out.insert(
+        "completions/mean_length".into(),
+        mean(lengths.iter().copied()),
+    );
+    let clipped = roll.completions.iter().filter(|c| !c.stopped).count();
+    out.insert(
+        "completions/clipped_ratio".into(),
+        clipped as f64 / lengths.len().max(1) as f64,
+    );
+    // A Monte-Carlo estimate of the per-token entropy: the mean of -log p of sampled tokens
+    // under the model at temperature 1, which is unbiased when sampling at temperature 1.
+    let (sum, count) = roll
+        .completions
+        .iter()
+        .flat_map(|c| &c.logprobs)
+        .fold((0.0, 0usize), |(s, n), &lp| (s - lp as f64, n + 1));
+    out.insert("entropy".into(), sum / count.max(1) as f64);
+    let valid = roll.lists.iter().filter(|l| l.is_valid()).count();
+    out.insert(
+        "valid_rate".into(),
+        valid as f64 / roll.lists.len().max(1) as f64,
+    );
+    out
+}
+
+/// The first list of up to `log_completions` groups, for the completions table.
+fn completion_rows(run: &GrpoRun, roll: &Rollout, advantages: &[f32]) -> Vec<CompletionRow> {
+    let names = run.composite.names();
+    let tok = &run.builder.tokenizer;
+    (0..roll.users.len())
+        .take(run.cfg.log_completions as usize)
+        .map(|group| {
+            let i = group * roll.group_size;
+            let user = &run.train_users[roll.users[group]];
+            CompletionRow {
+                user_id: user.id.clone(),
+                prompt: tok.decode(&roll.prompts[i]),
+                completion: tok.decode(&roll.completions[i].tokens),
+                queries: roll.lists[i].queries.clone(),
+                valid: roll.lists[i].is_valid(),
+                rewards: names
+                    .iter()
+                    .zip(&roll.scored[i].per_reward)
+                    .map(|(n, &v)| (n.to_string(), v as f64))
+                    .collect(),
+                composite: roll.scored[i].composite as f64,
+                advantage: advantages[i] as f64,
+            }
+        })
+        .collect()
+}
+
+fn non_finite(run: &GrpoRun, step: u32, what: &str, value: f64) -> Error {
+    let last = latest_checkpoint(&run.checkpoint_root())
+        .ok()
+        .flatten()
+        .map_or("none yet".to_string(), |(d, _)| d.display().to_string());
+    let msg = format!(
+        "the {what} is {value}: training stopped; the last good checkpoint is {last} \
+         (try a lower grpo.learning_rate or grpo.max_grad_norm)"
+    );
+    Error::model(format!("grpo step {step}"), msg)
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    sum / n.max(1) as f64
+}
+
+/// Population standard deviation.
+fn std(values: &[f64]) -> f64 {
+    let m = mean(values.iter().copied());
+    mean(values.iter().map(|v| (v - m).powi(2))).sqrt()
+}
