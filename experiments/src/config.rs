@@ -176,6 +176,21 @@ pub fn config_hash(c: &ExperimentConfig) -> Result<String> {
     ))
 }
 
+/// A hash of the sections the warm start depends on (seed, device, data, cleaner, format,
+/// policy, warm start, sampling): changing RL or reward settings reuses the warm start.
+pub fn warm_start_hash(c: &ExperimentConfig) -> Result<String> {
+    let parts = serde_json::to_string(&(
+        (c.experiment.seed, &c.experiment.device),
+        (&c.data, &c.cleaner, &c.format),
+        (&c.policy, &c.warm_start, &c.sampling),
+    ))
+    .context("serialising the warm start's config")?;
+    Ok(format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(parts.as_bytes())
+    ))
+}
+
 /// Each configured reward's own parameters: its `[rewards.<name>]` table without `weight`
 /// (what `CompositeReward::build` hands to the plugin).
 pub fn reward_params(c: &ExperimentConfig) -> std::collections::HashMap<String, toml::Table> {

@@ -1,5 +1,7 @@
 //! The last stage of `quill run`: the test split, never seen in training. Each saved policy
-//! (warm start, GRPO) writes one greedy list per test user; lists are scored by the composite
+//! (warm start, GRPO) writes one list per test user, twice: greedily, and sampled with the
+//! `[sampling]` settings and fixed per-user seeds (the distribution RL trains; a small
+//! warm-started model's greedy lists often loop on one query). Lists are scored by the composite
 //! reward (and each reward) and by retrieval against the users' held-out future clicks, beside
 //! the history-as-queries baseline scored the same way.
 
@@ -12,7 +14,7 @@ use quill::data::{Dataset, Split};
 use quill::eval::{OfflineEvaluator, history_queries};
 use quill::policy::{TOKENIZER_FILE, load_checkpoint};
 use quill::text::{PolicyTokenizer, PromptBuilder};
-use quill::train::grpo::{PolicyEval, PolicyEvaluator};
+use quill::train::grpo::{Decoding, PolicyEval, PolicyEvaluator};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -43,14 +45,21 @@ pub fn evaluate_policies(
             cfg.policy.prompt_budget as usize,
             cfg.format.clone(),
         )?;
-        let evaluator = PolicyEvaluator {
-            builder: &builder,
-            composite: &scoring.composite,
-            offline: &offline,
-            users: test.clone(),
-            max_new_tokens: cfg.sampling.max_new_tokens as usize,
+        let sampled = Decoding::Sample {
+            sampler: &cfg.sampling,
+            seed: cfg.experiment.seed ^ 0x7e57,
         };
-        rows.push((name.to_string(), evaluator.evaluate(&decoder)?));
+        for (how, decoding) in [("greedy", Decoding::Greedy), ("sampled", sampled)] {
+            let evaluator = PolicyEvaluator {
+                decoding,
+                builder: &builder,
+                composite: &scoring.composite,
+                offline: &offline,
+                users: test.clone(),
+                max_new_tokens: cfg.sampling.max_new_tokens as usize,
+            };
+            rows.push((format!("{name}/{how}"), evaluator.evaluate(&decoder)?));
+        }
     }
     let lists: Vec<Vec<String>> = test.iter().map(history_queries).collect();
     let history = PolicyEval {
@@ -69,25 +78,25 @@ pub fn evaluate_policies(
 }
 
 fn print_table(rows: &[(String, PolicyEval)], users: usize, rewards: &[&str]) {
-    println!("test split: {users} users, one greedy list each");
+    println!("test split: {users} users, one list each (greedy, or sampled with fixed seeds)");
     println!(
-        "{:<20} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "{:<22} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
         "policy", "composite", "valid", "R@5", "R@10", "N@5", "N@10", "MRR"
     );
     for (name, e) in rows {
         let r = &e.ranking;
         println!(
-            "{name:<20} {:>9.3} {:>7.3} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>7.4}",
+            "{name:<22} {:>9.3} {:>7.3} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>7.4}",
             e.rewards.composite, e.valid_rate, r.recall_5, r.recall_10, r.ndcg_5, r.ndcg_10, r.mrr
         );
     }
-    print!("{:<20}", "per reward");
+    print!("{:<22}", "per reward");
     for name in rewards {
         print!(" {:>12}", short(name));
     }
     println!();
     for (name, e) in rows {
-        print!("{name:<20}");
+        print!("{name:<22}");
         for reward in rewards {
             print!(
                 " {:>12.3}",

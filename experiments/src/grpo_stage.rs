@@ -12,7 +12,7 @@ use quill::eval::OfflineEvaluator;
 use quill::io::write_json;
 use quill::policy::{TOKENIZER_FILE, load_checkpoint, save_checkpoint};
 use quill::text::{PolicyTokenizer, PromptBuilder};
-use quill::train::grpo::{GrpoRun, PolicyEvaluator, train_grpo};
+use quill::train::grpo::{Decoding, GrpoRun, PolicyEvaluator, train_grpo};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -99,7 +99,9 @@ pub fn grpo_stage(
         fusion: cfg.retrieval.fusion.fusion(),
         fresh_from: OfflineEvaluator::window_start(&data.corpus, &valid),
     };
+    // Greedy, as the held-out check during training is usually run (TRL, the paper).
     let evaluator = PolicyEvaluator {
+        decoding: Decoding::Greedy,
         builder: &builder,
         composite: &scoring.composite,
         offline: &offline,

@@ -1,4 +1,4 @@
-//! Held-out evaluation of a policy: one greedy list per user, scored by the composite reward
+//! Held-out evaluation of a policy: one list per user (greedy, or sampled with fixed seeds), scored by the composite reward
 //! (each reward's mean too) and by retrieval against the user's held-out future clicks
 //! (Recall/NDCG@5/10, MRR). Used during training on the valid split and at the end on the test
 //! split, so the two report the same quantities.
@@ -48,8 +48,22 @@ impl PolicyEval {
     }
 }
 
+/// How an evaluated policy writes its one list per user.
+#[derive(Clone, Copy)]
+pub enum Decoding<'a> {
+    /// Temperature 0: the single most likely continuation.
+    Greedy,
+    /// Drawn from `sampler`; user `i` uses a stream seeded from (`seed`, `i`), so results are
+    /// reproducible and the same users get the same streams under every policy.
+    Sample {
+        sampler: &'a SamplingConfig,
+        seed: u64,
+    },
+}
+
 /// Evaluates policies on a fixed set of (cleaned) users.
 pub struct PolicyEvaluator<'a> {
+    pub decoding: Decoding<'a>,
     pub builder: &'a PromptBuilder,
     pub composite: &'a CompositeReward,
     pub offline: &'a OfflineEvaluator,
@@ -58,30 +72,35 @@ pub struct PolicyEvaluator<'a> {
 }
 
 impl PolicyEvaluator<'_> {
-    /// Greedy lists of `policy` for every user, then their rewards and retrieval metrics.
+    /// One list of `policy` for every user, then their rewards and retrieval metrics.
     pub fn evaluate(&self, policy: &Decoder) -> Result<PolicyEval> {
-        let lists = self.greedy_lists(policy)?;
+        let lists = self.lists(policy)?;
         self.score(&lists)
     }
 
-    /// One greedy (temperature 0) list per user, parsed.
-    pub fn greedy_lists(&self, policy: &Decoder) -> Result<Vec<QueryList>> {
+    /// One list per user, decoded as `self.decoding` says, parsed.
+    pub fn lists(&self, policy: &Decoder) -> Result<Vec<QueryList>> {
         let greedy = SamplingConfig {
             temperature: 0.0,
             ..SamplingConfig::default()
         };
+        let (sampler, seed) = match self.decoding {
+            Decoding::Greedy => (&greedy, 0),
+            Decoding::Sample { sampler, seed } => (sampler, seed),
+        };
         let end = [self.builder.tokenizer.end_id()];
         let how = Generation {
-            sampler: &greedy,
+            sampler,
             max_new_tokens: self.max_new_tokens,
             stop_tokens: &end,
             pad_id: self.builder.tokenizer.pad_id(),
         };
         let mut lists = Vec::with_capacity(self.users.len());
-        for chunk in self.users.chunks(CHUNK) {
+        for (c, chunk) in self.users.chunks(CHUNK).enumerate() {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|u| self.builder.prompt(u)).collect();
-            // Greedy decoding draws nothing; the seeds only fill the slot.
-            let seeds = vec![0; prompts.len()];
+            let seeds: Vec<u64> = (0..chunk.len())
+                .map(|i| seed ^ ((c * CHUNK + i) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .collect();
             for c in generate(policy, &prompts, &seeds, &how)? {
                 lists.push(self.builder.parse_response(&c.tokens));
             }

@@ -15,7 +15,7 @@ mod trainer;
 
 pub use advantage::{group_advantages, group_spread, keep_groups};
 pub use config::{AdvantageKind, GrpoConfig, LossAggregation};
-pub use evaluate::{PolicyEval, PolicyEvaluator};
+pub use evaluate::{Decoding, PolicyEval, PolicyEvaluator};
 pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss};
 pub use optim::{clip_grad_norm, grad_norm, learning_rate};
 pub use rollout::{Rollout, RolloutSpec, rollout};
