@@ -1,14 +1,25 @@
-//! Policy throughput per preset: training tokens/s (forward + backward + AdamW, batch 16 x 128
-//! tokens) and KV-cache sampling tokens/s (128 parallel sequences x 64 new tokens). Run with
-//! `cargo bench -p quill --bench policy`; `QUILL_BENCH_PRESETS=nano,micro,small` picks presets
-//! (default nano,micro: the larger ones take minutes per sample on two cores).
+//! Policy throughput and memory per preset: training tokens/s (forward + backward + AdamW,
+//! batch 16 x 128 tokens), KV-cache sampling tokens/s (128 parallel sequences x 64 new tokens),
+//! and the peak memory of each. Run with `cargo bench -p quill --bench policy`;
+//! `QUILL_BENCH_PRESETS=nano,micro,small` picks presets (default nano,micro: the larger ones
+//! take minutes per sample on two cores); `QUILL_BENCH_FASTEST=n` reports the fastest of n runs
+//! instead (see `fastest`). `benches/policy_pytorch.py` measures the same with PyTorch.
+//!
+//! Peak memory is measured in a fresh child process per preset and workload (this binary run
+//! again with `QUILL_BENCH_MEMORY=preset:train|sample`): in the benchmarking process itself
+//! the allocator keeps what earlier workloads freed, so the resident size would say more about
+//! them than about the workload measured. The child builds the model, resets the kernel's
+//! peak-RSS counter (writing 5 to /proc/self/clear_refs; Linux only), runs two training steps
+//! (the first allocates AdamW's moments) or one sampling call, and reads VmHWM from
+//! /proc/self/status. It reports that peak and the peak minus the resident size just before:
+//! the memory the workload itself needs (activations, gradients, optimizer state, cache).
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use quill::policy::{
-    Decoder, Generation, SamplingConfig, completion_logprobs, find_preset, generate,
+    Decoder, DecoderConfig, Generation, SamplingConfig, completion_logprobs, find_preset, generate,
 };
 use std::hint::black_box;
 
@@ -17,6 +28,7 @@ const TRAIN_TOKENS: usize = 128;
 const SAMPLE_SEQUENCES: usize = 128;
 const SAMPLE_PROMPT: usize = 16;
 const SAMPLE_NEW: usize = 64;
+const MEMORY_CHILD: &str = "QUILL_BENCH_MEMORY";
 
 /// Deterministic token ids below `vocab`.
 fn ids(n: usize, salt: usize, vocab: usize) -> Vec<u32> {
@@ -25,52 +37,215 @@ fn ids(n: usize, salt: usize, vocab: usize) -> Vec<u32> {
         .collect()
 }
 
-fn policy(c: &mut Criterion) {
-    let presets = std::env::var("QUILL_BENCH_PRESETS").unwrap_or_else(|_| "nano,micro".into());
-    for name in presets.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let cfg = find_preset(name).expect("a preset name").config;
+/// A model, its optimizer and the fixed batch of one training step.
+struct Training {
+    model: Option<Decoder>,
+    optim: ModuleOptimizer,
+    prompts: Vec<Vec<u32>>,
+    completions: Vec<Vec<u32>>,
+}
+
+impl Training {
+    fn new(cfg: &DecoderConfig) -> Self {
         let vocab = cfg.vocab_size;
-        let mut group = c.benchmark_group(format!("policy_{name}"));
-        group.sample_size(10);
+        // Every token but the first of each row is a target.
+        Training {
+            model: Some(Decoder::new(cfg, 1, &Device::flex().autodiff())),
+            optim: AdamWConfig::new().init(),
+            prompts: (0..TRAIN_BATCH).map(|r| ids(1, r, vocab)).collect(),
+            completions: (0..TRAIN_BATCH)
+                .map(|r| ids(TRAIN_TOKENS - 1, r, vocab))
+                .collect(),
+        }
+    }
 
-        // One training step: every token but the first of each row is a target.
-        let prompts: Vec<Vec<u32>> = (0..TRAIN_BATCH).map(|r| ids(1, r, vocab)).collect();
-        let completions: Vec<Vec<u32>> = (0..TRAIN_BATCH)
-            .map(|r| ids(TRAIN_TOKENS - 1, r, vocab))
-            .collect();
-        let mut model = Some(Decoder::new(&cfg, 1, &Device::flex().autodiff()));
-        let mut optim: ModuleOptimizer = AdamWConfig::new().init();
-        group.throughput(Throughput::Elements((TRAIN_BATCH * TRAIN_TOKENS) as u64));
-        group.bench_function("train_step_16x128", |b| {
-            b.iter(|| {
-                let m = model.take().expect("model");
-                let (logp, mask) = completion_logprobs(&m, &prompts, &completions, 0).unwrap();
-                let loss = -(logp.sum() / mask.sum());
-                let grads = GradientsParams::from_grads(loss.backward(), &m);
-                model = Some(optim.step(1e-3, m, grads));
-            })
-        });
-
-        // Sampling with the KV cache, no stop token, so every row makes all 64 tokens.
-        let inference = model.take().expect("model").valid();
-        let prompts: Vec<Vec<u32>> = (0..SAMPLE_SEQUENCES)
-            .map(|r| ids(SAMPLE_PROMPT, r, vocab))
-            .collect();
-        let seeds: Vec<u64> = (0..SAMPLE_SEQUENCES as u64).collect();
-        let sampler = SamplingConfig::default();
-        let how = Generation {
-            sampler: &sampler,
-            max_new_tokens: SAMPLE_NEW,
-            stop_tokens: &[],
-            pad_id: 0,
-        };
-        group.throughput(Throughput::Elements((SAMPLE_SEQUENCES * SAMPLE_NEW) as u64));
-        group.bench_function("sample_128x64", |b| {
-            b.iter(|| black_box(generate(&inference, &prompts, &seeds, &how).unwrap()))
-        });
-        group.finish();
+    fn step(&mut self) {
+        let m = self.model.take().expect("model");
+        let (logp, mask) = completion_logprobs(&m, &self.prompts, &self.completions, 0).unwrap();
+        let loss = -(logp.sum() / mask.sum());
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        self.model = Some(self.optim.step(1e-3, m, grads));
     }
 }
 
-criterion_group!(benches, policy);
-criterion_main!(benches);
+/// 128 prompts sampled with the KV cache, no stop token, so every row makes all 64 tokens.
+fn sample(model: &Decoder, vocab: usize) -> usize {
+    let prompts: Vec<Vec<u32>> = (0..SAMPLE_SEQUENCES)
+        .map(|r| ids(SAMPLE_PROMPT, r, vocab))
+        .collect();
+    let seeds: Vec<u64> = (0..SAMPLE_SEQUENCES as u64).collect();
+    let sampler = SamplingConfig::default();
+    let how = Generation {
+        sampler: &sampler,
+        max_new_tokens: SAMPLE_NEW,
+        stop_tokens: &[],
+        pad_id: 0,
+    };
+    let out = generate(model, &prompts, &seeds, &how).unwrap();
+    black_box(out.iter().map(|c| c.tokens.len()).sum())
+}
+
+fn policy(c: &mut Criterion, presets: &[String]) {
+    for name in presets {
+        let cfg = find_preset(name).expect("a preset name").config;
+        let mut group = c.benchmark_group(format!("policy_{name}"));
+        group.sample_size(10);
+
+        let mut training = Training::new(&cfg);
+        group.throughput(Throughput::Elements((TRAIN_BATCH * TRAIN_TOKENS) as u64));
+        group.bench_function("train_step_16x128", |b| b.iter(|| training.step()));
+
+        let inference = training.model.take().expect("model").valid();
+        group.throughput(Throughput::Elements((SAMPLE_SEQUENCES * SAMPLE_NEW) as u64));
+        group.bench_function("sample_128x64", |b| {
+            b.iter(|| sample(&inference, cfg.vocab_size))
+        });
+        group.finish();
+        for workload in ["train", "sample"] {
+            report_memory(name, workload);
+        }
+    }
+}
+
+/// Runs the memory child for `preset` and `workload` and prints its line.
+fn report_memory(preset: &str, workload: &str) {
+    let exe = std::env::current_exe().expect("the bench binary");
+    let out = std::process::Command::new(exe)
+        .env(MEMORY_CHILD, format!("{preset}:{workload}"))
+        .output()
+        .expect("running the memory child");
+    let line = String::from_utf8_lossy(&out.stdout);
+    let line = line.trim();
+    if out.status.success() && !line.is_empty() {
+        println!("policy_{preset}/{workload} peak memory: {line}");
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        println!(
+            "policy_{preset}/{workload} peak memory: unavailable ({})",
+            err.trim()
+        );
+    }
+}
+
+/// `VmRSS` or `VmHWM` of this process in KiB, from /proc/self/status.
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The child: one workload between a reset of the peak-RSS counter and a read of it.
+fn memory_child(spec: &str) {
+    let (preset, workload) = spec.split_once(':').expect("preset:workload");
+    let cfg = find_preset(preset).expect("a preset name").config;
+    let mut training = Training::new(&cfg);
+    let inference = (workload == "sample").then(|| training.model.take().unwrap().valid());
+    let before = status_kib("VmRSS").expect("/proc/self/status");
+    std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak RSS");
+    match &inference {
+        Some(model) => {
+            sample(model, cfg.vocab_size);
+        }
+        None => {
+            training.step();
+            training.step();
+        }
+    }
+    let peak = status_kib("VmHWM").expect("/proc/self/status");
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "{:.0} MiB peak RSS, {:.0} MiB above the {:.0} MiB before the {workload} workload",
+        mib(peak),
+        mib(peak.saturating_sub(before)),
+        mib(before)
+    );
+}
+
+/// `QUILL_BENCH_FASTEST=n`: instead of Criterion's statistics, the fastest of `n` timed runs
+/// of each workload, for a machine shared with other jobs: their interference only ever adds
+/// time, so the minimum is the estimate least disturbed by it. Also printed: the least CPU
+/// time (all threads) of a run, which waiting for a core does not inflate; with
+/// `RAYON_NUM_THREADS=1` it measures the work done, whatever the load.
+fn fastest(presets: &[String], runs: usize) {
+    let time = |f: &mut dyn FnMut()| {
+        f(); // warm-up
+        let (mut wall, mut cpu) = (f64::INFINITY, f64::INFINITY);
+        for _ in 0..runs {
+            let (start, start_cpu) = (std::time::Instant::now(), cpu_seconds());
+            f();
+            wall = wall.min(start.elapsed().as_secs_f64());
+            cpu = cpu.min(cpu_seconds() - start_cpu);
+        }
+        (wall, cpu)
+    };
+    for name in presets {
+        let cfg = find_preset(name).expect("a preset name").config;
+        let mut training = Training::new(&cfg);
+        let (train, train_cpu) = time(&mut || training.step());
+        let inference = training.model.take().expect("model").valid();
+        let (sampling, sampling_cpu) = time(&mut || {
+            sample(&inference, cfg.vocab_size);
+        });
+        let (train_tokens, sample_tokens) = (
+            (TRAIN_BATCH * TRAIN_TOKENS) as f64,
+            (SAMPLE_SEQUENCES * SAMPLE_NEW) as f64,
+        );
+        println!(
+            "{name}: train {:.0} tokens/s ({:.0} ms/step, {:.0} ms CPU), sample {:.0} \
+             tokens/s ({:.2} s for 128 x 64, {:.2} s CPU); fastest of {runs}; per CPU-second: \
+             train {:.0}, sample {:.0} tokens",
+            train_tokens / train,
+            train * 1e3,
+            train_cpu * 1e3,
+            sample_tokens / sampling,
+            sampling,
+            sampling_cpu,
+            train_tokens / train_cpu,
+            sample_tokens / sampling_cpu,
+        );
+    }
+}
+
+/// CPU time of the whole process (all threads), in seconds.
+fn cpu_seconds() -> f64 {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, out: *mut Timespec) -> i32;
+    }
+    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+    let mut t = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `t` is a valid, writable timespec for the duration of the call.
+    let ok = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    if ok {
+        t.sec as f64 + t.nsec as f64 * 1e-9
+    } else {
+        f64::NAN
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(MEMORY_CHILD) {
+        memory_child(&spec);
+        return;
+    }
+    let presets: Vec<String> = std::env::var("QUILL_BENCH_PRESETS")
+        .unwrap_or_else(|_| "nano,micro".into())
+        .split(',')
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Ok(runs) = std::env::var("QUILL_BENCH_FASTEST") {
+        fastest(
+            &presets,
+            runs.parse().expect("QUILL_BENCH_FASTEST: a number of runs"),
+        );
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    policy(&mut c, &presets);
+    c.final_summary();
+}

@@ -10,10 +10,12 @@ use super::cache::{AttentionMask, KvCache};
 use super::decoder::Decoder;
 use super::sampler::Sampler;
 use crate::error::{Error, Result};
-use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::ops::Range;
 
 /// A model that yields next-token logits, incrementally with a KV cache.
 pub trait Policy: Send + Sync {
@@ -30,6 +32,19 @@ pub trait Policy: Send + Sync {
         mask: &AttentionMask,
         cache: Option<&mut KvCache>,
     ) -> Tensor<3>;
+    /// `logits` of the given columns of `tokens_bs` only, `[batch, columns.len(), vocab]`. A
+    /// model may skip the output projection of the other columns (the `Decoder` does): a
+    /// prefill needs only its last column, a log-probability pass only the completion's.
+    fn column_logits(
+        &self,
+        tokens_bs: Tensor<2, Int>,
+        mask: &AttentionMask,
+        cache: Option<&mut KvCache>,
+        columns: Range<usize>,
+    ) -> Tensor<3> {
+        let logits = self.logits(tokens_bs, mask, cache);
+        logits.narrow(1, columns.start, columns.len())
+    }
 }
 
 impl Policy for Decoder {
@@ -52,6 +67,15 @@ impl Policy for Decoder {
         cache: Option<&mut KvCache>,
     ) -> Tensor<3> {
         self.forward(tokens_bs, mask, cache)
+    }
+    fn column_logits(
+        &self,
+        tokens_bs: Tensor<2, Int>,
+        mask: &AttentionMask,
+        cache: Option<&mut KvCache>,
+        columns: Range<usize>,
+    ) -> Tensor<3> {
+        self.forward_columns(tokens_bs, mask, cache, columns)
     }
 }
 
@@ -106,11 +130,13 @@ pub fn generate(
         .flat_map(|p| std::iter::repeat_n(how.pad_id, width - p.len()).chain(p.iter().copied()))
         .collect();
     let mut cache = policy.new_cache();
+    cache.reserve(width + how.max_new_tokens);
     let mask = AttentionMask::new(&valid, width, &device);
-    let logits = policy.logits(
+    let logits = policy.column_logits(
         int_tensor(ids, [batch, width], &device),
         &mask,
         Some(&mut cache),
+        width - 1..width,
     );
     let mut rows = last_column(logits)?;
 
@@ -127,18 +153,24 @@ pub fn generate(
         batch
     ];
     for step in 0..how.max_new_tokens {
-        let mut next = Vec::with_capacity(batch);
-        for (i, done) in out.iter_mut().enumerate() {
-            if done.stopped {
-                next.push(how.pad_id);
-                continue;
-            }
-            let token = how.sampler.pick(&rows[i], &mut rngs[i]);
-            done.tokens.push(token);
-            done.logprobs.push(log_softmax_at(&rows[i], token as usize));
-            done.stopped = how.stop_tokens.contains(&token);
-            next.push(token);
-        }
+        // Rows draw in parallel: each has its own stream, so the result does not depend on
+        // the order. Drawing (a sort of the vocabulary per row) otherwise costs as much as the
+        // decoding step itself for the small presets.
+        let next: Vec<u32> = out
+            .par_iter_mut()
+            .zip(rows.par_iter())
+            .zip(rngs.par_iter_mut())
+            .map(|((done, row), rng)| {
+                if done.stopped {
+                    return how.pad_id;
+                }
+                let token = how.sampler.pick(row, rng);
+                done.tokens.push(token);
+                done.logprobs.push(log_softmax_at(row, token as usize));
+                done.stopped = how.stop_tokens.contains(&token);
+                token
+            })
+            .collect();
         if step + 1 == how.max_new_tokens || out.iter().all(|c| c.stopped) {
             break;
         }
@@ -203,14 +235,36 @@ pub fn completion_logprobs(
         target_mask.extend((0..longest).map(|j| if j < c.len() { 1f32 } else { 0.0 }));
     }
     let mask = AttentionMask::new(&valid, total, &device);
-    let logits_btv = policy.logits(int_tensor(ids, [batch, total], &device), &mask, None);
     // The logits at column width - 1 + j predict completion token j.
-    let logp_bcv = log_softmax(logits_btv.narrow(1, width - 1, longest), 2);
+    let tokens = int_tensor(ids, [batch, total], &device);
+    let logits_bcv = policy.column_logits(tokens, &mask, None, width - 1..total - 1);
     let targets_bc1 =
         Tensor::<3, Int>::from_data(TensorData::new(targets, [batch, longest, 1]), &device);
+    let logp_bc1 = target_logprobs(logits_bcv, targets_bc1);
     let mask_bc = Tensor::<2>::from_data(TensorData::new(target_mask, [batch, longest]), &device);
-    let logp_bc = logp_bcv.gather(2, targets_bc1).reshape([batch, longest]) * mask_bc.clone();
+    let logp_bc = logp_bc1.reshape([batch, longest]) * mask_bc.clone();
     Ok((logp_bc, mask_bc))
+}
+
+/// log softmax(logits)[target] `[b, c, 1]` for `[b, c, vocab]` logits, without the full
+/// `[b, c, vocab]` log-softmax: that costs one exp per logit in the forward pass and, under
+/// autodiff, another in the backward (Burn recomputes exp there). Here the fused softmax
+/// kernel runs once on a constant copy of the logits, and log Σ exp comes from its largest
+/// probability: max p = exp(top − lse), so lse = top − ln(max p) (max p ≥ 1/vocab, no
+/// underflow). Its gradient, softmax itself, comes from Σ p ⊙ x with p held constant, added as
+/// s − s (value 0), so the value is exact and the backward one multiply.
+fn target_logprobs(logits_bcv: Tensor<3>, targets_bc1: Tensor<3, Int>) -> Tensor<3> {
+    let constant = logits_bcv.clone().inner();
+    let top_bc1 = constant.clone().max_dim(2);
+    let probs_bcv = softmax(constant, 2);
+    let lse_bc1 = top_bc1 - probs_bcv.clone().max_dim(2).log();
+    let tracked = logits_bcv.is_tracked();
+    let picked_bc1 = logits_bcv.clone().gather(2, targets_bc1);
+    if !tracked {
+        return picked_bc1 - lse_bc1;
+    }
+    let s_bc1 = (probs_bcv * logits_bcv).sum_dim(2);
+    picked_bc1 - (s_bc1.clone() - s_bc1.detach()) - lse_bc1
 }
 
 /// The padded prompt width, or an error for an empty prompt, an out-of-vocabulary id, or a
@@ -258,9 +312,50 @@ fn last_column(logits_bsv: Tensor<3>) -> Result<Vec<Vec<f32>>> {
     Ok(values.chunks(vocab).map(<[f32]>::to_vec).collect())
 }
 
-/// log softmax(logits)[index], in f64 for a stable log-sum-exp.
+/// log softmax(logits)[index]. The terms exp(x − top) ≤ 1 are exact to an f32 ulp, and f32's
+/// exp is several times faster than f64's; the sum is kept in f64 for a stable log-sum-exp.
 fn log_softmax_at(logits: &[f32], index: usize) -> f32 {
-    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let sum: f64 = logits.iter().map(|&x| (x as f64 - top).exp()).sum();
-    (logits[index] as f64 - top - sum.ln()) as f32
+    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&x| (x - top).exp() as f64).sum();
+    (f64::from(logits[index] - top) - sum.ln()) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+    use burn::tensor::activation::log_softmax;
+
+    #[test]
+    fn target_logprobs_and_their_gradient_match_the_full_log_softmax() {
+        let device = Device::flex().autodiff();
+        let logits = Tensor::<3>::random([2, 3, 7], Distribution::Normal(0.0, 4.0), &device);
+        let targets = Tensor::<3, Int>::from_data(
+            TensorData::new(vec![0i64, 6, 3, 2, 2, 5], [2, 3, 1]),
+            &device,
+        );
+        let weights = Tensor::<3>::random([2, 3, 1], Distribution::Default, &device);
+        let run = |fast: bool| {
+            let x = logits.clone().require_grad();
+            let logp = match fast {
+                true => target_logprobs(x.clone(), targets.clone()),
+                false => log_softmax(x.clone(), 2).gather(2, targets.clone()),
+            };
+            let grads = (logp.clone() * weights.clone()).sum().backward();
+            let values = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().unwrap();
+            (values(logp), values(x.grad(&grads).unwrap()))
+        };
+        let ((got, got_grad), (want, want_grad)) = (run(true), run(false));
+        for (g, w) in got.iter().zip(&want).chain(got_grad.iter().zip(&want_grad)) {
+            assert!(
+                (g - w).abs() < 1e-5,
+                "{got:?} {got_grad:?} vs {want:?} {want_grad:?}"
+            );
+        }
+        let plain = target_logprobs(logits.inner(), targets.inner());
+        let plain = plain.into_data().try_to_vec::<f32>().unwrap();
+        for (g, w) in plain.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5, "{plain:?} vs {want:?}");
+        }
+    }
 }

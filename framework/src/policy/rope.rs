@@ -37,6 +37,10 @@ impl Rotary {
             }
         }
         let shape = [max_positions, half];
+        // Constants, so never on the autodiff device: combined with a tracked tensor they act
+        // as constants anyway, and a model made `valid()` for sampling (its parameters moved
+        // off autodiff, these skipped fields not) must not be dragged back through autodiff.
+        let device = &device.clone().inner();
         Rotary {
             cos_pf: Tensor::from_data(TensorData::new(cos, shape), device),
             sin_pf: Tensor::from_data(TensorData::new(sin, shape), device),
