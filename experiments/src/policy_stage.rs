@@ -11,7 +11,7 @@ use quill::io::write_json;
 use quill::policy::{
     Decoder, Generation, TOKENIZER_FILE, find_preset, generate, load_checkpoint, save_checkpoint,
 };
-use quill::text::bootstrap::Bootstrap;
+use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::term_stats::TermStats;
 use quill::text::tokenizer::training_texts;
 use quill::text::{PolicyTokenizer, PromptBuilder};
@@ -34,10 +34,7 @@ pub fn warm_start_stage(
 ) -> Result<Value> {
     let cfg = &exp.config;
     let dir = checkpoint_dir(exp);
-    let config_hash = format!(
-        "{:016x}",
-        xxhash_rust::xxh3::xxh3_64(toml::to_string(cfg)?.as_bytes())
-    );
+    let config_hash = crate::config::warm_start_hash(cfg)?;
     let report_path = dir.join("warm_start.json");
     if let Ok(text) = std::fs::read_to_string(&report_path) {
         let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -63,20 +60,23 @@ pub fn warm_start_stage(
 
     let t = Instant::now();
     let stats = TermStats::build(&data.corpus);
-    // Targets stop two queries short of the format's maximum: a small policy counts lines
-    // loosely, and overshooting a 6-query target by one or two still leaves a valid list.
-    let mut target_format = cfg.format.clone();
-    target_format.max_queries = target_format
-        .max_queries
-        .saturating_sub(2)
-        .max(target_format.min_queries);
-    let bootstrap = Bootstrap::new(&stats, target_format)?;
+    // Targets sit inside the format with a margin on every bound: a small policy imitates
+    // them loosely at temperature 1.
+    let mut tf = target_format(&cfg.format);
+    if let Ok(v) = std::env::var("TQ") {
+        tf.min_queries = v.parse().unwrap();
+        tf.max_queries = tf.min_queries;
+    }
+    let bootstrap = Bootstrap::new(&stats, tf)?.distinct_terms(std::env::var("QD").is_ok());
+    // The last training users are held out of fine-tuning to probe it (see `warm_start`).
+    let probe_users = (cfg.warm_start.probe_users as usize).min(train.len() / 2);
+    let sft_users = train.len() - probe_users;
     // Users whose list needed generic filler queries teach nothing about interests.
-    let (list_users, lists): (Vec<usize>, Vec<Vec<String>>) = train
+    let (list_users, lists): (Vec<usize>, Vec<Vec<String>>) = train[..sft_users]
         .iter()
         .enumerate()
         .map(|(i, u)| (i, bootstrap.for_user(u)))
-        .filter(|(_, l)| l.generic == 0)
+        .filter(|(_, l)| l.generic == 0 || std::env::var("QG").is_ok())
         .map(|(i, l)| (i, l.queries))
         .unzip();
     let preset = find_preset(&cfg.policy.preset)?;
@@ -97,16 +97,34 @@ pub fn warm_start_stage(
         lm_stream.push(bos);
         lm_stream.extend(tokenizer.encode_plain(&text));
     }
-    let sft = list_users
-        .iter()
-        .zip(&lists)
-        .map(|(&i, l)| (builder.prompt(&train[i]), builder.response_of(l)))
-        .collect();
+    let sft: Vec<(Vec<u32>, Vec<u32>)> = if std::env::var("QP").is_ok() {
+        train[..sft_users]
+            .iter()
+            .filter_map(|u| {
+                let p = builder.build(&u.history);
+                let l = bootstrap.for_shown(&u.history, p.signals_kept);
+                (l.generic == 0 || std::env::var("QG").is_ok())
+                    .then(|| (p.ids, builder.response_of(&l.queries)))
+            })
+            .collect()
+    } else {
+        list_users
+            .iter()
+            .zip(&lists)
+            .map(|(&i, l)| (builder.prompt(&train[i]), builder.response_of(l)))
+            .collect()
+    };
+    eprintln!("QP sft pairs {}", sft.len());
     let eval_prompts = valid.iter().map(|u| builder.prompt(u)).collect();
+    let probe_prompts = train[sft_users..]
+        .iter()
+        .map(|u| builder.prompt(u))
+        .collect();
     let warm = WarmStartData {
         lm_stream,
         sft,
         eval_prompts,
+        probe_prompts,
     };
     eprintln!(
         "policy: tokenizer of {} tokens, {} bootstrap lists of {} training users, {} LM tokens ({:.1}s)",

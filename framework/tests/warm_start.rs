@@ -50,6 +50,7 @@ fn supervised_steps_teach_the_format() {
             .map(|p| (p.clone(), response.clone()))
             .collect(),
         eval_prompts: prompts[..16].to_vec(),
+        probe_prompts: Vec::new(),
     };
     let mut cfg = find_preset("nano").unwrap().with_vocab(tok.vocab_size());
     cfg.max_positions = 128;
@@ -130,6 +131,7 @@ fn impossible_settings_are_field_errors() {
         lm_stream: vec![1, 2, 3],
         sft: Vec::new(),
         eval_prompts: Vec::new(),
+        probe_prompts: Vec::new(),
     };
     let ws = WarmStartConfig {
         lm_steps: 1,

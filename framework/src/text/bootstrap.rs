@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::text::query_list::{QueryList, QueryListFormat};
 use crate::text::term_stats::TermStats;
 use crate::text::terms::{content_terms, words};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Non-entity terms in more than this share of articles are not informative.
 const MAX_TERM_SHARE: f64 = 0.05;
@@ -69,6 +69,23 @@ pub const GENERIC_QUERIES: [&str; 8] = [
     "science news",
 ];
 
+/// The format bootstrap *targets* are built for: strictly inside `format`, so that a policy
+/// imitating them loosely at temperature 1 still writes valid lists. A small policy counts
+/// lines and characters only roughly; a target of 4-6 queries under the default 3-8 leaves
+/// one or two lines of slack either way, and targets of at most half the longest query let a
+/// sampled query ramble on to twice a target's length before it breaks the bound. Each margin
+/// shrinks where `format` is too tight for it, so the result is always a valid format.
+pub fn target_format(format: &QueryListFormat) -> QueryListFormat {
+    let max_queries = format.max_queries.saturating_sub(2).max(format.min_queries);
+    let max_query_chars = (format.max_query_chars / 2).max(format.min_query_chars);
+    QueryListFormat {
+        min_queries: (format.min_queries + 1).min(max_queries),
+        max_queries,
+        min_query_chars: (format.min_query_chars + 2).min(max_query_chars),
+        max_query_chars,
+    }
+}
+
 /// A bootstrap list and how much of it is generic fill.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BootstrapList {
@@ -86,6 +103,8 @@ pub struct Bootstrap<'a> {
     unseen_idf: f64,
     /// IDF of a term in exactly `MAX_TERM_SHARE` of articles.
     min_idf: f64,
+    /// No informative term in two queries of a list.
+    distinct: bool,
 }
 
 /// One candidate query while ranking.
@@ -130,12 +149,30 @@ impl<'a> Bootstrap<'a> {
             format,
             unseen_idf,
             min_idf: stats.idf_of_share(1.0 / MAX_TERM_SHARE),
+            distinct: false,
         })
+    }
+
+    /// Lists in which no informative term appears in two queries.
+    pub fn distinct_terms(mut self, on: bool) -> Self {
+        self.distinct = on;
+        self
     }
 
     /// The list of a (cleaned) user, read from its history only.
     pub fn for_user(&self, user: &UserRecord) -> BootstrapList {
         self.list(&user.history)
+    }
+
+    /// The list of what a prompt shows of a (cleaned) history: the rule over its newest
+    /// `shown` non-blank signals only (`Prompt::signals_kept` of `PromptBuilder::build`).
+    pub fn for_shown(&self, history: &[Signal], shown: usize) -> BootstrapList {
+        let non_blank: Vec<Signal> = history
+            .iter()
+            .filter(|s| !s.text.trim().is_empty())
+            .cloned()
+            .collect();
+        self.list(&non_blank[non_blank.len().saturating_sub(shown)..])
     }
 
     /// The rendered target (format lines and the terminator) of a (cleaned) user.
@@ -158,6 +195,7 @@ impl<'a> Bootstrap<'a> {
         let min = self.format.min_queries as usize;
         let mut picked: Vec<&Candidate> = Vec::new();
         let mut skipped: Vec<&Candidate> = Vec::new();
+        let mut used: HashSet<&str> = HashSet::new();
         for c in &candidates {
             if picked.len() == max {
                 break;
@@ -165,31 +203,44 @@ impl<'a> Bootstrap<'a> {
             let adds_nothing = picked
                 .iter()
                 .any(|p| c.terms.iter().all(|t| p.terms.contains(t)));
-            if adds_nothing {
+            let repeats = self.distinct && c.terms.iter().any(|t| used.contains(t.as_str()));
+            if adds_nothing || repeats {
                 skipped.push(c);
             } else {
+                used.extend(c.terms.iter().map(String::as_str));
                 picked.push(c);
             }
         }
+        if std::env::var("QR").is_ok() {
+            picked.sort_by(|a, b| b.newest.cmp(&a.newest));
+        }
         let mut queries: Vec<String> = picked.iter().map(|c| c.text.clone()).collect();
-        let push = |queries: &mut Vec<String>, q: &str| {
+        let mut used: HashSet<String> = used.into_iter().map(str::to_string).collect();
+        let qs = std::env::var("QS").is_ok();
+        let mut push = |queries: &mut Vec<String>, q: &str, terms: &[String]| {
             // The parser's duplicate test: case-insensitive.
             let fresh = !queries.iter().any(|h| h.to_lowercase() == q.to_lowercase());
-            if queries.len() < min && fresh && fits_length(q, &self.format) {
+            let single = terms.len() == 1 && terms[0] == q;
+            let repeats = self.distinct
+                && std::env::var("QF").is_err()
+                && !(qs && single)
+                && terms.iter().any(|t| used.contains(t));
+            if queries.len() < min && fresh && !repeats && fits_length(q, &self.format) {
                 queries.push(q.to_string());
+                used.extend(terms.iter().cloned());
             }
         };
         for c in skipped {
-            push(&mut queries, &c.text);
+            push(&mut queries, &c.text, &c.terms);
         }
         let mut by_weight: Vec<(&String, f64)> = weight.iter().map(|(t, &w)| (t, w)).collect();
         by_weight.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         for (term, _) in by_weight {
-            push(&mut queries, term);
+            push(&mut queries, term, std::slice::from_ref(term));
         }
         let specific = queries.len();
         for q in GENERIC_QUERIES {
-            push(&mut queries, q);
+            push(&mut queries, q, &[]);
         }
         BootstrapList {
             generic: queries.len() - specific,
@@ -332,7 +383,6 @@ mod tests {
     use super::*;
     use crate::data::world::World;
     use crate::data::{Corpus, DataConfig, Interest, NewsItem, UserSource};
-    use std::collections::HashSet;
 
     fn article(id: &str, title: &str, entities: &[&str]) -> NewsItem {
         NewsItem {

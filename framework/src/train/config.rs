@@ -28,11 +28,20 @@ crate::config_section! {
         pub batch_size: u32 = 16, Check::Range { min: 1.0, max: 4096.0 };
         /// Tokens per language-modelling window.
         pub lm_seq_len: u32 = 128, Check::Range { min: 2.0, max: 8192.0 };
-        /// Peak AdamW learning rate (cosine-annealed within each stage).
+        /// Peak AdamW learning rate (linear warm-up, then cosine-annealed, within each stage).
         pub learning_rate: f64 = 3e-3, Check::Range { min: 1e-7, max: 1.0 };
+        /// Steps of linear learning-rate warm-up at the start of each stage.
+        pub warmup_steps: u32 = 0, Check::Range { min: 0.0, max: 1e7 };
         /// AdamW weight decay.
         pub weight_decay: f64 = 0.01, Check::Range { min: 0.0, max: 1.0 };
         /// Validation users whose sampled lists (temperature 1) measure structural validity.
         pub eval_users: u32 = 200, Check::Range { min: 0.0, max: 1e6 };
+        /// Training users held out of fine-tuning whose sampled lists (temperature 1) pick the
+        /// kept weights; 0 keeps the last step's.
+        pub probe_users: u32 = 0, Check::Range { min: 0.0, max: 1e6 };
+        /// Fine-tuning steps between validity probes (the last step is always probed).
+        pub probe_every: u32 = 50, Check::Range { min: 1.0, max: 1e7 };
+        /// No probe before this fine-tuning step: early weights are still learning the format.
+        pub probe_from: u32 = 0, Check::Range { min: 0.0, max: 1e7 };
     }
 }

@@ -3,6 +3,12 @@
 //! query lists (`text::bootstrap`: built from each training user's cleaned history only), then a
 //! check of how many sampled lists are structurally valid.
 //!
+//! Fine-tuning keeps the weights that write valid lists most often, not simply the last ones:
+//! every `probe_every` steps from `probe_from` (and at the last step) it samples one list per
+//! *probe* prompt at the configured temperature, and keeps the best-scoring weights. Probe
+//! prompts come from training users held out of fine-tuning, never from validation users, so
+//! the final check on validation users stays an unbiased measure of the kept weights.
+//!
 //! Both stages minimise the mean negative log-likelihood of "completion" tokens computed by
 //! `policy::completion_logprobs`: for language modelling a window's first token is the prompt
 //! and the rest the completion; for fine-tuning the prompt is the user's signals and the
@@ -14,7 +20,6 @@ use crate::policy::{Decoder, Generation, Sampler, completion_logprobs, generate}
 use crate::text::PromptBuilder;
 use crate::text::query_list::FormatProblem;
 use burn::module::Module;
-use burn::optim::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
@@ -31,7 +36,14 @@ pub struct WarmStartData {
     pub sft: Vec<(Vec<u32>, Vec<u32>)>,
     /// Prompts of validation users, for the validity check.
     pub eval_prompts: Vec<Vec<u32>>,
+    /// Prompts of training users left out of `sft`, whose sampled lists choose which
+    /// fine-tuning weights are kept (empty: the last step's). Never validation users: the
+    /// choice would then flatter the reported rate.
+    pub probe_prompts: Vec<Vec<u32>>,
 }
+
+/// Invalid lists kept as examples by [`validity`].
+const MAX_EXAMPLES: usize = 40;
 
 /// Losses, timings and the validity rate of a warm start.
 #[derive(Debug, Clone, Serialize)]
@@ -39,8 +51,15 @@ pub struct WarmStartReport {
     /// (step, mean loss over the steps since the previous entry) of each stage.
     pub lm_loss: Vec<(u32, f32)>,
     pub sft_loss: Vec<(u32, f32)>,
+    /// (step, share of probe lists valid) of each fine-tuning probe.
+    pub probes: Vec<(u32, f64)>,
+    /// The fine-tuning step whose weights were kept (the best probe; the last step without).
+    pub kept_step: u32,
     pub lm_seconds: f64,
+    /// Fine-tuning, its probes included.
     pub sft_seconds: f64,
+    /// The final validity check.
+    pub check_seconds: f64,
     /// Trained (non-padding) tokens per second over both stages.
     pub train_tokens_per_second: f64,
     /// Share of sampled validation lists that parse as valid query lists.
@@ -48,6 +67,8 @@ pub struct WarmStartReport {
     pub sampled_lists: usize,
     /// How many sampled lists had each kind of format problem (a list may have several).
     pub problems: BTreeMap<String, usize>,
+    /// The first few invalid lists, as text.
+    pub examples: Vec<String>,
 }
 
 /// The outcome of sampling one list per validation prompt.
@@ -58,12 +79,15 @@ pub struct Validity {
     pub lists: usize,
     /// Lists with each kind of problem, by the problem's name (`TooManyQueries`, ...).
     pub problems: BTreeMap<String, usize>,
+    /// The text of the first few invalid lists, so a report shows what went wrong.
+    pub examples: Vec<String>,
 }
 
 /// Runs both stages on `decoder` (which must live on an autodiff device) and returns it on the
 /// inference device with the report. `on_step(stage, step, loss)` is called after every step.
+#[allow(clippy::too_many_arguments)]
 pub fn warm_start(
-    mut decoder: Decoder,
+    decoder: Decoder,
     data: &WarmStartData,
     cfg: &WarmStartConfig,
     builder: &PromptBuilder,
@@ -86,12 +110,9 @@ pub fn warm_start(
         );
         return Err(Error::field("warm_start.lm_seq_len", msg));
     }
-    let mut lm_loss = Vec::new();
-    decoder = run_stage(
+    let mut lm = Stage::new(cfg, cfg.lm_steps);
+    let decoder = lm.run(
         decoder,
-        cfg,
-        cfg.lm_steps,
-        &mut lm_loss,
         |_| {
             // Random windows of the stream: the first token is the prompt, the rest is learned.
             let (mut prompts, mut completions) = (Vec::new(), Vec::new());
@@ -105,6 +126,7 @@ pub fn warm_start(
         },
         pad,
         &mut |step, loss| on_step("lm", step, loss),
+        None,
     )?;
     let lm_seconds = t.elapsed().as_secs_f64();
 
@@ -117,12 +139,23 @@ pub fn warm_start(
     }
     let mut order: Vec<usize> = (0..data.sft.len()).collect();
     let mut cursor = order.len();
-    let mut sft_loss = Vec::new();
-    decoder = run_stage(
+    // The same sampling seeds at every probe, so checkpoints are compared on equal draws.
+    let mut probe = |d: &Decoder| -> Result<f64> {
+        let probe_seed = seed ^ 0x9E37_79B9_7F4A_7C15;
+        let checked = validity(
+            d,
+            builder,
+            &data.probe_prompts,
+            sampler,
+            max_new_tokens,
+            probe_seed,
+        )?;
+        Ok(checked.rate)
+    };
+    let probing = !data.probe_prompts.is_empty();
+    let mut sft = Stage::new(cfg, cfg.sft_steps);
+    let decoder = sft.run(
         decoder,
-        cfg,
-        cfg.sft_steps,
-        &mut sft_loss,
         |_| {
             // Epochs over a shuffled order, so every user is seen once before any twice.
             let (mut prompts, mut completions) = (Vec::new(), Vec::new());
@@ -141,9 +174,11 @@ pub fn warm_start(
         },
         pad,
         &mut |step, loss| on_step("sft", step, loss),
+        probing.then_some(&mut probe as &mut dyn FnMut(&Decoder) -> Result<f64>),
     )?;
     let sft_seconds = t.elapsed().as_secs_f64();
 
+    let t = Instant::now();
     let decoder = decoder.valid();
     let checked = validity(
         &decoder,
@@ -154,66 +189,118 @@ pub fn warm_start(
         seed,
     )?;
     let report = WarmStartReport {
-        lm_loss,
-        sft_loss,
+        lm_loss: lm.losses,
+        sft_loss: sft.losses,
+        probes: sft.probes,
+        kept_step: sft.kept_step,
         lm_seconds,
         sft_seconds,
+        check_seconds: t.elapsed().as_secs_f64(),
         train_tokens_per_second: tokens as f64 / (lm_seconds + sft_seconds).max(1e-9),
         valid_rate: checked.rate,
         sampled_lists: checked.lists,
         problems: checked.problems,
+        examples: checked.examples,
     };
     Ok((decoder, report))
 }
 
-/// `steps` AdamW steps with a cosine-annealed learning rate on batches from `next_batch`;
-/// appends (step, mean loss) to `losses` every tenth of the stage.
-#[allow(clippy::type_complexity)]
-fn run_stage(
-    mut decoder: Decoder,
-    cfg: &WarmStartConfig,
+/// The learning rate of `step` (1-based) of `steps`: linear warm-up over `warmup` steps, then
+/// the cosine curve from `peak` towards 0. Warm-up matters because AdamW's first steps, with
+/// its moment estimates still empty, are large at any peak rate.
+fn learning_rate(step: u32, steps: u32, peak: f64, warmup: u32) -> f64 {
+    let progress = f64::from(step.saturating_sub(1)) / f64::from(steps.max(1));
+    let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+    let warm = if warmup == 0 {
+        1.0
+    } else {
+        (f64::from(step) / f64::from(warmup)).min(1.0)
+    };
+    peak * cosine * warm
+}
+
+/// One training stage: AdamW steps on batches from a closure, with its loss curve and, for
+/// fine-tuning, the validity probes and the weights they chose.
+struct Stage<'a> {
+    cfg: &'a WarmStartConfig,
     steps: u32,
-    losses: &mut Vec<(u32, f32)>,
-    mut next_batch: impl FnMut(u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>),
-    pad: u32,
-    on_step: &mut dyn FnMut(u32, f32),
-) -> Result<Decoder> {
-    if steps == 0 {
-        return Ok(decoder);
-    }
-    let mut optim: ModuleOptimizer = AdamWConfig::new()
-        .with_weight_decay(cfg.weight_decay as f32)
-        .init();
-    let mut schedule = CosineAnnealingLrSchedulerConfig::new(cfg.learning_rate, steps as usize)
-        .init()
-        .map_err(|e| Error::field("warm_start.learning_rate", e))?;
-    let every = (steps / 10).max(1);
-    let mut window = Vec::new();
-    for step in 1..=steps {
-        let (prompts, completions) = next_batch(step);
-        let (logp, mask) = completion_logprobs(&decoder, &prompts, &completions, pad)?;
-        let loss = -(logp.sum() / mask.sum());
-        let value: f32 = loss
-            .clone()
-            .try_into_scalar::<f32>()
-            .map_err(|e| Error::model("warm start", format!("reading the loss: {e:?}")))?;
-        if !value.is_finite() {
-            let msg = format!(
-                "training diverged at step {step} (loss {value}); try a learning_rate below {}",
-                cfg.learning_rate
-            );
-            return Err(Error::field("warm_start.learning_rate", msg));
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &decoder);
-        decoder = optim.step(schedule.step(), decoder, grads);
-        on_step(step, value);
-        window.push(value);
-        if step % every == 0 || step == steps {
-            losses.push((step, window.iter().sum::<f32>() / window.len() as f32));
-            window.clear();
+    /// (step, mean loss over the steps since the previous entry), every tenth of the stage.
+    losses: Vec<(u32, f32)>,
+    probes: Vec<(u32, f64)>,
+    kept_step: u32,
+}
+
+impl<'a> Stage<'a> {
+    fn new(cfg: &'a WarmStartConfig, steps: u32) -> Self {
+        Stage {
+            cfg,
+            steps,
+            losses: Vec::new(),
+            probes: Vec::new(),
+            kept_step: steps,
         }
     }
-    Ok(decoder)
+
+    /// Trains `decoder`; with `probe`, measures the weights every `probe_every` steps from
+    /// `probe_from` (and at the last step) and returns the best-measured ones, the later on
+    /// ties (they have seen more data at a lower learning rate).
+    #[allow(clippy::type_complexity)]
+    fn run(
+        &mut self,
+        mut decoder: Decoder,
+        mut next_batch: impl FnMut(u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>),
+        pad: u32,
+        on_step: &mut dyn FnMut(u32, f32),
+        mut probe: Option<&mut dyn FnMut(&Decoder) -> Result<f64>>,
+    ) -> Result<Decoder> {
+        let (cfg, steps) = (self.cfg, self.steps);
+        if steps == 0 {
+            return Ok(decoder);
+        }
+        let mut optim: ModuleOptimizer = AdamWConfig::new()
+            .with_weight_decay(cfg.weight_decay as f32)
+            .init();
+        let every = (steps / 10).max(1);
+        let mut window = Vec::new();
+        let mut best: Option<(f64, Decoder)> = None;
+        for step in 1..=steps {
+            let (prompts, completions) = next_batch(step);
+            let (logp, mask) = completion_logprobs(&decoder, &prompts, &completions, pad)?;
+            let loss = -(logp.sum() / mask.sum());
+            let value: f32 = loss
+                .clone()
+                .try_into_scalar::<f32>()
+                .map_err(|e| Error::model("warm start", format!("reading the loss: {e:?}")))?;
+            if !value.is_finite() {
+                let msg = format!(
+                    "training diverged at step {step} (loss {value}); try a learning_rate below {}",
+                    cfg.learning_rate
+                );
+                return Err(Error::field("warm_start.learning_rate", msg));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &decoder);
+            let lr = learning_rate(step, steps, cfg.learning_rate, cfg.warmup_steps);
+            decoder = optim.step(lr, decoder, grads);
+            on_step(step, value);
+            window.push(value);
+            if step % every == 0 || step == steps {
+                self.losses
+                    .push((step, window.iter().sum::<f32>() / window.len() as f32));
+                window.clear();
+            }
+            let due = step == steps || (step >= cfg.probe_from && step % cfg.probe_every == 0);
+            if let (Some(probe), true) = (probe.as_mut(), due) {
+                let rate = probe(&decoder.valid())?;
+                self.probes.push((step, rate));
+                if best.as_ref().is_none_or(|(b, _)| rate >= *b) {
+                    // A clone shares the tensors, which later steps replace rather than mutate.
+                    best = Some((rate, decoder.clone()));
+                    self.kept_step = step;
+                }
+            }
+        }
+        Ok(best.map_or(decoder, |(_, d)| d))
+    }
 }
 
 /// Samples one list per prompt and tallies which parse valid and what breaks the others.
@@ -248,6 +335,10 @@ pub fn validity(
         for completion in generate(decoder, chunk, &seeds, &how)? {
             let list = builder.parse_response(&completion.tokens);
             valid += usize::from(list.is_valid());
+            if !list.is_valid() && out.examples.len() < MAX_EXAMPLES {
+                out.examples
+                    .push(builder.tokenizer.decode(&completion.tokens));
+            }
             let kinds: std::collections::BTreeSet<&str> =
                 list.problems.iter().map(FormatProblem::kind).collect();
             for kind in kinds {
@@ -257,4 +348,27 @@ pub fn validity(
     }
     out.rate = valid as f64 / prompts.len() as f64;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::learning_rate;
+
+    #[test]
+    fn the_learning_rate_warms_up_linearly_then_follows_the_cosine_down() {
+        let lr = |step| learning_rate(step, 100, 1e-2, 10);
+        assert!((lr(1) - 1e-3).abs() < 1e-4, "{}", lr(1));
+        assert!((lr(5) - 5e-3).abs() < 2e-4, "{}", lr(5));
+        // Past the warm-up, the cosine alone: just under the peak, half at mid-stage, ~0 last.
+        assert!(lr(10) > 9.5e-3 && lr(10) < 1e-2, "{}", lr(10));
+        assert!((lr(51) - 5e-3).abs() < 1e-9, "{}", lr(51));
+        assert!(lr(100) < 1e-5 && lr(100) > 0.0, "{}", lr(100));
+        let steps: Vec<f64> = (10..=100).map(lr).collect();
+        assert!(
+            steps.windows(2).all(|w| w[1] <= w[0]),
+            "decreasing after warm-up"
+        );
+        // No warm-up: the first step runs at the peak, as Burn's cosine scheduler does.
+        assert_eq!(learning_rate(1, 100, 1e-2, 0), 1e-2);
+    }
 }
