@@ -62,23 +62,16 @@ pub fn warm_start_stage(
     let stats = TermStats::build(&data.corpus);
     // Targets sit inside the format with a margin on every bound: a small policy imitates
     // them loosely at temperature 1.
-    let mut tf = target_format(&cfg.format);
-    if let Ok(v) = std::env::var("TQ") {
-        tf.min_queries = v.parse().unwrap();
-        tf.max_queries = tf.min_queries;
-    }
-    let bootstrap = Bootstrap::new(&stats, tf)?.distinct_terms(std::env::var("QD").is_ok());
+    let bootstrap = Bootstrap::new(&stats, target_format(&cfg.format))?;
     // The last training users are held out of fine-tuning to probe it (see `warm_start`).
     let probe_users = (cfg.warm_start.probe_users as usize).min(train.len() / 2);
     let sft_users = train.len() - probe_users;
-    // Users whose list needed generic filler queries teach nothing about interests.
-    let (list_users, lists): (Vec<usize>, Vec<Vec<String>>) = train[..sft_users]
+    // Every user has a list, generic fill included: the users who need fill are the sparse
+    // histories, and a policy never shown one ends their lists too early.
+    let lists: Vec<Vec<String>> = train[..sft_users]
         .iter()
-        .enumerate()
-        .map(|(i, u)| (i, bootstrap.for_user(u)))
-        .filter(|(_, l)| l.generic == 0 || std::env::var("QG").is_ok())
-        .map(|(i, l)| (i, l.queries))
-        .unzip();
+        .map(|u| bootstrap.for_user(u).queries)
+        .collect();
     let preset = find_preset(&cfg.policy.preset)?;
     let vocab = match cfg.policy.vocab_size {
         0 => preset.config.vocab_size,
@@ -97,24 +90,11 @@ pub fn warm_start_stage(
         lm_stream.push(bos);
         lm_stream.extend(tokenizer.encode_plain(&text));
     }
-    let sft: Vec<(Vec<u32>, Vec<u32>)> = if std::env::var("QP").is_ok() {
-        train[..sft_users]
-            .iter()
-            .filter_map(|u| {
-                let p = builder.build(&u.history);
-                let l = bootstrap.for_shown(&u.history, p.signals_kept);
-                (l.generic == 0 || std::env::var("QG").is_ok())
-                    .then(|| (p.ids, builder.response_of(&l.queries)))
-            })
-            .collect()
-    } else {
-        list_users
-            .iter()
-            .zip(&lists)
-            .map(|(&i, l)| (builder.prompt(&train[i]), builder.response_of(l)))
-            .collect()
-    };
-    eprintln!("QP sft pairs {}", sft.len());
+    let sft = train
+        .iter()
+        .zip(&lists)
+        .map(|(u, l)| (builder.prompt(u), builder.response_of(l)))
+        .collect();
     let eval_prompts = valid.iter().map(|u| builder.prompt(u)).collect();
     let probe_prompts = train[sft_users..]
         .iter()

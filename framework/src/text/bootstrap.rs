@@ -103,8 +103,6 @@ pub struct Bootstrap<'a> {
     unseen_idf: f64,
     /// IDF of a term in exactly `MAX_TERM_SHARE` of articles.
     min_idf: f64,
-    /// No informative term in two queries of a list.
-    distinct: bool,
 }
 
 /// One candidate query while ranking.
@@ -149,30 +147,12 @@ impl<'a> Bootstrap<'a> {
             format,
             unseen_idf,
             min_idf: stats.idf_of_share(1.0 / MAX_TERM_SHARE),
-            distinct: false,
         })
-    }
-
-    /// Lists in which no informative term appears in two queries.
-    pub fn distinct_terms(mut self, on: bool) -> Self {
-        self.distinct = on;
-        self
     }
 
     /// The list of a (cleaned) user, read from its history only.
     pub fn for_user(&self, user: &UserRecord) -> BootstrapList {
         self.list(&user.history)
-    }
-
-    /// The list of what a prompt shows of a (cleaned) history: the rule over its newest
-    /// `shown` non-blank signals only (`Prompt::signals_kept` of `PromptBuilder::build`).
-    pub fn for_shown(&self, history: &[Signal], shown: usize) -> BootstrapList {
-        let non_blank: Vec<Signal> = history
-            .iter()
-            .filter(|s| !s.text.trim().is_empty())
-            .cloned()
-            .collect();
-        self.list(&non_blank[non_blank.len().saturating_sub(shown)..])
     }
 
     /// The rendered target (format lines and the terminator) of a (cleaned) user.
@@ -193,54 +173,35 @@ impl<'a> Bootstrap<'a> {
 
         let max = self.format.max_queries as usize;
         let min = self.format.min_queries as usize;
+        // Step 5: no informative term in two picked phrases.
         let mut picked: Vec<&Candidate> = Vec::new();
-        let mut skipped: Vec<&Candidate> = Vec::new();
         let mut used: HashSet<&str> = HashSet::new();
         for c in &candidates {
             if picked.len() == max {
                 break;
             }
-            let adds_nothing = picked
-                .iter()
-                .any(|p| c.terms.iter().all(|t| p.terms.contains(t)));
-            let repeats = self.distinct && c.terms.iter().any(|t| used.contains(t.as_str()));
-            if adds_nothing || repeats {
-                skipped.push(c);
-            } else {
+            if c.terms.iter().all(|t| !used.contains(t.as_str())) {
                 used.extend(c.terms.iter().map(String::as_str));
                 picked.push(c);
             }
         }
-        if std::env::var("QR").is_ok() {
-            picked.sort_by(|a, b| b.newest.cmp(&a.newest));
-        }
         let mut queries: Vec<String> = picked.iter().map(|c| c.text.clone()).collect();
-        let mut used: HashSet<String> = used.into_iter().map(str::to_string).collect();
-        let qs = std::env::var("QS").is_ok();
-        let mut push = |queries: &mut Vec<String>, q: &str, terms: &[String]| {
+        let push = |queries: &mut Vec<String>, q: &str| {
             // The parser's duplicate test: case-insensitive.
             let fresh = !queries.iter().any(|h| h.to_lowercase() == q.to_lowercase());
-            let single = terms.len() == 1 && terms[0] == q;
-            let repeats = self.distinct
-                && std::env::var("QF").is_err()
-                && !(qs && single)
-                && terms.iter().any(|t| used.contains(t));
-            if queries.len() < min && fresh && !repeats && fits_length(q, &self.format) {
+            if queries.len() < min && fresh && fits_length(q, &self.format) {
                 queries.push(q.to_string());
-                used.extend(terms.iter().cloned());
             }
         };
-        for c in skipped {
-            push(&mut queries, &c.text, &c.terms);
-        }
+        // Step 6: single terms, each once (a term of a picked phrase may stand alone).
         let mut by_weight: Vec<(&String, f64)> = weight.iter().map(|(t, &w)| (t, w)).collect();
         by_weight.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         for (term, _) in by_weight {
-            push(&mut queries, term, std::slice::from_ref(term));
+            push(&mut queries, term);
         }
         let specific = queries.len();
         for q in GENERIC_QUERIES {
-            push(&mut queries, q, &[]);
+            push(&mut queries, q);
         }
         BootstrapList {
             generic: queries.len() - specific,
