@@ -3,11 +3,12 @@
 //!
 //! # The rule (what "prompt-only" means at CPU scale)
 //!
-//! A list is a deterministic function of the user's **cleaned history** (the signals a prompt
-//! shows) and of corpus-wide term statistics ([`TermStats`], the same for every user). It never
-//! reads `future_clicks`, impression `candidates` or the simulator's hidden `interests`: the
-//! rule takes `&[Signal]`, and [`Bootstrap::for_user`] hands it `&user.history` alone. Every
-//! word of a list is a word of the history, except the generic fill of step 6.
+//! "Prompt-only" means a list uses nothing a prompt could not show: it is a deterministic
+//! function of the user's **cleaned history** (the signals a prompt is rendered from) and of
+//! corpus-wide term statistics ([`TermStats`], the same for every user). It never reads
+//! `future_clicks`, impression `candidates` or the simulator's hidden `interests`: the rule
+//! takes `&[Signal]`, and [`Bootstrap::for_user`] hands it `&user.history` alone. Every word of
+//! a list is a word of the history, except the generic fill of step 6.
 //!
 //! 1. **Terms.** A term is a word of [`content_terms`] (lowercase, no stopwords, ≥ 3
 //!    characters, not a number). It is *informative* when it occurs in the corpus (a typo or a
@@ -31,16 +32,19 @@
 //! 4. **Score** of a candidate: the sum of `w` over its informative terms, so a specific
 //!    phrase outranks its own parts. Order: score descending, then the newest occurrence
 //!    first, then alphabetical.
-//! 5. **Pick** in that order, up to `max_queries`, skipping a candidate whose informative
-//!    terms all appear in one picked query: it would add nothing ("hawks" after "riverton
-//!    hawks trade"; "riverton hawks playoff" still adds "playoff").
-//! 6. **Fallback** while fewer than `min_queries` are picked (cold users: 1-3 signals): the
-//!    skipped candidates in order, then single informative terms by weight, then
-//!    [`GENERIC_QUERIES`] in order. [`BootstrapList::generic`] counts the last kind, so the
-//!    warm start may leave such users out of supervised targets.
+//! 5. **Pick** in that order, up to `max_queries`, skipping a candidate that shares an
+//!    informative term with a picked one: each term serves one query ("riverton hawks playoff"
+//!    after "riverton hawks trade" is skipped, and so is "hawks"). Lists like "granite falls
+//!    gravity, granite falls quantum" teach a small policy to write an entity twice, and at
+//!    temperature 1 it then often writes the same query twice.
+//! 6. **Fallback** while fewer than `min_queries` are picked (sparse histories): single
+//!    informative terms by weight (a term of a picked phrase may stand alone once: "zephyr
+//!    air earnings", "earnings"), then [`GENERIC_QUERIES`] in order. [`BootstrapList::generic`]
+//!    counts the last kind.
 //!
-//! The result always parses valid under the format it was built for (a test checks this on
-//! simulated users), and the same history gives the same list.
+//! The warm start builds targets for [`target_format`], strictly inside the format the policy
+//! is judged by. The result always parses valid under the format it was built for (a test
+//! checks this on simulated users), and the same history gives the same list.
 
 use crate::data::{Signal, SignalKind, UserRecord};
 use crate::error::{Error, Result};
@@ -396,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn recurring_specific_phrases_rank_first_and_phrases_adding_nothing_are_skipped() {
+    fn recurring_specific_phrases_rank_first_and_each_term_serves_one_query() {
         let stats = TermStats::build(&corpus());
         let b = Bootstrap::new(&stats, fmt()).unwrap();
         let history = vec![
@@ -419,16 +423,11 @@ mod tests {
         let list = b.list(&history);
         assert_eq!(
             list.queries,
-            vec![
-                "riverton hawks trade",
-                "riverton hawks playoff",
-                "maria okafor transfer",
-                "sourdough"
-            ]
+            vec!["riverton hawks trade", "maria okafor transfer", "sourdough"]
         );
         assert_eq!(list.generic, 0);
-        // "riverton hawks" and "hawks" add nothing to the first pick; the typo search and
-        // "questions", "highlights", "vidtube" are not informative.
+        // "riverton hawks playoff", "riverton hawks" and "hawks" share terms with the first
+        // pick; the typo search and "questions", "highlights", "vidtube" are not informative.
         let rendered = QueryList::render(&list.queries);
         assert!(QueryList::parse(&rendered, &fmt()).is_valid());
         assert_eq!(b.list(&history), list, "deterministic");
@@ -490,6 +489,38 @@ mod tests {
     }
 
     #[test]
+    fn targets_sit_strictly_inside_the_format_and_always_form_a_valid_one() {
+        let inside = target_format(&fmt());
+        assert_eq!(
+            (inside.min_queries, inside.max_queries),
+            (4, 6),
+            "a line of slack below, two above"
+        );
+        assert_eq!((inside.min_query_chars, inside.max_query_chars), (5, 40));
+        // Tight formats shrink the margins rather than invert a bound.
+        for (min_q, max_q, min_c, max_c) in [
+            (1, 1, 1, 1),
+            (3, 4, 3, 6),
+            (8, 8, 80, 80),
+            (1, 100, 1, 1000),
+        ] {
+            let f = QueryListFormat {
+                min_queries: min_q,
+                max_queries: max_q,
+                min_query_chars: min_c,
+                max_query_chars: max_c,
+            };
+            let t = target_format(&f);
+            assert!(t.min_queries <= t.max_queries, "{f:?} -> {t:?}");
+            assert!(t.min_query_chars <= t.max_query_chars, "{f:?} -> {t:?}");
+            assert!(t.min_queries >= f.min_queries && t.max_queries <= f.max_queries);
+            assert!(
+                t.min_query_chars >= f.min_query_chars && t.max_query_chars <= f.max_query_chars
+            );
+        }
+    }
+
+    #[test]
     fn a_format_the_fill_cannot_satisfy_is_refused() {
         let stats = TermStats::build(&corpus());
         let mut f = fmt();
@@ -525,6 +556,30 @@ mod tests {
         let (w, users) = world_users(400);
         let stats = TermStats::build(&w.corpus);
         let b = Bootstrap::new(&stats, fmt()).unwrap();
+        let targets = Bootstrap::new(&stats, target_format(&fmt())).unwrap();
+        for u in &users {
+            // Warm-start targets: valid with room to spare, and no informative term in two
+            // phrases (single terms of the fallback may restate one).
+            let list = targets.for_user(u);
+            let parsed =
+                QueryList::parse(&QueryList::render(&list.queries), &target_format(&fmt()));
+            assert!(
+                parsed.is_valid(),
+                "{}: {list:?} {:?}",
+                u.id,
+                parsed.problems
+            );
+            let phrases: Vec<Vec<String>> = list.queries[..list.queries.len() - list.generic]
+                .iter()
+                .filter(|q| q.contains(' '))
+                .map(|q| targets.informative(q))
+                .collect();
+            for (i, a) in phrases.iter().enumerate() {
+                for b in &phrases[i + 1..] {
+                    assert!(a.iter().all(|t| !b.contains(t)), "{}: {list:?}", u.id);
+                }
+            }
+        }
         let (mut cold, mut with_generic) = (0, 0);
         for u in &users {
             let list = b.for_user(u);

@@ -237,7 +237,6 @@ mod tests {
 mod resume_tests {
     use super::*;
     use crate::policy::{AttentionMask, find_preset};
-    use burn::module::Module;
     use burn::optim::{AdamWConfig, GradientsParams};
     use burn::tensor::{Int, Tensor, TensorData};
 
@@ -284,7 +283,7 @@ mod resume_tests {
                 .weight
                 .val()
                 .into_data()
-                .to_vec::<f32>()
+                .try_to_vec::<f32>()
                 .unwrap()
         };
         assert_eq!(flat(&whole), flat(&resumed));
