@@ -1,9 +1,10 @@
 //! `query_specificity`: are the queries content-rich and non-generic?
 //!
 //! Paper: rubric-as-reward by an LLM judge. Here each query is one rubric item answered by the
-//! experiment's `Judge` (the built-in rule judge checks: a content word; an entity or a rare
-//! term by corpus IDF; not only generic words like "latest news"; 2 to 8 words — each worth a
-//! quarter). The reward is the mean over queries; an empty list scores 0.
+//! experiment's `Judge` (the built-in rule judge checks: a content word, i.e. a word of the
+//! corpus; an entity or a rare term by corpus IDF; not only generic words like "latest news";
+//! 2 to 8 words — each worth a quarter). The reward is the mean over queries; an empty list
+//! scores 0.
 
 use quill::error::Result;
 use quill::reward::{Reward, RewardContext, RewardPlugin, RubricItem, parameterless};
@@ -69,5 +70,9 @@ mod tests {
         assert_eq!(score("- market\n<end>"), 0.5);
         assert_eq!(score("- hawks playoff\n- latest news\n<end>"), 0.625);
         assert_eq!(score("<end>"), 0.0);
+        // Coined words are in no article, so they are not content, let alone rare: only the
+        // length check passes. Beside a real rare word they add nothing.
+        assert_eq!(score("- todayoin multiplayion\n<end>"), 0.25);
+        assert_eq!(score("- hawks todayoin\n<end>"), 1.0);
     }
 }

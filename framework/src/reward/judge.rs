@@ -67,7 +67,7 @@ const GENERIC: &[&str] = &[
 ///   the query shares one of its salient terms (IDF at least that of a term in 1% of articles).
 /// * Specific: the mean of four checks — it has a content word; it names an entity or a rare
 ///   term (IDF of a term in at most 1% of articles); it is not only generic words; it has 2 to 8
-///   words.
+///   words. Content words are words of the corpus: a coined word is not specific.
 pub struct RuleJudge {
     stats: Arc<TermStats>,
     cover_cosine: f32,
@@ -101,7 +101,13 @@ impl RuleJudge {
     }
 
     fn specific(&self, query: &str) -> f32 {
-        let terms = content_terms(query);
+        // Only words of the corpus count: an unseen word has the highest IDF of all, and a
+        // policy under RL learns to coin words ("todayoin") that would pass as rare terms.
+        // An LLM judge does not call a made-up word specific.
+        let terms: Vec<String> = content_terms(query)
+            .into_iter()
+            .filter(|t| self.stats.occurs(t))
+            .collect();
         let all_words = words(query);
         let rare = self.stats.idf_of_share(100.0);
         let has_content = !terms.is_empty();

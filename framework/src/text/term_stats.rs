@@ -42,6 +42,11 @@ impl TermStats {
         ((self.docs as f64 + 1.0) / (df + 1.0)).ln() + 1.0
     }
 
+    /// True when some article contains `term`.
+    pub fn occurs(&self, term: &str) -> bool {
+        self.df.contains_key(term)
+    }
+
     /// The IDF of a term that occurs in one document in `per` (e.g. 100 → a 1%-of-articles term).
     pub fn idf_of_share(&self, per: f64) -> f64 {
         let df = self.docs as f64 / per;
