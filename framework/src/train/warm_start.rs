@@ -352,7 +352,51 @@ pub fn validity(
 
 #[cfg(test)]
 mod tests {
-    use super::learning_rate;
+    use super::{Stage, learning_rate};
+    use crate::policy::{Decoder, find_preset};
+    use crate::train::WarmStartConfig;
+    use burn::tensor::Device;
+
+    /// A number that changes whenever any embedding weight does.
+    fn fingerprint(d: &Decoder) -> f32 {
+        let w = d.embed_tokens.weight.val();
+        (w.clone() * w).sum().try_into_scalar::<f32>().unwrap()
+    }
+
+    #[test]
+    fn the_best_probed_weights_are_kept_and_the_later_wins_a_tie() {
+        let mut cfg = find_preset("nano").unwrap().with_vocab(16);
+        cfg.max_positions = 16;
+        let ws = WarmStartConfig {
+            probe_every: 2,
+            probe_from: 3,
+            ..WarmStartConfig::default()
+        };
+        let batch = |_| (vec![vec![1, 2, 3]; 2], vec![vec![4, 5, 6, 7]; 2]);
+        // Scripted probe results; each probe also records the weights it saw.
+        let rates = [0.5, 0.9, 0.9, 0.7];
+        let mut seen = Vec::new();
+        let mut probe = |d: &Decoder| {
+            seen.push(fingerprint(d));
+            Ok(rates[seen.len() - 1])
+        };
+        let mut stage = Stage::new(&ws, 10);
+        let kept = stage
+            .run(
+                Decoder::new(&cfg, 1, &Device::flex().autodiff()),
+                batch,
+                0,
+                &mut |_, _| (),
+                Some(&mut probe),
+            )
+            .unwrap();
+        // Every second step from step 3, and the last; 6 and 8 tie, and the later is kept.
+        let steps: Vec<u32> = stage.probes.iter().map(|p| p.0).collect();
+        assert_eq!(steps, vec![4, 6, 8, 10]);
+        assert_eq!(stage.kept_step, 8, "{:?}", stage.probes);
+        assert_ne!(seen[2], seen[3], "training went on after the kept step");
+        assert_eq!(fingerprint(&kept), seen[2]);
+    }
 
     #[test]
     fn the_learning_rate_warms_up_linearly_then_follows_the_cosine_down() {
