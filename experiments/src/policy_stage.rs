@@ -15,7 +15,7 @@ use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::term_stats::TermStats;
 use quill::text::tokenizer::training_texts;
 use quill::text::{PolicyTokenizer, PromptBuilder};
-use quill::train::{WarmStartData, warm_start};
+use quill::train::{BootstrapFrom, WarmStartData, warm_start};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -90,10 +90,18 @@ pub fn warm_start_stage(
         lm_stream.push(bos);
         lm_stream.extend(tokenizer.encode_plain(&text));
     }
-    let sft = train
+    // The tokenizer above learned the whole-history lists' words; the targets themselves come
+    // from what `bootstrap_from` names.
+    let sft = train[..sft_users]
         .iter()
         .zip(&lists)
-        .map(|(u, l)| (builder.prompt(u), builder.response_of(l)))
+        .map(|(u, whole)| {
+            let target = match cfg.warm_start.bootstrap_from {
+                BootstrapFrom::History => whole.clone(),
+                BootstrapFrom::Prompt => bootstrap.list(builder.shown(&u.history)).queries,
+            };
+            (builder.prompt(u), builder.response_of(&target))
+        })
         .collect();
     let eval_prompts = valid.iter().map(|u| builder.prompt(u)).collect();
     let probe_prompts = train[sft_users..]

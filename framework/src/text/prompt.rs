@@ -130,6 +130,25 @@ impl PromptBuilder {
         }
     }
 
+    /// The part of a history that [`PromptBuilder::build`] renders: from its oldest kept
+    /// signal on (blank signals in that span are not rendered, and carry no words). A newest
+    /// signal cut to fit counts as shown.
+    pub fn shown<'h>(&self, history: &'h [Signal]) -> &'h [Signal] {
+        let kept = self.build(history).signals_kept;
+        let mut seen = 0;
+        let mut start = history.len();
+        for (i, signal) in history.iter().enumerate().rev() {
+            if seen == kept {
+                break;
+            }
+            if self.signal_tokens(signal).is_some() {
+                seen += 1;
+            }
+            start = i;
+        }
+        &history[start..]
+    }
+
     /// The tokens of one signal line, or `None` for a blank signal.
     pub fn signal_tokens(&self, signal: &Signal) -> Option<Vec<u32>> {
         let text = signal.text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -303,6 +322,32 @@ mod tests {
             ..tight
         };
         assert_eq!(roomier.build(&history).signals_kept, 3);
+    }
+
+    #[test]
+    fn shown_is_the_span_the_prompt_renders_blank_signals_included() {
+        let b = builder(512);
+        let mut history: Vec<Signal> = (0..6)
+            .map(|i| signal(i, SignalKind::Search, &format!("hawks {i}")))
+            .collect();
+        history[4].text = "   ".into();
+        let lens: Vec<usize> = [3, 5]
+            .iter()
+            .map(|&i| b.signal_tokens(&history[i]).unwrap().len())
+            .collect();
+        // Room for signals 5 and 3 (4 is blank): the span starts at 3.
+        let tight = PromptBuilder {
+            budget: STRUCTURE_TOKENS + lens[0] + lens[1],
+            ..b
+        };
+        assert_eq!(tight.build(&history).signals_kept, 2);
+        assert_eq!(tight.shown(&history), &history[3..]);
+        let roomy = PromptBuilder {
+            budget: 512,
+            ..tight
+        };
+        assert_eq!(roomy.shown(&history), &history[..]);
+        assert!(roomy.shown(&[]).is_empty());
     }
 
     #[test]

@@ -14,6 +14,18 @@ crate::config_section! {
     }
 }
 
+crate::config_enum! {
+    /// Which signals a user's bootstrap list (the fine-tuning target) is built from.
+    pub enum BootstrapFrom {
+        /// The signals the prompt shows (the newest that fit `prompt_budget`): every word of a
+        /// target can be copied from its prompt.
+        Prompt = "prompt",
+        /// The whole cleaned history, including signals the budget drops from the prompt: the
+        /// policy is taught to name what it cannot see, and learns to invent names.
+        History = "history",
+    }
+}
+
 crate::config_section! {
     /// The `[warm_start]` section: language modelling on corpus and signal text, then supervised
     /// fine-tuning on bootstrap query lists (the stand-in for an instruct model).
@@ -22,6 +34,8 @@ crate::config_section! {
         pub enabled: bool = true, Check::Any;
         /// Language-modelling steps on corpus and signal text.
         pub lm_steps: u32 = 150, Check::Range { min: 0.0, max: 1e7 };
+        /// What the bootstrap lists (the supervised targets) are built from.
+        pub bootstrap_from: BootstrapFrom = BootstrapFrom::Prompt, Check::Any;
         /// Supervised steps on (prompt, bootstrap list) pairs of training users.
         pub sft_steps: u32 = 500, Check::Range { min: 0.0, max: 1e7 };
         /// Sequences per step (both stages).

@@ -5,5 +5,5 @@ mod config;
 pub mod grpo;
 mod warm_start;
 
-pub use config::{PolicyConfig, WarmStartConfig};
+pub use config::{BootstrapFrom, PolicyConfig, WarmStartConfig};
 pub use warm_start::{Validity, WarmStartData, WarmStartReport, validity, warm_start};
