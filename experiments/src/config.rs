@@ -32,6 +32,16 @@ quill::config_section! {
 }
 
 quill::config_section! {
+    /// The `[evaluation]` section: the test-split evaluation of the saved policies.
+    pub struct EvaluationConfig {
+        /// Sampled lists per test user; the sampled rows average over them. One draw per user
+        /// is a noisy estimate of a policy's expected metrics (most users' recall is 0 or 1/k),
+        /// too noisy to rank two close policies.
+        pub samples_per_user: u32 = 4, Check::Range { min: 1.0, max: 64.0 };
+    }
+}
+
+quill::config_section! {
     /// An experiment file.
     pub struct ExperimentConfig {
         /// Name, seed, output and device.
@@ -56,6 +66,8 @@ quill::config_section! {
         pub sampling: SamplingConfig = SamplingConfig::default(), Check::Any;
         /// GRPO / Dr.GRPO on the composite reward, from the warm-started policy.
         pub grpo: GrpoConfig = GrpoConfig::default(), Check::Any;
+        /// The test-split evaluation.
+        pub evaluation: EvaluationConfig = EvaluationConfig::default(), Check::Any;
         /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
         /// plugin's own parameters.
         pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;

@@ -1,9 +1,11 @@
 //! The last stage of `quill run`: the test split, never seen in training. Each saved policy
-//! (warm start, GRPO) writes one list per test user, twice: greedily, and sampled with the
-//! `[sampling]` settings and fixed per-user seeds (the distribution RL trains; a small
-//! warm-started model's greedy lists often loop on one query). Lists are scored by the composite
-//! reward (and each reward) and by retrieval against the users' held-out future clicks, beside
-//! the history-as-queries baseline scored the same way.
+//! (warm start, GRPO) writes lists for each test user: one greedily, and `[evaluation]
+//! samples_per_user` sampled with the `[sampling]` settings and fixed seeds (the distribution
+//! RL trains; a small warm-started model's greedy lists often loop on one query). Lists are
+//! scored by the composite reward (and each reward) and by retrieval against the users'
+//! held-out future clicks, beside two references scored the same way: the history-as-queries
+//! baseline, and the bootstrap lists the warm start imitates (built by the same rule from each
+//! test user's history: what a perfect imitator of its supervised targets would score).
 
 use crate::config::Experiment;
 use crate::grpo_stage::cleaned;
@@ -13,6 +15,8 @@ use quill::clean::Cleaner;
 use quill::data::{Dataset, Split};
 use quill::eval::{OfflineEvaluator, history_queries};
 use quill::policy::{TOKENIZER_FILE, load_checkpoint};
+use quill::text::bootstrap::{Bootstrap, target_format};
+use quill::text::term_stats::TermStats;
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill::train::grpo::{Decoding, PolicyEval, PolicyEvaluator};
 use serde_json::{Value, json};
@@ -49,13 +53,21 @@ pub fn evaluate_policies(
             sampler: &cfg.sampling,
             seed: cfg.experiment.seed ^ 0x7e57,
         };
-        for (how, decoding) in [("greedy", Decoding::Greedy), ("sampled", sampled)] {
+        // Sampled rows average `samples_per_user` lists per user: the evaluator seeds each
+        // position of its user list separately, so repeating the users draws fresh lists.
+        let repeated: Vec<_> = (0..cfg.evaluation.samples_per_user)
+            .flat_map(|_| test.iter().cloned())
+            .collect();
+        for (how, decoding, users) in [
+            ("greedy", Decoding::Greedy, test.clone()),
+            ("sampled", sampled, repeated),
+        ] {
             let evaluator = PolicyEvaluator {
                 decoding,
                 builder: &builder,
                 composite: &scoring.composite,
                 offline: &offline,
-                users: test.clone(),
+                users,
                 max_new_tokens: cfg.sampling.max_new_tokens as usize,
             };
             rows.push((format!("{name}/{how}"), evaluator.evaluate(&decoder)?));
@@ -68,17 +80,37 @@ pub fn evaluate_policies(
         valid_rate: f64::NAN,
     };
     rows.push(("history_as_queries".into(), history));
-    print_table(&rows, test.len(), &scoring.composite.names());
+    let stats = TermStats::build(&data.corpus);
+    let bootstrap = Bootstrap::new(&stats, target_format(&cfg.format))?;
+    let lists: Vec<Vec<String>> = test.iter().map(|u| bootstrap.for_user(u).queries).collect();
+    let targets = PolicyEval {
+        rewards: mean_rewards(&scoring.composite, &test, &lists, &cfg.format)?,
+        ranking: offline.evaluate(&test, &lists),
+        valid_rate: f64::NAN,
+    };
+    rows.push(("bootstrap_lists".into(), targets));
+    print_table(
+        &rows,
+        test.len(),
+        cfg.evaluation.samples_per_user,
+        &scoring.composite.names(),
+    );
     let mut report = serde_json::Map::new();
     report.insert("users".into(), json!(test.len()));
+    report.insert(
+        "samples_per_user".into(),
+        json!(cfg.evaluation.samples_per_user),
+    );
     for (name, eval) in &rows {
         report.insert(name.clone(), serde_json::to_value(eval)?);
     }
     Ok(Value::Object(report))
 }
 
-fn print_table(rows: &[(String, PolicyEval)], users: usize, rewards: &[&str]) {
-    println!("test split: {users} users, one list each (greedy, or sampled with fixed seeds)");
+fn print_table(rows: &[(String, PolicyEval)], users: usize, samples: u32, rewards: &[&str]) {
+    println!(
+        "test split: {users} users; one greedy list each, {samples} sampled lists each (fixed seeds)"
+    );
     println!(
         "{:<22} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
         "policy", "composite", "valid", "R@5", "R@10", "N@5", "N@10", "MRR"

@@ -56,6 +56,27 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
         out.join("policy/policy.json").is_file() && out.join("policy/tokenizer.json").is_file()
     );
 
+    // The test table has both policies both ways, and the two references; the bootstrap
+    // lists are built inside the format, so every one is structurally valid.
+    let test = metrics["test"].as_object().unwrap();
+    for row in [
+        "warm_start/greedy",
+        "warm_start/sampled",
+        "grpo/greedy",
+        "grpo/sampled",
+        "history_as_queries",
+        "bootstrap_lists",
+    ] {
+        assert!(test.contains_key(row), "no {row} in {:?}", test.keys());
+    }
+    // Greedy rows score one list per user, sampled rows `samples_per_user` (default 4).
+    let users = test["users"].as_u64().unwrap();
+    assert!(users > 0);
+    assert_eq!(test["warm_start/greedy"]["rewards"]["lists"], users);
+    assert_eq!(test["grpo/sampled"]["rewards"]["lists"], 4 * users);
+    let targets = &test["bootstrap_lists"]["rewards"]["per_reward"];
+    assert_eq!(targets["structural_validity"], 1.0, "{targets}");
+
     // A rerun of the same config reuses the finished warm start.
     let saved = std::fs::read(out.join("policy/weights.safetensors")).unwrap();
     run::run(&exp, Default::default()).unwrap();
