@@ -1,4 +1,5 @@
-//! Hugging Face Qwen2 checkpoints (config.json + model.safetensors) in the Quill decoder.
+//! Hugging Face Qwen2 checkpoints (config.json + model.safetensors, or sharded) in the Quill
+//! decoder.
 //!
 //! The fixtures under `fixtures/qwen2-tiny*` are tiny random Qwen2 models written once by
 //! `scripts/qwen2_reference.py` with Hugging Face `transformers` (float32, eager attention),
@@ -6,8 +7,9 @@
 //! reproduce every logit to 1e-4.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use quill::policy::hf::{load_hf_decoder, read_hf_config};
+use quill::policy::hf::{SHARD_INDEX_FILE, load_hf_decoder, read_hf_config};
 use quill::policy::{AttentionMask, RopeLayout};
+use safetensors::SafeTensors;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -31,9 +33,13 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Loads the fixture `name`, runs both sequences and returns the largest logit difference.
 fn max_logit_diff(name: &str) -> f32 {
-    let dir = fixture(name);
+    max_logit_diff_in(&fixture(name), name)
+}
+
+/// [`max_logit_diff`] of a checkpoint directory holding a fixture's `expected_logits.json`.
+fn max_logit_diff_in(dir: &Path, name: &str) -> f32 {
     let device = Device::flex();
-    let (decoder, config) = load_hf_decoder(&dir, &device).unwrap();
+    let (decoder, config) = load_hf_decoder(dir, &device).unwrap();
     assert_eq!(config.rope_layout, RopeLayout::Halves);
     assert!(config.qkv_bias);
     let text = std::fs::read_to_string(dir.join("expected_logits.json")).unwrap();
@@ -148,6 +154,111 @@ fn bad_checkpoints_are_errors_naming_the_file() {
 
     for name in ["gpt2", "foreign", "layers", "width", "tied", "nofile"] {
         let dir = std::env::temp_dir().join(format!("quill-qwen2-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The qwen2-tiny fixture as two shards and an index (embeddings and layer 0 in the first),
+/// without the tensor `drop`, and with the index edited by `edit`.
+fn sharded(name: &str, drop: Option<&str>, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("quill-qwen2-shards-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = fixture("qwen2-tiny");
+    for file in ["config.json", "expected_logits.json"] {
+        std::fs::copy(src.join(file), dir.join(file)).unwrap();
+    }
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    let single = SafeTensors::deserialize(&bytes).unwrap();
+    let files = [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ];
+    let mut shards = [Vec::new(), Vec::new()];
+    let mut weight_map = serde_json::Map::new();
+    for (key, view) in single.tensors() {
+        if Some(key.as_str()) == drop {
+            continue;
+        }
+        let first = key.starts_with("model.embed_tokens.") || key.starts_with("model.layers.0.");
+        let shard = usize::from(!first);
+        weight_map.insert(key.clone(), files[shard].into());
+        shards[shard].push((key, view));
+    }
+    for (file, tensors) in files.iter().zip(shards) {
+        let data = safetensors::serialize(tensors, None).unwrap();
+        std::fs::write(dir.join(file), data).unwrap();
+    }
+    let mut index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
+    edit(&mut index);
+    std::fs::write(dir.join(SHARD_INDEX_FILE), index.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn a_sharded_checkpoint_loads_to_the_same_logits() {
+    let dir = sharded("ok", None, |_| {});
+    assert!(!dir.join("model.safetensors").exists());
+    let diff = max_logit_diff_in(&dir, "qwen2-tiny sharded");
+    assert!(diff <= 1e-4, "max logit difference {diff}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_shard_indexes_are_errors_naming_the_file_and_value() {
+    let device = Device::flex();
+    let err_of = |dir: &Path| {
+        let err = load_hf_decoder(dir, &device).unwrap_err().to_string();
+        eprintln!("{err}");
+        err
+    };
+
+    // A parameter no shard has: named, with the index's path.
+    let dir = sharded("missing", Some("model.norm.weight"), |_| {});
+    let err = err_of(&dir);
+    let index = dir.join(SHARD_INDEX_FILE).display().to_string();
+    assert!(err.contains(&index) && err.contains("norm.gamma"), "{err}");
+
+    // A listed shard that is not there.
+    let dir = sharded("absent", None, |_| {});
+    std::fs::remove_file(dir.join("model-00002-of-00002.safetensors")).unwrap();
+    let err = err_of(&dir);
+    let path = dir.join("model-00002-of-00002.safetensors");
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("not found"),
+        "{err}"
+    );
+
+    // An index pointing outside its directory.
+    let dir = sharded("escape", None, |index| {
+        index["weight_map"]["model.norm.weight"] = "../elsewhere.safetensors".into();
+    });
+    let err = err_of(&dir);
+    assert!(
+        err.contains(SHARD_INDEX_FILE) && err.contains("\"../elsewhere.safetensors\""),
+        "{err}"
+    );
+
+    // Not an index at all.
+    let dir = sharded("garbage", None, |index| *index = serde_json::json!([1, 2]));
+    let err = err_of(&dir);
+    assert!(
+        err.contains(SHARD_INDEX_FILE) && err.contains("weight_map"),
+        "{err}"
+    );
+
+    // Neither a single file nor an index.
+    std::fs::remove_file(dir.join(SHARD_INDEX_FILE)).unwrap();
+    let err = err_of(&dir);
+    assert!(
+        err.contains("model.safetensors") && err.contains(SHARD_INDEX_FILE),
+        "{err}"
+    );
+
+    for name in ["missing", "absent", "escape", "garbage"] {
+        let dir =
+            std::env::temp_dir().join(format!("quill-qwen2-shards-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

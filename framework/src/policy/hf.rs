@@ -1,5 +1,7 @@
 //! Hugging Face checkpoints of the Qwen2 (Qwen2.5) and Llama families: a directory with
-//! `config.json` and one `model.safetensors`, loaded into the same `Decoder` as everything else.
+//! `config.json` and the weights — one `model.safetensors`, or shards listed by
+//! `model.safetensors.index.json` (as Qwen2.5 from 1.5B up ships) — loaded into the same
+//! `Decoder` as everything else. The tokenizer is in [`super::hf_tokenizer`].
 //!
 //! | Hugging Face key | Quill parameter |
 //! |---|---|
@@ -23,12 +25,15 @@ use burn::store::{
 };
 use burn::tensor::Device;
 use serde::Deserialize;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 /// The config file of a Hugging Face checkpoint directory.
 pub const CONFIG_FILE: &str = "config.json";
 /// The (single, unsharded) weights file of a Hugging Face checkpoint directory.
 pub const SAFETENSORS_FILE: &str = "model.safetensors";
+/// The index of a sharded checkpoint: `{"weight_map": {tensor name: shard file}}`.
+pub const SHARD_INDEX_FILE: &str = "model.safetensors.index.json";
 /// The most positions a Hugging Face model gets (prompt + completion): Qwen2.5's 32k context
 /// would only make the rotary tables and the KV cache larger than Quill's prompts need.
 pub const MAX_POSITIONS_CAP: usize = 4096;
@@ -186,31 +191,122 @@ pub fn read_hf_config(path: &Path) -> Result<DecoderConfig> {
     Ok(cfg)
 }
 
-/// Loads the checkpoint directory `dir` (`config.json` + `model.safetensors`) on `device`.
+/// Loads the checkpoint directory `dir` (`config.json` and its weights) on `device`.
 pub fn load_hf_decoder(dir: &Path, device: &Device) -> Result<(Decoder, DecoderConfig)> {
     let config = read_hf_config(&dir.join(CONFIG_FILE))?;
-    let weights = dir.join(SAFETENSORS_FILE);
-    if !weights.is_file() {
-        let msg = if dir.join("model.safetensors.index.json").is_file() {
-            "not found: sharded checkpoints (model.safetensors.index.json) are not supported"
-        } else {
-            "not found: a Hugging Face checkpoint directory has config.json and model.safetensors"
-        };
-        return Err(Error::in_file(&weights, msg));
-    }
+    let files = weight_files(dir)?;
     let mut decoder = Decoder::zeroed(&config, device);
-    load_hf_weights(&mut decoder, &weights)?;
+    load_hf_weights(&mut decoder, &files)?;
     Ok((decoder, config))
 }
 
-/// Overwrites every parameter of `decoder` from the safetensors file at `path`. Every
-/// parameter must be found with its shape, and every tensor of the file must be used, except
-/// `lm_head.weight` when the embeddings are tied and rotary `inv_freq` buffers.
-pub fn load_hf_weights(decoder: &mut Decoder, path: &Path) -> Result<()> {
-    let fail = |msg: String| Error::in_file(path, msg);
+#[derive(Deserialize)]
+struct ShardIndex {
+    weight_map: BTreeMap<String, String>,
+}
+
+/// The safetensors files of a checkpoint directory: `model.safetensors`, or else every shard
+/// the index names (each once, in name order), checked to exist inside `dir`.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let single = dir.join(SAFETENSORS_FILE);
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let index = dir.join(SHARD_INDEX_FILE);
+    if !index.is_file() {
+        return Err(Error::in_file(
+            &single,
+            format!(
+                "not found: a Hugging Face checkpoint directory has {CONFIG_FILE} and \
+                 {SAFETENSORS_FILE}, or {SHARD_INDEX_FILE} and its shards"
+            ),
+        ));
+    }
+    let text = std::fs::read_to_string(&index)
+        .map_err(|e| Error::in_file(&index, format!("reading: {e}")))?;
+    let parsed: ShardIndex = serde_json::from_str(&text).map_err(|e| {
+        Error::in_file(
+            &index,
+            format!("not a safetensors index ({{\"weight_map\": ...}}): {e}"),
+        )
+    })?;
+    let shards: BTreeSet<&String> = parsed.weight_map.values().collect();
+    if shards.is_empty() {
+        return Err(Error::in_file(&index, "weight_map lists no tensors"));
+    }
+    shards
+        .into_iter()
+        .map(|name| {
+            // A shard is a plain file name: an index must not point outside its directory.
+            let plain = Path::new(name).file_name().is_some_and(|f| f == name.as_str());
+            if !plain {
+                let msg = format!("weight_map names {name:?}: a shard must be a file name in the checkpoint directory");
+                return Err(Error::in_file(&index, msg));
+            }
+            let path = dir.join(name);
+            if !path.is_file() {
+                let msg = format!("not found: a shard that {SHARD_INDEX_FILE} lists");
+                return Err(Error::in_file(&path, msg));
+            }
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Overwrites every parameter of `decoder` from the safetensors `files` (one file, or the
+/// shards of one checkpoint). Every parameter must be found, with its shape, in some file, and
+/// every tensor of every file must be used, except `lm_head.weight` when the embeddings are
+/// tied and rotary `inv_freq` buffers. Errors name the file (the index, for what no shard has).
+pub fn load_hf_weights(decoder: &mut Decoder, files: &[PathBuf]) -> Result<()> {
+    let first = files
+        .first()
+        .ok_or_else(|| Error::model("Hugging Face checkpoint", "no weight files"))?;
+    let tied = decoder.lm_head.is_none();
+    let mut applied: BTreeSet<String> = BTreeSet::new();
+    let mut missing: BTreeSet<String> = BTreeSet::new();
+    for path in files {
+        let fail = |msg: String| Error::in_file(path, msg);
+        let result = decoder
+            .load_from(&mut store(path, decoder))
+            .map_err(|e| fail(format!("the weights do not fit config.json: {e}")))?;
+        let unused: Vec<&str> = result
+            .unused
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !(k.ends_with("rotary_emb.inv_freq") || (tied && *k == "lm_head.weight")))
+            .collect();
+        if !result.errors.is_empty() || !unused.is_empty() {
+            let errors: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
+            return Err(fail(format!(
+                "the weights do not fit config.json: unused {unused:?}, errors {errors:?}"
+            )));
+        }
+        applied.extend(result.applied);
+        missing.extend(result.missing.into_iter().map(|(k, _)| k));
+    }
+    // A sharded checkpoint misses most parameters in each shard: what counts is what no shard had.
+    let missing: Vec<&String> = missing.difference(&applied).collect();
+    if !missing.is_empty() {
+        let (origin, msg) = match files {
+            [single] => (single.clone(), "the weights do not fit config.json"),
+            _ => (
+                first.with_file_name(SHARD_INDEX_FILE),
+                "no shard it lists has these parameters of config.json's model",
+            ),
+        };
+        return Err(Error::in_file(
+            &origin,
+            format!("{msg}: missing {missing:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A store over one safetensors file with the Hugging Face → Quill key mapping (module docs).
+fn store(path: &Path, decoder: &Decoder) -> SafetensorsStore {
     let layer = r"^model\.layers\.(\d+)\.";
     let dtype = decoder.embed_tokens.weight.val().dtype();
-    let mut store = SafetensorsStore::from_file(path)
+    SafetensorsStore::from_file(path)
         .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(dtype)))
         .with_key_remapping(r"^model\.embed_tokens\.", "embed_tokens.")
         .with_key_remapping(format!(r"{layer}self_attn\."), "blocks.$1.attention.")
@@ -224,24 +320,5 @@ pub fn load_hf_weights(decoder: &mut Decoder, path: &Path) -> Result<()> {
             "blocks.$1.post_attention_norm.",
         )
         .with_key_remapping(r"^model\.norm\.", "norm.")
-        .allow_partial(true);
-    let result = decoder
-        .load_from(&mut store)
-        .map_err(|e| fail(format!("the weights do not fit config.json: {e}")))?;
-    let tied = decoder.lm_head.is_none();
-    let unused: Vec<&str> = result
-        .unused
-        .iter()
-        .map(String::as_str)
-        .filter(|k| !(k.ends_with("rotary_emb.inv_freq") || (tied && *k == "lm_head.weight")))
-        .collect();
-    if !result.errors.is_empty() || !result.missing.is_empty() || !unused.is_empty() {
-        let missing: Vec<&str> = result.missing.iter().map(|(k, _)| k.as_str()).collect();
-        let errors: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
-        return Err(fail(format!(
-            "the weights do not fit config.json: missing {missing:?}, unused {unused:?}, \
-             errors {errors:?}"
-        )));
-    }
-    Ok(())
+        .allow_partial(true)
 }

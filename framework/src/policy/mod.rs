@@ -13,6 +13,7 @@ mod decoder;
 mod generate;
 pub mod gguf;
 pub mod hf;
+pub mod hf_tokenizer;
 mod rope;
 mod sampler;
 
