@@ -4,11 +4,13 @@
 //! RL trains; a small warm-started model's greedy lists often loop on one query). Lists are
 //! scored by the composite reward (and each reward) and by retrieval against the users'
 //! held-out future clicks, beside two references scored the same way: the history-as-queries
-//! baseline, and the bootstrap lists the warm start imitates (built by the same rule from each
-//! test user's history: what a perfect imitator of its supervised targets would score).
+//! baseline, and the bootstrap lists the warm start imitates (built by the same rule, from what
+//! `[warm_start] bootstrap_from` names, for each test user: what a perfect imitator of its
+//! supervised targets would score).
 
 use crate::config::Experiment;
 use crate::grpo_stage::cleaned;
+use crate::policy_stage::bootstrap_target;
 use crate::scoring::{Scoring, mean_rewards};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
@@ -20,7 +22,7 @@ use quill::text::term_stats::TermStats;
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill::train::grpo::{Decoding, PolicyEval, PolicyEvaluator};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Evaluates each (name, checkpoint directory) on the test split; returns the JSON report.
 pub fn evaluate_policies(
@@ -43,12 +45,7 @@ pub fn evaluate_policies(
     for (name, dir) in policies {
         let (decoder, _) = load_checkpoint(dir, &device)
             .with_context(|| format!("loading the {name} policy {}", dir.display()))?;
-        let tokenizer = PolicyTokenizer::load(&dir.join(TOKENIZER_FILE))?;
-        let builder = PromptBuilder::new(
-            tokenizer,
-            cfg.policy.prompt_budget as usize,
-            cfg.format.clone(),
-        )?;
+        let builder = prompt_builder(exp, dir)?;
         let sampled = Decoding::Sample {
             sampler: &cfg.sampling,
             seed: cfg.experiment.seed ^ 0x7e57,
@@ -80,15 +77,23 @@ pub fn evaluate_policies(
         valid_rate: f64::NAN,
     };
     rows.push(("history_as_queries".into(), history));
-    let stats = TermStats::build(&data.corpus);
-    let bootstrap = Bootstrap::new(&stats, target_format(&cfg.format))?;
-    let lists: Vec<Vec<String>> = test.iter().map(|u| bootstrap.for_user(u).queries).collect();
-    let targets = PolicyEval {
-        rewards: mean_rewards(&scoring.composite, &test, &lists, &cfg.format)?,
-        ranking: offline.evaluate(&test, &lists),
-        valid_rate: f64::NAN,
-    };
-    rows.push(("bootstrap_lists".into(), targets));
+    // The targets depend on what a prompt shows, so on the (shared) tokenizer of the policies.
+    if let Some((_, dir)) = policies.first() {
+        let builder = prompt_builder(exp, dir)?;
+        let stats = TermStats::build(&data.corpus);
+        let bootstrap = Bootstrap::new(&stats, target_format(&cfg.format))?;
+        let from = cfg.warm_start.bootstrap_from;
+        let lists: Vec<Vec<String>> = test
+            .iter()
+            .map(|u| bootstrap_target(&bootstrap, &builder, u, from))
+            .collect();
+        let targets = PolicyEval {
+            rewards: mean_rewards(&scoring.composite, &test, &lists, &cfg.format)?,
+            ranking: offline.evaluate(&test, &lists),
+            valid_rate: f64::NAN,
+        };
+        rows.push(("bootstrap_lists".into(), targets));
+    }
     print_table(
         &rows,
         test.len(),
@@ -105,6 +110,17 @@ pub fn evaluate_policies(
         report.insert(name.clone(), serde_json::to_value(eval)?);
     }
     Ok(Value::Object(report))
+}
+
+/// The prompt builder of the policy saved in `dir` (its tokenizer, the experiment's budget).
+fn prompt_builder(exp: &Experiment, dir: &Path) -> Result<PromptBuilder> {
+    let cfg = &exp.config;
+    let tokenizer = PolicyTokenizer::load(&dir.join(TOKENIZER_FILE))?;
+    Ok(PromptBuilder::new(
+        tokenizer,
+        cfg.policy.prompt_budget as usize,
+        cfg.format.clone(),
+    )?)
 }
 
 fn print_table(rows: &[(String, PolicyEval)], users: usize, samples: u32, rewards: &[&str]) {

@@ -92,14 +92,11 @@ pub fn warm_start_stage(
     }
     // The tokenizer above learned the whole-history lists' words; the targets themselves come
     // from what `bootstrap_from` names.
+    let from = cfg.warm_start.bootstrap_from;
     let sft = train[..sft_users]
         .iter()
-        .zip(&lists)
-        .map(|(u, whole)| {
-            let target = match cfg.warm_start.bootstrap_from {
-                BootstrapFrom::History => whole.clone(),
-                BootstrapFrom::Prompt => bootstrap.list(builder.shown(&u.history)).queries,
-            };
+        .map(|u| {
+            let target = bootstrap_target(&bootstrap, &builder, u, from);
             (builder.prompt(u), builder.response_of(&target))
         })
         .collect();
@@ -176,6 +173,20 @@ pub fn warm_start_stage(
     // Written after the checkpoint: its presence with this hash marks a finished stage.
     write_json(&report_path, &value)?;
     Ok(value)
+}
+
+/// The bootstrap list a user's warm start is fine-tuned towards (`[warm_start]
+/// bootstrap_from`): the rule over what the user's prompt shows, or over the whole history.
+pub fn bootstrap_target(
+    bootstrap: &Bootstrap,
+    builder: &PromptBuilder,
+    user: &UserRecord,
+    from: BootstrapFrom,
+) -> Vec<String> {
+    match from {
+        BootstrapFrom::Prompt => bootstrap.list(builder.shown(&user.history)).queries,
+        BootstrapFrom::History => bootstrap.for_user(user).queries,
+    }
 }
 
 /// `quill sample`: a user's prompt and `n` sampled lists from a checkpoint.

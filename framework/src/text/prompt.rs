@@ -141,7 +141,7 @@ impl PromptBuilder {
             if seen == kept {
                 break;
             }
-            if self.signal_tokens(signal).is_some() {
+            if !is_blank(signal) {
                 seen += 1;
             }
             start = i;
@@ -151,10 +151,10 @@ impl PromptBuilder {
 
     /// The tokens of one signal line, or `None` for a blank signal.
     pub fn signal_tokens(&self, signal: &Signal) -> Option<Vec<u32>> {
-        let text = signal.text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if text.is_empty() {
+        if is_blank(signal) {
             return None;
         }
+        let text = signal.text.split_whitespace().collect::<Vec<_>>().join(" ");
         let t = &self.tokenizer;
         let mut ids = Vec::new();
         match t.kind_id(&signal.kind) {
@@ -199,6 +199,11 @@ impl PromptBuilder {
         let ids: Vec<u32> = ids.iter().copied().filter(|&i| i != pad).collect();
         QueryList::parse(&self.tokenizer.decode(&ids), &self.format)
     }
+}
+
+/// A signal with no text to render (whitespace only): prompts skip it.
+fn is_blank(signal: &Signal) -> bool {
+    signal.text.trim().is_empty()
 }
 
 #[cfg(test)]
