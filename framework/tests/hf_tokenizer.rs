@@ -3,6 +3,7 @@
 //! The `tokenizer.json` here is one the `tokenizers` crate wrote for a BPE trained on a few
 //! sentences (Quill's policy tokenizer), the format Hugging Face checkpoints ship.
 
+use quill::policy::ChatMessage;
 use quill::policy::hf_tokenizer::{HfTokenizer, TOKENIZER_CONFIG, TOKENIZER_JSON};
 use quill::text::PolicyTokenizer;
 use std::path::PathBuf;
@@ -45,7 +46,16 @@ fn tokenizer_json_round_trips_text_and_finds_the_special_tokens() {
     assert_eq!(t.eos_id, t.tokenizer.token_to_id("<end>"));
     assert!(t.bos_id.is_some() && t.eos_id.is_some() && t.bos_id != t.eos_id);
     assert!(t.vocab_size() > 256);
-    assert!(t.chat().is_ok());
+    let chat = t.chat().unwrap();
+    let messages = [
+        ChatMessage::system("Be brief."),
+        ChatMessage::user("Hawks?"),
+    ];
+    assert_eq!(
+        chat.render(&messages, true).unwrap(),
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHawks?<|im_end|>\n\
+         <|im_start|>assistant\n"
+    );
 
     // Without tokenizer_config.json: no special ids, no template, still a tokenizer.
     let bare_dir = checkpoint("bare", None);
@@ -98,4 +108,51 @@ fn bad_tokenizer_files_are_errors_naming_the_file_field_and_value() {
     let err = HfTokenizer::load(&dir).unwrap_err().to_string();
     assert!(err.contains("not found"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_chat_template_sees_the_special_tokens_and_reports_its_errors() {
+    // The template writes BOS itself and closes assistant turns with EOS. As in `transformers`,
+    // `trim_blocks` drops the newline after a block tag and `lstrip_blocks` the indentation
+    // before one; the newline after a `{{ ... }}` stays.
+    let template = "{{ bos_token }}\n\
+                    {% for message in messages %}\n\
+                    \x20 {% if message['role'] == 'user' %}\n\
+                    U: {{ message['content'] }}\n\
+                    \x20 {% else %}\n\
+                    A: {{ message['content'] }}{{ eos_token }}\n\
+                    \x20 {% endif %}\n\
+                    {% endfor %}";
+    let dir = checkpoint(
+        "special",
+        Some(serde_json::json!({
+            "bos_token": "<bos>",
+            "eos_token": "<end>",
+            "chat_template": template,
+        })),
+    );
+    let chat = HfTokenizer::load(&dir).unwrap().chat().unwrap();
+    let messages = [ChatMessage::user("Hi"), ChatMessage::assistant("Hello")];
+    assert_eq!(
+        chat.render(&messages, false).unwrap(),
+        "<bos>\nU: Hi\nA: Hello<end>\n"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+
+    let dir = checkpoint(
+        "syntax",
+        Some(serde_json::json!({ "chat_template": "{% if messages %}unclosed" })),
+    );
+    let err = HfTokenizer::load(&dir)
+        .unwrap()
+        .chat()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "tokenizer_config.json: chat_template: the chat template does not compile: syntax error"
+        ),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -3,7 +3,7 @@
 //! `tokenizer_config.json` for the BOS/EOS tokens and the chat template.
 
 use crate::error::{Error, Result};
-use crate::policy::gguf::ChatMl;
+use crate::policy::ChatTemplate;
 use serde_json::Value;
 use std::path::Path;
 use tokenizers::Tokenizer;
@@ -113,16 +113,19 @@ impl HfTokenizer {
         self.tokenizer.get_vocab_size(true)
     }
 
-    /// The chat template as a [`ChatMl`] renderer; an error when there is none or it is not the
-    /// plain ChatML form Quill renders (Qwen2.5's tool-aware template is refused, not
-    /// rendered wrongly).
-    pub fn chat(&self) -> Result<ChatMl> {
+    /// The chat template, compiled with the texts of the BOS and EOS tokens; an error when there
+    /// is none or it does not compile. Any Jinja template renders, Qwen2.5's tool-aware one
+    /// included (see [`ChatTemplate`]).
+    pub fn chat(&self) -> Result<ChatTemplate> {
         let template = self.chat_template.as_deref().ok_or_else(|| {
             Error::model(
                 "Hugging Face tokenizer",
                 "tokenizer_config.json has no chat_template",
             )
         })?;
-        ChatMl::from_template(template)
+        let token = |id: Option<u32>| id.and_then(|id| self.tokenizer.id_to_token(id));
+        let (bos, eos) = (token(self.bos_id), token(self.eos_id));
+        let origin = format!("{TOKENIZER_CONFIG}: chat_template");
+        ChatTemplate::from_template(origin, template, bos.as_deref(), eos.as_deref())
     }
 }

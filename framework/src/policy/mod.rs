@@ -1,12 +1,14 @@
 //! The policy: a Llama-family decoder in Burn (`decoder`), its presets (`config`), rotary
 //! positions, the KV cache and attention mask, samplers, and batched generation and
-//! completion log-probabilities over the `Policy` trait.
+//! completion log-probabilities over the `Policy` trait, and the models' Jinja chat templates
+//! (`ChatTemplate`, rendered with minijinja).
 //!
 //! `gguf` loads llama-architecture GGUF files (SmolLM2-135M-Instruct) and `hf` Hugging Face
-//! Qwen2/Llama safetensors checkpoints into the same decoder. Still to come (issue 4): sharded
-//! safetensors, Hugging Face tokenizers for those checkpoints, and the training-speed work.
+//! Qwen2/Llama safetensors checkpoints (single-file or sharded) into the same decoder;
+//! `hf_tokenizer` reads their `tokenizer.json` and `tokenizer_config.json`.
 
 mod cache;
+mod chat_template;
 mod checkpoint;
 mod config;
 mod decoder;
@@ -18,6 +20,7 @@ mod rope;
 mod sampler;
 
 pub use cache::{AttentionMask, KvCache};
+pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{POLICY_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint};
 pub use config::{DecoderConfig, Preset, RopeLayout, find_preset, presets};
 pub use decoder::{Attention, Block, Decoder, Mlp};

@@ -26,7 +26,7 @@ mod value;
 pub use dequant::{GgmlType, bf16_to_f32, dequantize, f16_to_f32};
 pub use llama::{GgufModel, MAX_POSITIONS_CAP, llama_config, load_gguf_model, load_llama};
 pub use reader::{GgufFile, TensorInfo};
-pub use tokenizer::{ChatMessage, ChatMl, GgufTokenizer};
+pub use tokenizer::GgufTokenizer;
 pub use value::Value;
 
 /// Where `scripts/fetch_smollm2.sh` puts SmolLM2-135M-Instruct, relative to the repository

@@ -1,5 +1,5 @@
 //! The tokenizer stored in a GGUF file's metadata, rebuilt with the `tokenizers` crate, and its
-//! ChatML chat template.
+//! chat template (rendered by [`ChatTemplate`]).
 //!
 //! `tokenizer.ggml.model = "gpt2"` is byte-level BPE: `tokenizer.ggml.tokens` (id order, in
 //! GPT-2's byte-to-unicode alphabet), `tokenizer.ggml.merges` ("a b", rank order) and
@@ -18,6 +18,7 @@
 
 use super::reader::GgufFile;
 use crate::error::{Error, Result};
+use crate::policy::ChatTemplate;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -200,13 +201,16 @@ impl GgufTokenizer {
             .map_err(|e| Error::model("GGUF tokenizer", format!("serialising: {e}")))
     }
 
-    /// The model's chat template as a [`ChatMl`] renderer, or an error when the file has none or
-    /// it is not ChatML.
-    pub fn chat(&self) -> Result<ChatMl> {
+    /// The model's chat template, compiled with the texts of its BOS and EOS tokens; an error
+    /// when the file has none or it does not compile.
+    pub fn chat(&self) -> Result<ChatTemplate> {
+        let origin = "GGUF tokenizer.chat_template";
         let template = self.chat_template.as_deref().ok_or_else(|| {
             Error::model("GGUF tokenizer", "the file has no tokenizer.chat_template")
         })?;
-        ChatMl::from_template(template)
+        let token = |id: Option<u32>| id.and_then(|id| self.tokenizer.id_to_token(id));
+        let (bos, eos) = (token(self.bos_id), token(self.eos_id));
+        ChatTemplate::from_template(origin, template, bos.as_deref(), eos.as_deref())
     }
 }
 
@@ -264,106 +268,6 @@ fn added_tokens(file: &GgufFile, tokens: &[&str]) -> Result<(Vec<AddedToken>, Ve
         }
     }
     Ok((special, user_defined))
-}
-
-/// One chat message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChatMessage<'a> {
-    pub role: &'a str,
-    pub content: &'a str,
-}
-
-impl<'a> ChatMessage<'a> {
-    pub fn system(content: &'a str) -> Self {
-        ChatMessage {
-            role: "system",
-            content,
-        }
-    }
-    pub fn user(content: &'a str) -> Self {
-        ChatMessage {
-            role: "user",
-            content,
-        }
-    }
-    pub fn assistant(content: &'a str) -> Self {
-        ChatMessage {
-            role: "assistant",
-            content,
-        }
-    }
-}
-
-/// A ChatML chat template: `<|im_start|>{role}\n{content}<|im_end|>\n` per message, an optional
-/// default system message when the first message is not one, and `<|im_start|>assistant\n` as
-/// the generation prompt. Rendered by a small function: Quill has no template engine, so a
-/// template that is not ChatML is refused instead of being rendered wrongly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatMl {
-    /// Inserted as the system message when the conversation does not start with one.
-    pub default_system: Option<String>,
-}
-
-/// The per-message expression every ChatML template (Hugging Face's and SmolLM2's) contains.
-const CHATML_MESSAGE: &str =
-    "'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'";
-const CHATML_GENERATION: &str = "'<|im_start|>assistant\n'";
-const DEFAULT_SYSTEM_START: &str = "'<|im_start|>system\n";
-
-impl ChatMl {
-    /// Recognises a ChatML Jinja template and extracts its default system message (the literal
-    /// `'<|im_start|>system\n...<|im_end|>\n'` that the template emits when the first message is
-    /// not a system message).
-    pub fn from_template(template: &str) -> Result<ChatMl> {
-        let origin = "tokenizer.chat_template";
-        if !template.contains(CHATML_MESSAGE) || !template.contains(CHATML_GENERATION) {
-            let msg = "not a ChatML template (no `<|im_start|>' + message['role'] ...` and \
-                       `<|im_start|>assistant` generation prompt): Quill renders only ChatML";
-            return Err(Error::model(origin, msg));
-        }
-        let default_system = match template.find(DEFAULT_SYSTEM_START) {
-            None => None,
-            Some(at) => {
-                let rest = &template[at + DEFAULT_SYSTEM_START.len()..];
-                let end = rest.find("<|im_end|>").ok_or_else(|| {
-                    Error::model(origin, "its default system message has no <|im_end|>")
-                })?;
-                let guard = "messages[0]['role'] != 'system'";
-                if !template[..at].contains(guard) {
-                    let msg = "it emits a system message without the \
-                               `messages[0]['role'] != 'system'` guard Quill understands";
-                    return Err(Error::model(origin, msg));
-                }
-                Some(rest[..end].to_string())
-            }
-        };
-        Ok(ChatMl { default_system })
-    }
-
-    /// The prompt text of `messages`; with `add_generation_prompt`, ends with the assistant's
-    /// header so the model writes the reply next.
-    pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> String {
-        let mut out = String::new();
-        let mut turn = |role: &str, content: &str| {
-            out.push_str("<|im_start|>");
-            out.push_str(role);
-            out.push('\n');
-            out.push_str(content);
-            out.push_str("<|im_end|>\n");
-        };
-        if let (Some(system), Some(first)) = (&self.default_system, messages.first())
-            && first.role != "system"
-        {
-            turn("system", system);
-        }
-        for m in messages {
-            turn(m.role, m.content);
-        }
-        if add_generation_prompt {
-            out.push_str("<|im_start|>assistant\n");
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -435,34 +339,5 @@ mod tests {
             err.starts_with("t.gguf: tokenizer.ggml.model is \"llama\""),
             "{err}"
         );
-    }
-
-    const SMOLLM2_TEMPLATE: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
-
-    #[test]
-    fn chatml_renders_like_the_template() {
-        let chat = ChatMl::from_template(SMOLLM2_TEMPLATE).unwrap();
-        let system = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
-        assert_eq!(chat.default_system.as_deref(), Some(system));
-        let text = chat.render(&[ChatMessage::user("Hi?")], true);
-        assert_eq!(
-            text,
-            format!(
-                "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n\
-                 <|im_start|>assistant\n"
-            )
-        );
-        let text = chat.render(
-            &[ChatMessage::system("Be brief."), ChatMessage::user("x")],
-            false,
-        );
-        assert_eq!(
-            text,
-            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nx<|im_end|>\n"
-        );
-        let err = ChatMl::from_template("{{ messages }}")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("not a ChatML template"), "{err}");
     }
 }
