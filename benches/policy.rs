@@ -3,7 +3,8 @@
 //! and the peak memory of each. Run with `cargo bench -p quill --bench policy`;
 //! `QUILL_BENCH_PRESETS=nano,micro,small` picks presets (default nano,micro: the larger ones
 //! take minutes per sample on two cores); `QUILL_BENCH_FASTEST=n` reports the fastest of n runs
-//! instead (see `fastest`). `benches/policy_pytorch.py` measures the same with PyTorch.
+//! instead (see `fastest`); `QUILL_BENCH_DEVICE=wgpu|cuda` runs on a GPU backend (build with
+//! that cargo feature). `benches/policy_pytorch.py` measures the same with PyTorch.
 //!
 //! Peak memory is measured in a fresh child process per preset and workload (this binary run
 //! again with `QUILL_BENCH_MEMORY=preset:train|sample`): in the benchmarking process itself
@@ -13,11 +14,15 @@
 //! (the first allocates AdamW's moments) or one sampling call, and reads VmHWM from
 //! /proc/self/status. It reports that peak and the peak minus the resident size just before:
 //! the memory the workload itself needs (activations, gradients, optimizer state, cache).
+//! On a GPU backend the host's RSS says nothing about device memory, so the bench reports
+//! instead what the device's allocator has reserved after the workloads (its pools keep pages,
+//! so this is their peak).
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use criterion::{Criterion, Throughput};
+use quill::device::{DeviceKind, device};
 use quill::policy::{
     Decoder, DecoderConfig, Generation, SamplingConfig, completion_logprobs, find_preset, generate,
 };
@@ -29,6 +34,18 @@ const SAMPLE_SEQUENCES: usize = 128;
 const SAMPLE_PROMPT: usize = 16;
 const SAMPLE_NEW: usize = 64;
 const MEMORY_CHILD: &str = "QUILL_BENCH_MEMORY";
+
+/// The device `QUILL_BENCH_DEVICE` names (default cpu).
+fn bench_device() -> Device {
+    let name = std::env::var("QUILL_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
+    let kind = match name.as_str() {
+        "cpu" => DeviceKind::Cpu,
+        "wgpu" => DeviceKind::Wgpu,
+        "cuda" => DeviceKind::Cuda,
+        other => panic!("QUILL_BENCH_DEVICE={other}: expected cpu, wgpu or cuda"),
+    };
+    device(kind).unwrap_or_else(|e| panic!("QUILL_BENCH_DEVICE={name}: {e}"))
+}
 
 /// Deterministic token ids below `vocab`.
 fn ids(n: usize, salt: usize, vocab: usize) -> Vec<u32> {
@@ -43,19 +60,21 @@ struct Training {
     optim: ModuleOptimizer,
     prompts: Vec<Vec<u32>>,
     completions: Vec<Vec<u32>>,
+    device: Device,
 }
 
 impl Training {
-    fn new(cfg: &DecoderConfig) -> Self {
+    fn new(cfg: &DecoderConfig, device: &Device) -> Self {
         let vocab = cfg.vocab_size;
         // Every token but the first of each row is a target.
         Training {
-            model: Some(Decoder::new(cfg, 1, &Device::flex().autodiff())),
+            model: Some(Decoder::new(cfg, 1, &device.clone().autodiff())),
             optim: AdamWConfig::new().init(),
             prompts: (0..TRAIN_BATCH).map(|r| ids(1, r, vocab)).collect(),
             completions: (0..TRAIN_BATCH)
                 .map(|r| ids(TRAIN_TOKENS - 1, r, vocab))
                 .collect(),
+            device: device.clone(),
         }
     }
 
@@ -64,7 +83,10 @@ impl Training {
         let (logp, mask) = completion_logprobs(&m, &self.prompts, &self.completions, 0).unwrap();
         let loss = -(logp.sum() / mask.sum());
         let grads = GradientsParams::from_grads(loss.backward(), &m);
-        self.model = Some(self.optim.step(1e-3, m, grads));
+        let m = self.optim.step(1e-3, m, grads);
+        // A GPU queues the work: wait for it, or the timer stops before the step has run.
+        self.device.sync().expect("the training step");
+        self.model = Some(m);
     }
 }
 
@@ -85,13 +107,13 @@ fn sample(model: &Decoder, vocab: usize) -> usize {
     black_box(out.iter().map(|c| c.tokens.len()).sum())
 }
 
-fn policy(c: &mut Criterion, presets: &[String]) {
+fn policy(c: &mut Criterion, presets: &[String], device: &Device) {
     for name in presets {
         let cfg = find_preset(name).expect("a preset name").config;
         let mut group = c.benchmark_group(format!("policy_{name}"));
         group.sample_size(10);
 
-        let mut training = Training::new(&cfg);
+        let mut training = Training::new(&cfg, device);
         group.throughput(Throughput::Elements((TRAIN_BATCH * TRAIN_TOKENS) as u64));
         group.bench_function("train_step_16x128", |b| b.iter(|| training.step()));
 
@@ -101,8 +123,12 @@ fn policy(c: &mut Criterion, presets: &[String]) {
             b.iter(|| sample(&inference, cfg.vocab_size))
         });
         group.finish();
-        for workload in ["train", "sample"] {
-            report_memory(name, workload);
+        if is_cpu(device) {
+            for workload in ["train", "sample"] {
+                report_memory(name, workload);
+            }
+        } else {
+            report_device_memory(name, device);
         }
     }
 }
@@ -127,6 +153,22 @@ fn report_memory(preset: &str, workload: &str) {
     }
 }
 
+fn is_cpu(device: &Device) -> bool {
+    *device == Device::flex()
+}
+
+/// What a GPU backend's allocator holds after the preset's workloads.
+fn report_device_memory(preset: &str, device: &Device) {
+    match device.memory_pool_usage() {
+        Some(u) => println!(
+            "policy_{preset} device memory: {:.0} MiB reserved, {:.0} MiB in use",
+            u.bytes_reserved as f64 / (1 << 20) as f64,
+            u.bytes_in_use as f64 / (1 << 20) as f64
+        ),
+        None => println!("policy_{preset} device memory: not reported by this backend"),
+    }
+}
+
 /// `VmRSS` or `VmHWM` of this process in KiB, from /proc/self/status.
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -138,7 +180,7 @@ fn status_kib(field: &str) -> Option<u64> {
 fn memory_child(spec: &str) {
     let (preset, workload) = spec.split_once(':').expect("preset:workload");
     let cfg = find_preset(preset).expect("a preset name").config;
-    let mut training = Training::new(&cfg);
+    let mut training = Training::new(&cfg, &Device::flex());
     let inference = (workload == "sample").then(|| training.model.take().unwrap().valid());
     let before = status_kib("VmRSS").expect("/proc/self/status");
     std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak RSS");
@@ -166,7 +208,7 @@ fn memory_child(spec: &str) {
 /// time, so the minimum is the estimate least disturbed by it. Also printed: the least CPU
 /// time (all threads) of a run, which waiting for a core does not inflate; with
 /// `RAYON_NUM_THREADS=1` it measures the work done, whatever the load.
-fn fastest(presets: &[String], runs: usize) {
+fn fastest(presets: &[String], runs: usize, device: &Device) {
     let time = |f: &mut dyn FnMut()| {
         f(); // warm-up
         let (mut wall, mut cpu) = (f64::INFINITY, f64::INFINITY);
@@ -180,7 +222,7 @@ fn fastest(presets: &[String], runs: usize) {
     };
     for name in presets {
         let cfg = find_preset(name).expect("a preset name").config;
-        let mut training = Training::new(&cfg);
+        let mut training = Training::new(&cfg, device);
         let (train, train_cpu) = time(&mut || training.step());
         let inference = training.model.take().expect("model").valid();
         let (sampling, sampling_cpu) = time(&mut || {
@@ -203,6 +245,9 @@ fn fastest(presets: &[String], runs: usize) {
             train_tokens / train_cpu,
             sample_tokens / sampling_cpu,
         );
+        if !is_cpu(device) {
+            report_device_memory(name, device);
+        }
     }
 }
 
@@ -238,14 +283,16 @@ fn main() {
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty())
         .collect();
+    let device = bench_device();
     if let Ok(runs) = std::env::var("QUILL_BENCH_FASTEST") {
         fastest(
             &presets,
             runs.parse().expect("QUILL_BENCH_FASTEST: a number of runs"),
+            &device,
         );
         return;
     }
     let mut c = Criterion::default().configure_from_args();
-    policy(&mut c, &presets);
+    policy(&mut c, &presets, &device);
     c.final_summary();
 }

@@ -5,6 +5,9 @@ transformers (e.g. a throwaway venv); not part of Quill's build or tests.
 
     python3 benches/policy_pytorch.py nano micro small
 
+`QUILL_BENCH_DEVICE=cuda` runs on the GPU instead (the side-by-side for `QUILL_BENCH_DEVICE=wgpu`
+of policy.rs; peak memory is then torch.cuda.max_memory_allocated, not the process's RSS).
+
 Each workload runs QUILL_BENCH_FASTEST (default 5) times after a warm-up (sampling half as
 often, at least 3); the mean and the fastest are printed.
 
@@ -22,6 +25,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 # (vocab, hidden, layers, heads, kv_heads, mlp) as in framework/src/policy/config.rs
+DEVICE = os.environ.get("QUILL_BENCH_DEVICE", "cpu")
+
 PRESETS = {
     "nano": (512, 64, 2, 4, 2, 192),
     "micro": (1024, 128, 4, 4, 2, 384),
@@ -39,6 +44,8 @@ def timed(fn, repeats):
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
         fn()
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()  # the GPU runs asynchronously: wait for the work timed
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - start_cpu)
     return sum(walls) / repeats, min(walls), min(cpus)
@@ -51,10 +58,10 @@ def build(name):
                       num_attention_heads=heads, num_key_value_heads=kv,
                       intermediate_size=mlp, max_position_embeddings=1024,
                       tie_word_embeddings=True, attn_implementation="eager")
-    model = LlamaForCausalLM(cfg)
+    model = LlamaForCausalLM(cfg).to(DEVICE)
     optim = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    batch = torch.randint(0, vocab, (16, 128))
-    prompts = torch.randint(0, vocab, (128, 16))
+    batch = torch.randint(0, vocab, (16, 128), device=DEVICE)
+    prompts = torch.randint(0, vocab, (128, 16), device=DEVICE)
 
     def train_step():
         loss = model(input_ids=batch, labels=batch).loss
@@ -120,6 +127,11 @@ def main():
               f"train {16 * 128 / train_min:,.0f} tokens/s, sample {128 * 64 / gen_min:,.0f} "
               f"tokens/s; per CPU-second: train {16 * 128 / train_cpu:,.0f}, sample "
               f"{128 * 64 / gen_cpu:,.0f} tokens", flush=True)
+        if DEVICE == "cuda":
+            print(f"{name} device memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB peak "
+                  "allocated (train and sample)")
+            torch.cuda.reset_peak_memory_stats()
+            continue
         for workload in ["train", "sample"]:
             report_memory(name, workload)
 

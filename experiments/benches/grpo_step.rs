@@ -7,7 +7,7 @@
 //! dev build (fast when it is fresh), but Quill's own code is at opt-level 1 there, so steps
 //! took ~1.4x longer in one run: report the release figures. `QUILL_BENCH_PRESETS=nano,micro,small`
 //! picks presets (default nano,micro), `QUILL_BENCH_STEPS` the measured steps (default 3, after
-//! 1 warm-up).
+//! 1 warm-up), `QUILL_BENCH_DEVICE=wgpu|cuda` a GPU backend (build with that cargo feature).
 //!
 //! The decoders are freshly initialised (no warm start: timing does not depend on the weights,
 //! only on how long completions are). A random decoder rarely emits the end token, so nearly
@@ -17,7 +17,7 @@
 
 use anyhow::{Context, Result};
 use quill::data::{Split, UserRecord, load_dataset};
-use quill::device::training_device;
+use quill::device::{DeviceKind, training_device};
 use quill::log::read_scalars;
 use quill::policy::{Decoder, find_preset};
 use quill::reward::CompositeReward;
@@ -55,6 +55,14 @@ fn main() -> Result<()> {
         cfg.experiment.output_dir = out.clone();
         cfg.data.users = USERS;
         cfg.sampling.max_new_tokens = NEW_TOKENS;
+        if let Ok(name) = std::env::var("QUILL_BENCH_DEVICE") {
+            cfg.experiment.device = match name.as_str() {
+                "cpu" => DeviceKind::Cpu,
+                "wgpu" => DeviceKind::Wgpu,
+                "cuda" => DeviceKind::Cuda,
+                other => anyhow::bail!("QUILL_BENCH_DEVICE={other}: expected cpu, wgpu or cuda"),
+            };
+        }
         let g = &mut cfg.grpo;
         g.steps = WARMUP + measured;
         g.prompts_per_step = PROMPTS;
