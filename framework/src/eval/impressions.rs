@@ -66,7 +66,8 @@ fn ndcg(labels: &[bool], ranked: &[usize], k: usize) -> f64 {
         .enumerate()
         .filter(|(_, c)| labels[**c])
         .map(|(r, _)| gain(r))
-        .sum();
+        // Not `sum()`: an empty f64 sum is -0.0, which tables print as "-0.0000".
+        .fold(0.0, |acc, g| acc + g);
     let clicks = labels.iter().filter(|&&l| l).count();
     let ideal: f64 = (0..k.min(clicks)).map(gain).sum();
     dcg / ideal
@@ -136,6 +137,8 @@ mod tests {
         assert!((m.ndcg_5 - (1.0 / 3f64.log2() + 1.0 / 6f64.log2()) / ideal).abs() < 1e-12);
         assert_eq!(m.ndcg_5, m.ndcg_10);
         assert_eq!((m.impressions, m.skipped), (1, 0));
+        // A click ranked below k scores +0.0 at k, not -0.0.
+        assert!(ndcg(&[false, false, true], &[0, 1, 2], 2).is_sign_positive());
     }
 
     #[test]

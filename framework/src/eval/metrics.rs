@@ -34,7 +34,8 @@ fn ndcg_at(ranking: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
         .enumerate()
         .filter(|(_, a)| relevant.contains(a))
         .map(|(i, _)| gain(i))
-        .sum();
+        // Not `sum()`: an empty f64 sum is -0.0, which tables print as "-0.0000".
+        .fold(0.0, |acc, g| acc + g);
     let ideal: f64 = (0..k.min(relevant.len())).map(gain).sum();
     dcg / ideal
 }
@@ -133,6 +134,10 @@ mod tests {
         assert!(close(m.ndcg_5, 1.0) && close(m.mrr, 1.0) && close(m.recall_5, 1.0));
         let m = ranking_metrics(&[], &[1]).unwrap();
         assert_eq!((m.recall_10, m.ndcg_10, m.mrr), (0.0, 0.0, 0.0));
+        // No hit is +0.0, not -0.0 (which tables would print as "-0.0000").
+        let miss = ranking_metrics(&[4, 5], &[1]).unwrap();
+        assert!(miss.ndcg_5.is_sign_positive() && miss.ndcg_10.is_sign_positive());
+        assert_eq!(format!("{:.4}", miss.ndcg_10), "0.0000");
         assert!(ranking_metrics(&[1, 2], &[]).is_none());
     }
 
