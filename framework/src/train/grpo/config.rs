@@ -54,6 +54,9 @@ crate::config_section! {
         /// Weight of the KL penalty to the frozen warm-start policy (k3 estimator); 0 = no
         /// reference model is kept.
         pub beta: f64 = 0.0, Check::Range { min: 0.0, max: 100.0 };
+        /// Update only the last this many decoder blocks; the embeddings, earlier blocks, final
+        /// norm and output head keep their warm-start weights. 0 = every parameter learns.
+        pub trainable_blocks: u32 = 0, Check::Range { min: 0.0, max: 1024.0 };
         /// Peak AdamW learning rate, after linear warm-up, then cosine decay to zero.
         pub learning_rate: f64 = 5e-4, Check::Range { min: 1e-8, max: 1.0 };
         /// Linear warm-up steps.

@@ -17,7 +17,7 @@ pub use advantage::{group_advantages, group_spread, keep_groups};
 pub use config::{AdvantageKind, GrpoConfig, LossAggregation};
 pub use evaluate::{Decoding, PolicyEval, PolicyEvaluator};
 pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss};
-pub use optim::{clip_grad_norm, grad_norm, learning_rate};
+pub use optim::{clip_grad_norm, grad_norm, keep_last_blocks, learning_rate};
 pub use rollout::{Rollout, RolloutSpec, rollout};
 pub use state::{CursorState, TRAINER_FILE, TrainerState, UserCursor, latest_checkpoint};
 pub use trainer::{GrpoOutcome, GrpoRun, train_grpo};

@@ -1,10 +1,13 @@
-//! The RL stage's learning-rate schedule and global gradient-norm clipping.
+//! The RL stage's learning-rate schedule, which parameters learn, and global gradient-norm
+//! clipping.
 //!
 //! The schedule is a pure function of the step, so a resumed run needs no scheduler state to
 //! continue exactly. Clipping is written here because Burn's `GradientClipping::Norm` clips each
 //! parameter tensor on its own; GRPO (like TRL's `max_grad_norm`) rescales all gradients by one
 //! factor from their joint L2 norm, which keeps the update's direction.
 
+use crate::error::{Error, Result};
+use crate::policy::Decoder;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
@@ -20,6 +23,43 @@ pub fn learning_rate(step: u32, total: u32, warmup: u32, peak: f64) -> f64 {
     // Decays to zero only after the last step: step == total still gets a small, non-zero rate.
     let progress = progress * decay_steps / (decay_steps + 1.0);
     0.5 * peak * (1.0 + (std::f64::consts::PI * progress).cos())
+}
+
+/// Drops every gradient but those of the decoder's last `blocks` blocks (`0` keeps them all), so
+/// the optimiser leaves the embeddings, earlier blocks, final norm and output head as the warm
+/// start left them. At this scale GRPO's update noise, not its rewards, costs recall (a run
+/// with advantages shuffled within groups loses it too); fewer trainable weights give that
+/// noise fewer directions to drift in. An error when `blocks` exceeds the decoder's blocks.
+pub fn keep_last_blocks(decoder: &Decoder, grads: &mut GradientsParams, blocks: u32) -> Result<()> {
+    let n = decoder.blocks.len();
+    if blocks == 0 {
+        return Ok(());
+    }
+    if blocks as usize > n {
+        let msg =
+            format!("{blocks}, but the policy has {n} blocks; use 0 (every parameter) to {n}");
+        return Err(Error::field("grpo.trainable_blocks", msg));
+    }
+    let mut frozen = DropGradients { grads };
+    decoder.embed_tokens.visit(&mut frozen);
+    for block in &decoder.blocks[..n - blocks as usize] {
+        block.visit(&mut frozen);
+    }
+    decoder.norm.visit(&mut frozen);
+    if let Some(head) = &decoder.lm_head {
+        head.visit(&mut frozen);
+    }
+    Ok(())
+}
+
+struct DropGradients<'a> {
+    grads: &'a mut GradientsParams,
+}
+
+impl ModuleVisitor for DropGradients<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.grads.remove::<D>(param.id);
+    }
 }
 
 /// The joint L2 norm of every float parameter's gradient in `grads`.
@@ -72,6 +112,68 @@ impl ModuleVisitor for Scale<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{completion_logprobs, find_preset};
+    use burn::module::ParamId;
+    use burn::tensor::Device;
+
+    struct Ids(Vec<ParamId>);
+
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.id);
+        }
+    }
+
+    fn ids<M: Module>(module: &M) -> Vec<ParamId> {
+        let mut ids = Ids(Vec::new());
+        module.visit(&mut ids);
+        ids.0
+    }
+
+    #[test]
+    fn only_the_last_blocks_keep_their_gradients() {
+        let cfg = find_preset("nano").unwrap().config;
+        let decoder = Decoder::new(&cfg, 7, &Device::flex().autodiff());
+        let grads = || {
+            let (logp, _) =
+                completion_logprobs(&decoder, &[vec![1, 2]], &[vec![3, 4, 5]], 0).unwrap();
+            GradientsParams::from_grads(logp.sum().backward(), &decoder)
+        };
+        let all = grads();
+        assert_eq!(
+            all.len(),
+            ids(&decoder).len(),
+            "every parameter has a gradient"
+        );
+
+        let mut kept = grads();
+        keep_last_blocks(&decoder, &mut kept, 0).unwrap();
+        assert_eq!(kept.len(), all.len());
+
+        let mut kept = grads();
+        keep_last_blocks(&decoder, &mut kept, 1).unwrap();
+        assert_eq!(kept.len(), ids(&decoder.blocks[cfg.layers - 1]).len());
+        let norm_of = |b: usize| decoder.blocks[b].input_norm.gamma.id;
+        assert!(
+            kept.get::<1>(norm_of(cfg.layers - 1)).is_some(),
+            "the last block learns"
+        );
+        assert!(
+            kept.get::<1>(norm_of(0)).is_none(),
+            "the first block is frozen"
+        );
+        assert!(kept.get::<2>(decoder.embed_tokens.weight.id).is_none());
+        assert!(kept.get::<1>(decoder.norm.gamma.id).is_none());
+
+        let mut kept = grads();
+        let err = keep_last_blocks(&decoder, &mut kept, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trainable_blocks") && err.contains("has 2 blocks"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn warm_up_rises_linearly_then_cosine_decays() {

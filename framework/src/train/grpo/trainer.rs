@@ -8,7 +8,7 @@ use super::advantage::{group_advantages, group_spread, keep_groups};
 use super::config::GrpoConfig;
 use super::evaluate::{PolicyEval, PolicyEvaluator};
 use super::objective::{ObjectiveConfig, policy_loss};
-use super::optim::{clip_grad_norm, learning_rate};
+use super::optim::{clip_grad_norm, keep_last_blocks, learning_rate};
 use super::rollout::{Rollout, RolloutSpec, rollout};
 use super::state::{
     CursorState, TrainerState, UserCursor, latest_checkpoint, load_training_checkpoint,
@@ -304,6 +304,7 @@ fn train_step(
                 return Err(non_finite(run, step, "loss", loss as f64));
             }
             let mut grads = GradientsParams::from_grads(parts.loss.backward(), &*decoder);
+            keep_last_blocks(&*decoder, &mut grads, cfg.trainable_blocks)?;
             let norm = clip_grad_norm(&*decoder, &mut grads, cfg.max_grad_norm);
             if !norm.is_finite() {
                 return Err(non_finite(run, step, "gradient norm", norm));
