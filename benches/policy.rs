@@ -38,12 +38,9 @@ const MEMORY_CHILD: &str = "QUILL_BENCH_MEMORY";
 /// The device `QUILL_BENCH_DEVICE` names (default cpu).
 fn bench_device() -> Device {
     let name = std::env::var("QUILL_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
-    let kind = match name.as_str() {
-        "cpu" => DeviceKind::Cpu,
-        "wgpu" => DeviceKind::Wgpu,
-        "cuda" => DeviceKind::Cuda,
-        other => panic!("QUILL_BENCH_DEVICE={other}: expected cpu, wgpu or cuda"),
-    };
+    let kind: DeviceKind = name
+        .parse()
+        .unwrap_or_else(|e| panic!("QUILL_BENCH_DEVICE={e}"));
     device(kind).unwrap_or_else(|e| panic!("QUILL_BENCH_DEVICE={name}: {e}"))
 }
 

@@ -56,12 +56,9 @@ fn main() -> Result<()> {
         cfg.data.users = USERS;
         cfg.sampling.max_new_tokens = NEW_TOKENS;
         if let Ok(name) = std::env::var("QUILL_BENCH_DEVICE") {
-            cfg.experiment.device = match name.as_str() {
-                "cpu" => DeviceKind::Cpu,
-                "wgpu" => DeviceKind::Wgpu,
-                "cuda" => DeviceKind::Cuda,
-                other => anyhow::bail!("QUILL_BENCH_DEVICE={other}: expected cpu, wgpu or cuda"),
-            };
+            cfg.experiment.device = name
+                .parse::<DeviceKind>()
+                .map_err(|e| anyhow::anyhow!("QUILL_BENCH_DEVICE={e}"))?;
         }
         let g = &mut cfg.grpo;
         g.steps = WARMUP + measured;

@@ -150,6 +150,17 @@ macro_rules! config_enum {
             }
         }
 
+        /// The variant a name spells (as in TOML); an error listing the names otherwise.
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(name: &str) -> Result<Self, String> {
+                match name {
+                    $( $text => Ok($name::$variant), )+
+                    other => Err(format!("{other:?}: expected one of {}", Self::NAMES.join(", "))),
+                }
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
@@ -203,6 +214,16 @@ mod tests {
         assert_eq!(f[1].default, "\"dark_blue\"");
         assert_eq!(f[1].valid(), "one of red, dark_blue");
         assert_eq!(f[2].children.as_ref().unwrap()[0].name, "p");
+    }
+
+    #[test]
+    fn enum_names_parse_back_and_unknown_names_list_the_choices() {
+        assert_eq!("dark_blue".parse::<Colour>(), Ok(Colour::DarkBlue));
+        assert_eq!(Colour::Red.as_str().parse::<Colour>(), Ok(Colour::Red));
+        assert_eq!(
+            "green".parse::<Colour>(),
+            Err("\"green\": expected one of red, dark_blue".to_string())
+        );
     }
 
     #[test]
