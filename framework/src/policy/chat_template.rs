@@ -90,6 +90,20 @@ impl ChatTemplate {
         })
     }
 
+    /// [`Self::from_template`] with the texts `tokenizer` gives its BOS and EOS ids, as both
+    /// GGUF and Hugging Face tokenizers pass them to their templates.
+    pub fn for_tokenizer(
+        origin: impl Into<String>,
+        template: &str,
+        tokenizer: &tokenizers::Tokenizer,
+        bos_id: Option<u32>,
+        eos_id: Option<u32>,
+    ) -> Result<ChatTemplate> {
+        let token = |id: Option<u32>| id.and_then(|id| tokenizer.id_to_token(id));
+        let (bos, eos) = (token(bos_id), token(eos_id));
+        Self::from_template(origin, template, bos.as_deref(), eos.as_deref())
+    }
+
     /// The prompt text of `messages`; with `add_generation_prompt`, the template appends the
     /// assistant's header so the model writes the reply next. A template that raises or fails
     /// (an unknown filter, a Python method, ...) is an error naming the template and the cause.

@@ -123,9 +123,7 @@ impl HfTokenizer {
                 "tokenizer_config.json has no chat_template",
             )
         })?;
-        let token = |id: Option<u32>| id.and_then(|id| self.tokenizer.id_to_token(id));
-        let (bos, eos) = (token(self.bos_id), token(self.eos_id));
         let origin = format!("{TOKENIZER_CONFIG}: chat_template");
-        ChatTemplate::from_template(origin, template, bos.as_deref(), eos.as_deref())
+        ChatTemplate::for_tokenizer(origin, template, &self.tokenizer, self.bos_id, self.eos_id)
     }
 }

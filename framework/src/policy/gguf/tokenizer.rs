@@ -208,9 +208,7 @@ impl GgufTokenizer {
         let template = self.chat_template.as_deref().ok_or_else(|| {
             Error::model("GGUF tokenizer", "the file has no tokenizer.chat_template")
         })?;
-        let token = |id: Option<u32>| id.and_then(|id| self.tokenizer.id_to_token(id));
-        let (bos, eos) = (token(self.bos_id), token(self.eos_id));
-        ChatTemplate::from_template(origin, template, bos.as_deref(), eos.as_deref())
+        ChatTemplate::for_tokenizer(origin, template, &self.tokenizer, self.bos_id, self.eos_id)
     }
 }
 
