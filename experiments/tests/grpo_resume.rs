@@ -1,6 +1,7 @@
 //! GRPO through `quill run` on a small real config: a run killed after a checkpoint and resumed
 //! with `--resume` ends with the same weights, logs and metrics as an uninterrupted run; the
-//! logs hold TRL's scalars; a resume under another config is refused.
+//! logs hold TRL's scalars; a resume under another config is refused. The run uses GDPO
+//! advantages and trains only the last decoder block, whose freezing must survive the resume.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -26,7 +27,8 @@ fn config_text(out: &Path, name: &str) -> String {
          [sampling]\nmax_new_tokens = 20\n\
          [grpo]\nsteps = 4\nprompts_per_step = 2\ngroup_size = 3\nnum_iterations = 2\n\
          beta = 0.05\nsave_every = 1\nkeep_checkpoints = 2\neval_every = 2\neval_users = 4\n\
-         log_completions_every = 2\nlog_completions = 2\nzero_spread_tolerance = -1.0\n"
+         log_completions_every = 2\nlog_completions = 2\nzero_spread_tolerance = -1.0\n\
+         advantage = \"gdpo\"\ntrainable_blocks = 1\n"
     )
 }
 
@@ -38,17 +40,23 @@ fn load(dir: &Path, name: &str) -> config::Experiment {
 
 /// Every weight of the final GRPO policy, in module order. (The files' bytes are not compared:
 /// safetensors' header order is not fixed.)
-fn weights(root: &Path) -> Vec<f32> {
-    struct Collect(Vec<f32>);
-    impl ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0
-                .extend(param.val().into_data().try_to_vec::<f32>().unwrap());
-        }
+struct Collect(Vec<f32>);
+
+impl ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0
+            .extend(param.val().into_data().try_to_vec::<f32>().unwrap());
     }
+}
+
+fn weights(root: &Path) -> Vec<f32> {
     let (decoder, _) = load_checkpoint(&root.join("grpo/policy"), &Device::flex()).unwrap();
+    values(&decoder)
+}
+
+fn values<M: Module>(module: &M) -> Vec<f32> {
     let mut all = Collect(Vec::new());
-    decoder.visit(&mut all);
+    module.visit(&mut all);
     all.0
 }
 
@@ -103,6 +111,27 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
     assert!(
         weights(&out) == weights(&dir.join("whole")),
         "final weights differ"
+    );
+    // Only the last block learned, before and after the resume.
+    let device = Device::flex();
+    let (warm, _) = load_checkpoint(&out.join("policy"), &device).unwrap();
+    let (tuned, _) = load_checkpoint(&out.join("grpo/policy"), &device).unwrap();
+    let last = warm.blocks.len() - 1;
+    assert!(
+        values(&warm.embed_tokens) == values(&tuned.embed_tokens),
+        "embeddings learned"
+    );
+    assert!(
+        values(&warm.blocks[0]) == values(&tuned.blocks[0]),
+        "first block learned"
+    );
+    assert!(
+        values(&warm.norm) == values(&tuned.norm),
+        "final norm learned"
+    );
+    assert!(
+        values(&warm.blocks[last]) != values(&tuned.blocks[last]),
+        "last block frozen"
     );
 
     // The logs of the resumed run are those of the uninterrupted one, step for step (times aside).

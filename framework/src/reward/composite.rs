@@ -74,6 +74,11 @@ impl CompositeReward {
         self.rewards.iter().map(|r| r.reward.name()).collect()
     }
 
+    /// Reward weights, in the order of `Scored::per_reward`.
+    pub fn weights(&self) -> Vec<f32> {
+        self.rewards.iter().map(|r| r.weight).collect()
+    }
+
     /// Scores (user, list) pairs. Each distinct query is embedded and retrieved once, each
     /// distinct user's interests are extracted once, and each reward scores the whole batch
     /// (in parallel, unless the plugin batches otherwise).

@@ -13,6 +13,11 @@ crate::config_enum! {
         /// GRPO (Shao et al. 2024, DeepSeekMath): (reward - group mean) / (group std + 1e-4),
         /// with the unbiased (n - 1) standard deviation as TRL computes it.
         Grpo = "grpo",
+        /// GDPO (Liu et al. 2026, "Group reward-Decoupled Normalization Policy Optimization",
+        /// arXiv 2601.05242): each reward is GRPO-normalised within its group on its own, the
+        /// weighted sum is then divided by its standard deviation over the batch. Summing first
+        /// lets the rewards with the widest spread (a binary format check) drown the rest.
+        Gdpo = "gdpo",
     }
 }
 

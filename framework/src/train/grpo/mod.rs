@@ -13,11 +13,13 @@ mod rollout;
 mod state;
 mod trainer;
 
-pub use advantage::{group_advantages, group_spread, keep_groups};
+pub use advantage::{
+    advantages, decoupled_advantages, group_advantages, group_spread, keep_groups,
+};
 pub use config::{AdvantageKind, GrpoConfig, LossAggregation};
 pub use evaluate::{Decoding, PolicyEval, PolicyEvaluator};
 pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss};
-pub use optim::{clip_grad_norm, grad_norm, keep_last_blocks, learning_rate};
+pub use optim::{clip_grad_norm, freeze_all_but_last_blocks, grad_norm, learning_rate};
 pub use rollout::{Rollout, RolloutSpec, rollout};
 pub use state::{CursorState, TRAINER_FILE, TrainerState, UserCursor, latest_checkpoint};
 pub use trainer::{GrpoOutcome, GrpoRun, train_grpo};

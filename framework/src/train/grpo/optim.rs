@@ -25,41 +25,36 @@ pub fn learning_rate(step: u32, total: u32, warmup: u32, peak: f64) -> f64 {
     0.5 * peak * (1.0 + (std::f64::consts::PI * progress).cos())
 }
 
-/// Drops every gradient but those of the decoder's last `blocks` blocks (`0` keeps them all), so
-/// the optimiser leaves the embeddings, earlier blocks, final norm and output head as the warm
-/// start left them. At this scale GRPO's update noise, not its rewards, costs recall (a run
-/// with advantages shuffled within groups loses it too); fewer trainable weights give that
-/// noise fewer directions to drift in. An error when `blocks` exceeds the decoder's blocks.
-pub fn keep_last_blocks(decoder: &Decoder, grads: &mut GradientsParams, blocks: u32) -> Result<()> {
+/// Stops gradients for every parameter but those of the decoder's last `blocks` blocks (`0`
+/// leaves every parameter trainable), so the optimiser leaves the embeddings, earlier blocks,
+/// final norm and output head as the warm start left them. At this scale GRPO's update noise,
+/// not its rewards, costs recall (a run with advantages shuffled within groups loses it too);
+/// fewer trainable weights give that noise fewer directions to drift in.
+///
+/// Frozen through Burn's `no_grad`, not by dropping gradients after the fact: the autodiff graph
+/// then never records the frozen embedding and early blocks, so the backward pass stops at the
+/// first trainable block (the update runs through one block instead of all of them).
+/// `require_grad` is not saved with a checkpoint: apply this again after loading one. An error
+/// when `blocks` exceeds the decoder's blocks.
+pub fn freeze_all_but_last_blocks(decoder: Decoder, blocks: u32) -> Result<Decoder> {
     let n = decoder.blocks.len();
     if blocks == 0 {
-        return Ok(());
+        return Ok(decoder);
     }
     if blocks as usize > n {
         let msg =
             format!("{blocks}, but the policy has {n} blocks; use 0 (every parameter) to {n}");
         return Err(Error::field("grpo.trainable_blocks", msg));
     }
-    let mut frozen = DropGradients { grads };
-    decoder.embed_tokens.visit(&mut frozen);
-    for block in &decoder.blocks[..n - blocks as usize] {
-        block.visit(&mut frozen);
-    }
-    decoder.norm.visit(&mut frozen);
-    if let Some(head) = &decoder.lm_head {
-        head.visit(&mut frozen);
-    }
-    Ok(())
-}
-
-struct DropGradients<'a> {
-    grads: &'a mut GradientsParams,
-}
-
-impl ModuleVisitor for DropGradients<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.grads.remove::<D>(param.id);
-    }
+    let mut decoder = decoder;
+    let first_trainable = n - blocks as usize;
+    decoder.embed_tokens = decoder.embed_tokens.no_grad();
+    decoder.blocks = (decoder.blocks.into_iter().enumerate())
+        .map(|(i, b)| if i < first_trainable { b.no_grad() } else { b })
+        .collect();
+    decoder.norm = decoder.norm.no_grad();
+    decoder.lm_head = decoder.lm_head.map(Module::no_grad);
+    Ok(decoder)
 }
 
 /// The joint L2 norm of every float parameter's gradient in `grads`.
@@ -131,42 +126,47 @@ mod tests {
     }
 
     #[test]
-    fn only_the_last_blocks_keep_their_gradients() {
+    fn only_the_last_blocks_get_gradients() {
         let cfg = find_preset("nano").unwrap().config;
-        let decoder = Decoder::new(&cfg, 7, &Device::flex().autodiff());
-        let grads = || {
+        let grads = |decoder: &Decoder| {
             let (logp, _) =
-                completion_logprobs(&decoder, &[vec![1, 2]], &[vec![3, 4, 5]], 0).unwrap();
-            GradientsParams::from_grads(logp.sum().backward(), &decoder)
+                completion_logprobs(decoder, &[vec![1, 2]], &[vec![3, 4, 5]], 0).unwrap();
+            GradientsParams::from_grads(logp.sum().backward(), decoder)
         };
-        let all = grads();
+        let fresh = || Decoder::new(&cfg, 7, &Device::flex().autodiff());
+        let decoder = fresh();
+        let all = grads(&decoder);
         assert_eq!(
             all.len(),
             ids(&decoder).len(),
             "every parameter has a gradient"
         );
+        let same = freeze_all_but_last_blocks(fresh(), 0).unwrap();
+        assert_eq!(grads(&same).len(), all.len());
 
-        let mut kept = grads();
-        keep_last_blocks(&decoder, &mut kept, 0).unwrap();
-        assert_eq!(kept.len(), all.len());
-
-        let mut kept = grads();
-        keep_last_blocks(&decoder, &mut kept, 1).unwrap();
-        assert_eq!(kept.len(), ids(&decoder.blocks[cfg.layers - 1]).len());
-        let norm_of = |b: usize| decoder.blocks[b].input_norm.gamma.id;
+        let frozen = freeze_all_but_last_blocks(fresh(), 1).unwrap();
+        let kept = grads(&frozen);
+        let last = &frozen.blocks[cfg.layers - 1];
+        assert_eq!(kept.len(), ids(last).len());
         assert!(
-            kept.get::<1>(norm_of(cfg.layers - 1)).is_some(),
+            kept.get::<1>(last.input_norm.gamma.id).is_some(),
             "the last block learns"
         );
         assert!(
-            kept.get::<1>(norm_of(0)).is_none(),
+            kept.get::<1>(frozen.blocks[0].input_norm.gamma.id)
+                .is_none(),
             "the first block is frozen"
         );
-        assert!(kept.get::<2>(decoder.embed_tokens.weight.id).is_none());
-        assert!(kept.get::<1>(decoder.norm.gamma.id).is_none());
+        assert!(kept.get::<2>(frozen.embed_tokens.weight.id).is_none());
+        assert!(kept.get::<1>(frozen.norm.gamma.id).is_none());
+        // Freezing changes no weight, so the trainable block's gradient is the one it had
+        // with every parameter trainable (same seed, same input).
+        let unfrozen_id = decoder.blocks[cfg.layers - 1].input_norm.gamma.id;
+        let want = all.get::<1>(unfrozen_id).unwrap().into_data();
+        let got = kept.get::<1>(last.input_norm.gamma.id).unwrap().into_data();
+        got.assert_approx_eq::<f32>(&want, Default::default());
 
-        let mut kept = grads();
-        let err = keep_last_blocks(&decoder, &mut kept, 3)
+        let err = freeze_all_but_last_blocks(fresh(), 3)
             .unwrap_err()
             .to_string();
         assert!(

@@ -4,11 +4,11 @@
 //! (AdamW, warm-up + cosine, global gradient-norm clipping) on that batch. Scalars go to
 //! TensorBoard and JSONL under TRL's names; checkpoints make a killed run resume exactly.
 
-use super::advantage::{group_advantages, group_spread, keep_groups};
+use super::advantage::{advantages, group_spread, keep_groups};
 use super::config::GrpoConfig;
 use super::evaluate::{PolicyEval, PolicyEvaluator};
 use super::objective::{ObjectiveConfig, policy_loss};
-use super::optim::{clip_grad_norm, keep_last_blocks, learning_rate};
+use super::optim::{clip_grad_norm, freeze_all_but_last_blocks, learning_rate};
 use super::rollout::{Rollout, RolloutSpec, rollout};
 use super::state::{
     CursorState, TrainerState, UserCursor, latest_checkpoint, load_training_checkpoint,
@@ -115,6 +115,8 @@ pub fn train_grpo(
         }
         _ => {}
     }
+    // After any checkpoint load: a loaded decoder has every parameter trainable again.
+    let mut decoder = freeze_all_but_last_blocks(decoder, cfg.trainable_blocks)?;
     let mut log = RunLog::open(run.dir, resumed_from.map(u64::from))?;
     let mut cursor = UserCursor::new(run.train_users.len(), run.seed, start);
     let mut outcome = GrpoOutcome {
@@ -243,7 +245,8 @@ fn train_step(
     let roll = rollout(&policy, run.train_users, picked, &spec, seed_of)
         .map_err(|e| Error::model(format!("grpo step {step}"), e.to_string()))?;
     let rewards = roll.rewards();
-    let advantages = group_advantages(&rewards, g, cfg.advantage)?;
+    let weights = run.composite.weights();
+    let advantages = advantages(&roll.scored, &weights, g, cfg.advantage)?;
     let spread = group_spread(&rewards, g);
     let keep = keep_groups(&spread, cfg.zero_spread_tolerance);
     let mut scalars = rollout_scalars(run, &roll, &spread);
@@ -304,7 +307,6 @@ fn train_step(
                 return Err(non_finite(run, step, "loss", loss as f64));
             }
             let mut grads = GradientsParams::from_grads(parts.loss.backward(), &*decoder);
-            keep_last_blocks(&*decoder, &mut grads, cfg.trainable_blocks)?;
             let norm = clip_grad_norm(&*decoder, &mut grads, cfg.max_grad_norm);
             if !norm.is_finite() {
                 return Err(non_finite(run, step, "gradient norm", norm));
