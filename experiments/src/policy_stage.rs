@@ -133,7 +133,8 @@ pub fn warm_start_stage(
     );
     let device = training_device(cfg.experiment.device)?;
     let decoder = Decoder::new(&decoder_cfg, seed, &device);
-    let steps = u64::from(cfg.warm_start.lm_steps + cfg.warm_start.sft_steps);
+    let ws = &cfg.warm_start;
+    let steps = u64::from(ws.lm_steps + ws.sft_steps + ws.self_filter_steps);
     let bar = quill::progress::bar(steps, "warm start");
     let (decoder, report) = warm_start(
         decoder,
@@ -149,10 +150,16 @@ pub fn warm_start_stage(
         },
     )?;
     bar.finish_and_clear();
+    if ws.self_filter_steps > 0 {
+        eprintln!(
+            "policy: self-filtered fine-tuning on {} valid of {} sampled lists ({:.0}s)",
+            report.self_filter_kept, report.self_filter_sampled, report.self_filter_seconds
+        );
+    }
     eprintln!(
         "policy: warm start {:.0}s + {:.0}s ({:.0} tokens/s); {:.1}% of {} sampled lists valid",
         report.lm_seconds,
-        report.sft_seconds,
+        report.sft_seconds + report.self_filter_seconds,
         report.train_tokens_per_second,
         100.0 * report.valid_rate,
         report.sampled_lists

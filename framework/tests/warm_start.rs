@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use quill::policy::{Decoder, SamplingConfig, find_preset};
 use quill::text::query_list::QueryListFormat;
 use quill::text::{PolicyTokenizer, PromptBuilder};
-use quill::train::{WarmStartConfig, WarmStartData, validity, warm_start};
+use quill::train::{WarmStartConfig, WarmStartData, self_filtered_pairs, validity, warm_start};
 
 fn builder() -> PromptBuilder {
     let mut texts: Vec<String> = (0..200)
@@ -26,9 +26,8 @@ fn builder() -> PromptBuilder {
     PromptBuilder::new(tokenizer, 64, QueryListFormat::default()).unwrap()
 }
 
-#[test]
-fn supervised_steps_teach_the_format() {
-    let builder = builder();
+/// 24 prompts that all have the same three-query response.
+fn fixed_response_data(builder: &PromptBuilder) -> (WarmStartData, Vec<u32>) {
     let tok = &builder.tokenizer;
     let response = builder.response_of(&[
         "hurricane season forecast".to_string(),
@@ -52,6 +51,14 @@ fn supervised_steps_teach_the_format() {
         eval_prompts: prompts[..16].to_vec(),
         probe_prompts: Vec::new(),
     };
+    (data, response)
+}
+
+#[test]
+fn supervised_steps_teach_the_format() {
+    let builder = builder();
+    let tok = &builder.tokenizer;
+    let (data, response) = fixed_response_data(&builder);
     let mut cfg = find_preset("nano").unwrap().with_vocab(tok.vocab_size());
     cfg.max_positions = 128;
     let sampler = SamplingConfig::default();
@@ -151,4 +158,96 @@ fn impossible_settings_are_field_errors() {
     let decoder = Decoder::new(&cfg, 1, &Device::flex().autodiff());
     let err = warm_start(decoder, &data, &ws, &builder, &sampler, 8, 0, |_, _, _| ()).unwrap_err();
     assert!(err.to_string().contains("warm_start.sft_steps"), "{err}");
+}
+
+#[test]
+fn self_filtered_fine_tuning_learns_from_valid_samples_only() {
+    let builder = builder();
+    let (data, response) = fixed_response_data(&builder);
+    let mut cfg = find_preset("nano")
+        .unwrap()
+        .with_vocab(builder.tokenizer.vocab_size());
+    cfg.max_positions = 128;
+    let sampler = SamplingConfig::default();
+    let max_new = response.len() + 8;
+    // Half-trained: some sampled lists are valid, some are not.
+    let ws = WarmStartConfig {
+        lm_steps: 0,
+        sft_steps: 90,
+        batch_size: 8,
+        self_filter_steps: 20,
+        self_filter_samples: 2,
+        ..WarmStartConfig::default()
+    };
+    let half = WarmStartConfig {
+        self_filter_steps: 0,
+        ..ws.clone()
+    };
+    let fresh = || Decoder::new(&cfg, 1, &Device::flex().autodiff());
+    let no_step = |_: &str, _: u32, _: f32| ();
+    let (trained, _) = warm_start(
+        fresh(),
+        &data,
+        &half,
+        &builder,
+        &sampler,
+        max_new,
+        3,
+        no_step,
+    )
+    .unwrap();
+    let prompts: Vec<Vec<u32>> = data.sft.iter().map(|(p, _)| p.clone()).collect();
+    let kept = self_filtered_pairs(&trained, &builder, &prompts, 2, &sampler, max_new, 9).unwrap();
+    assert_eq!(kept.sampled, 48, "2 lists for each of 24 prompts");
+    for (prompt, completion) in &kept.pairs {
+        assert!(prompts.contains(prompt));
+        assert!(builder.parse_response(completion).is_valid());
+    }
+    // The same draws, tallied by the validity check: exactly its valid lists were kept.
+    let twice: Vec<Vec<u32>> = [prompts.clone(), prompts].concat();
+    let check = validity(&trained, &builder, &twice, &sampler, max_new, 9).unwrap();
+    assert_eq!(kept.pairs.len(), (check.rate * 48.0).round() as usize);
+    assert!(
+        !kept.pairs.is_empty() && kept.pairs.len() < 48,
+        "want a mix of valid and invalid lists, kept {}",
+        kept.pairs.len()
+    );
+
+    // The stage in the warm start: it samples, keeps, then takes its own steps.
+    let mut filter_steps = 0;
+    let (_, report) = warm_start(
+        fresh(),
+        &data,
+        &ws,
+        &builder,
+        &sampler,
+        max_new,
+        3,
+        |stage, _, _| filter_steps += usize::from(stage == "self_filter"),
+    )
+    .unwrap();
+    assert_eq!(filter_steps, 20);
+    assert_eq!(report.self_filter_sampled, 48);
+    assert!(report.self_filter_kept > 0 && report.self_filter_kept <= 48);
+    assert_eq!(report.self_filter_loss.len(), 10);
+    assert!(report.self_filter_loss.iter().all(|(_, l)| l.is_finite()));
+
+    // Nothing valid to learn from (an untrained decoder) is an error naming the field.
+    let untrained = WarmStartConfig { sft_steps: 0, ..ws };
+    let err = warm_start(
+        fresh(),
+        &data,
+        &untrained,
+        &builder,
+        &sampler,
+        max_new,
+        3,
+        no_step,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("warm_start.self_filter_steps") && err.contains("none of the 48"),
+        "{err}"
+    );
 }

@@ -57,5 +57,12 @@ crate::config_section! {
         pub probe_every: u32 = 50, Check::Range { min: 1.0, max: 1e7 };
         /// No probe before this fine-tuning step: early weights are still learning the format.
         pub probe_from: u32 = 0, Check::Range { min: 0.0, max: 1e7 };
+        /// Steps of self-filtered fine-tuning after the supervised stage: on the policy's own
+        /// sampled lists for training prompts that parse valid (0 = no such stage).
+        pub self_filter_steps: u32 = 0, Check::Range { min: 0.0, max: 1e7 };
+        /// Lists sampled per training prompt for self-filtered fine-tuning.
+        pub self_filter_samples: u32 = 2, Check::Range { min: 1.0, max: 1024.0 };
+        /// Peak learning rate of self-filtered fine-tuning (same warm-up and cosine shape).
+        pub self_filter_learning_rate: f64 = 3e-4, Check::Range { min: 1e-7, max: 1.0 };
     }
 }

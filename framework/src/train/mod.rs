@@ -3,7 +3,9 @@
 
 mod config;
 pub mod grpo;
+mod self_filter;
 mod warm_start;
 
 pub use config::{BootstrapFrom, PolicyConfig, WarmStartConfig};
+pub use self_filter::{SelfFiltered, self_filtered_pairs};
 pub use warm_start::{Validity, WarmStartData, WarmStartReport, validity, warm_start};

@@ -1,7 +1,8 @@
 //! The warm start of a from-scratch policy, standing in for the paper's instruct models:
 //! language modelling on corpus and signal text, then supervised fine-tuning on bootstrap
-//! query lists (`text::bootstrap`: built from each training user's cleaned history only), then a
-//! check of how many sampled lists are structurally valid.
+//! query lists (`text::bootstrap`: built from each training user's cleaned history only),
+//! optionally fine-tuning on the policy's own valid lists (`self_filter`), then a check of how
+//! many sampled lists are structurally valid.
 //!
 //! Fine-tuning keeps the weights that write valid lists most often, not simply the last ones:
 //! every `probe_every` steps from `probe_from` (and at the last step) it samples one list per
@@ -15,6 +16,7 @@
 //! completion the bootstrap list, so only response tokens are learned.
 
 use super::config::WarmStartConfig;
+use super::self_filter::self_filter_stage;
 use crate::error::{Error, Result};
 use crate::policy::{Decoder, Generation, Sampler, completion_logprobs, generate};
 use crate::text::PromptBuilder;
@@ -55,9 +57,15 @@ pub struct WarmStartReport {
     pub probes: Vec<(u32, f64)>,
     /// The fine-tuning step whose weights were kept (the best probe; the last step without).
     pub kept_step: u32,
+    /// Self-filtered fine-tuning: its losses, the lists it sampled and the valid ones it kept.
+    pub self_filter_loss: Vec<(u32, f32)>,
+    pub self_filter_sampled: usize,
+    pub self_filter_kept: usize,
     pub lm_seconds: f64,
     /// Fine-tuning, its probes included.
     pub sft_seconds: f64,
+    /// Self-filtered fine-tuning, its sampling included.
+    pub self_filter_seconds: f64,
     /// The final validity check.
     pub check_seconds: f64,
     /// Trained (non-padding) tokens per second over both stages.
@@ -110,7 +118,7 @@ pub fn warm_start(
         );
         return Err(Error::field("warm_start.lm_seq_len", msg));
     }
-    let mut lm = Stage::new(cfg, cfg.lm_steps);
+    let mut lm = Stage::new(cfg, cfg.lm_steps, cfg.learning_rate);
     let decoder = lm.run(
         decoder,
         |_| {
@@ -153,7 +161,7 @@ pub fn warm_start(
         Ok(checked.rate)
     };
     let probing = !data.probe_prompts.is_empty();
-    let mut sft = Stage::new(cfg, cfg.sft_steps);
+    let mut sft = Stage::new(cfg, cfg.sft_steps, cfg.learning_rate);
     let decoder = sft.run(
         decoder,
         |_| {
@@ -179,6 +187,21 @@ pub fn warm_start(
     let sft_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    let (decoder, filtered) = self_filter_stage(
+        decoder,
+        data,
+        cfg,
+        builder,
+        sampler,
+        max_new_tokens,
+        seed,
+        &mut rng,
+        &mut tokens,
+        &mut on_step,
+    )?;
+    let self_filter_seconds = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
     let decoder = decoder.valid();
     let checked = validity(
         &decoder,
@@ -193,10 +216,15 @@ pub fn warm_start(
         sft_loss: sft.losses,
         probes: sft.probes,
         kept_step: sft.kept_step,
+        self_filter_loss: filtered.losses,
+        self_filter_sampled: filtered.sampled,
+        self_filter_kept: filtered.kept,
         lm_seconds,
         sft_seconds,
+        self_filter_seconds,
         check_seconds: t.elapsed().as_secs_f64(),
-        train_tokens_per_second: tokens as f64 / (lm_seconds + sft_seconds).max(1e-9),
+        train_tokens_per_second: tokens as f64
+            / (lm_seconds + sft_seconds + self_filter_seconds).max(1e-9),
         valid_rate: checked.rate,
         sampled_lists: checked.lists,
         problems: checked.problems,
@@ -221,20 +249,22 @@ fn learning_rate(step: u32, steps: u32, peak: f64, warmup: u32) -> f64 {
 
 /// One training stage: AdamW steps on batches from a closure, with its loss curve and, for
 /// fine-tuning, the validity probes and the weights they chose.
-struct Stage<'a> {
+pub(super) struct Stage<'a> {
     cfg: &'a WarmStartConfig,
     steps: u32,
+    peak_lr: f64,
     /// (step, mean loss over the steps since the previous entry), every tenth of the stage.
-    losses: Vec<(u32, f32)>,
+    pub(super) losses: Vec<(u32, f32)>,
     probes: Vec<(u32, f64)>,
     kept_step: u32,
 }
 
 impl<'a> Stage<'a> {
-    fn new(cfg: &'a WarmStartConfig, steps: u32) -> Self {
+    pub(super) fn new(cfg: &'a WarmStartConfig, steps: u32, peak_lr: f64) -> Self {
         Stage {
             cfg,
             steps,
+            peak_lr,
             losses: Vec::new(),
             probes: Vec::new(),
             kept_step: steps,
@@ -245,7 +275,7 @@ impl<'a> Stage<'a> {
     /// `probe_from` (and at the last step) and returns the best-measured ones, the later on
     /// ties (they have seen more data at a lower learning rate).
     #[allow(clippy::type_complexity)]
-    fn run(
+    pub(super) fn run(
         &mut self,
         mut decoder: Decoder,
         mut next_batch: impl FnMut(u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>),
@@ -279,7 +309,7 @@ impl<'a> Stage<'a> {
                 return Err(Error::field("warm_start.learning_rate", msg));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &decoder);
-            let lr = learning_rate(step, steps, cfg.learning_rate, cfg.warmup_steps);
+            let lr = learning_rate(step, steps, self.peak_lr, cfg.warmup_steps);
             decoder = optim.step(lr, decoder, grads);
             on_step(step, value);
             window.push(value);
@@ -319,6 +349,33 @@ pub fn validity(
     if prompts.is_empty() {
         return Ok(out);
     }
+    let mut valid = 0;
+    for tokens in sample_lists(decoder, builder, prompts, sampler, max_new_tokens, seed)? {
+        let list = builder.parse_response(&tokens);
+        valid += usize::from(list.is_valid());
+        if !list.is_valid() && out.examples.len() < MAX_EXAMPLES {
+            out.examples.push(builder.tokenizer.decode(&tokens));
+        }
+        let kinds: std::collections::BTreeSet<&str> =
+            list.problems.iter().map(FormatProblem::kind).collect();
+        for kind in kinds {
+            *out.problems.entry(kind.to_string()).or_default() += 1;
+        }
+    }
+    out.rate = valid as f64 / prompts.len() as f64;
+    Ok(out)
+}
+
+/// One sampled completion per prompt (stop token included when drawn), in chunks that bound
+/// the KV cache's memory; prompt `i` draws from a stream seeded by `seed` and `i` alone.
+pub(super) fn sample_lists(
+    decoder: &Decoder,
+    builder: &PromptBuilder,
+    prompts: &[Vec<u32>],
+    sampler: &dyn Sampler,
+    max_new_tokens: usize,
+    seed: u64,
+) -> Result<Vec<Vec<u32>>> {
     let end = [builder.tokenizer.end_id()];
     let how = Generation {
         sampler,
@@ -326,27 +383,17 @@ pub fn validity(
         stop_tokens: &end,
         pad_id: builder.tokenizer.pad_id(),
     };
-    let mut valid = 0;
-    // Chunks bound the memory of the KV cache.
+    let mut out = Vec::with_capacity(prompts.len());
     for (c, chunk) in prompts.chunks(64).enumerate() {
         let seeds: Vec<u64> = (0..chunk.len())
             .map(|i| seed ^ (((c * 64 + i) as u64) << 20))
             .collect();
-        for completion in generate(decoder, chunk, &seeds, &how)? {
-            let list = builder.parse_response(&completion.tokens);
-            valid += usize::from(list.is_valid());
-            if !list.is_valid() && out.examples.len() < MAX_EXAMPLES {
-                out.examples
-                    .push(builder.tokenizer.decode(&completion.tokens));
-            }
-            let kinds: std::collections::BTreeSet<&str> =
-                list.problems.iter().map(FormatProblem::kind).collect();
-            for kind in kinds {
-                *out.problems.entry(kind.to_string()).or_default() += 1;
-            }
-        }
+        out.extend(
+            generate(decoder, chunk, &seeds, &how)?
+                .into_iter()
+                .map(|c| c.tokens),
+        );
     }
-    out.rate = valid as f64 / prompts.len() as f64;
     Ok(out)
 }
 
@@ -380,7 +427,7 @@ mod tests {
             seen.push(fingerprint(d));
             Ok(rates[seen.len() - 1])
         };
-        let mut stage = Stage::new(&ws, 10);
+        let mut stage = Stage::new(&ws, 10, ws.learning_rate);
         let kept = stage
             .run(
                 Decoder::new(&cfg, 1, &Device::flex().autodiff()),
