@@ -1,7 +1,8 @@
 //! GRPO through `quill run` on a small real config: a run killed after a checkpoint and resumed
 //! with `--resume` ends with the same weights, logs and metrics as an uninterrupted run; the
 //! logs hold TRL's scalars; a resume under another config is refused. The run uses GDPO
-//! advantages and trains only the last decoder block, whose freezing must survive the resume.
+//! advantages with per-query credit and trains only the last decoder block, whose freezing must
+//! survive the resume.
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -28,7 +29,7 @@ fn config_text(out: &Path, name: &str) -> String {
          [grpo]\nsteps = 4\nprompts_per_step = 2\ngroup_size = 3\nnum_iterations = 2\n\
          beta = 0.05\nsave_every = 1\nkeep_checkpoints = 2\neval_every = 2\neval_users = 4\n\
          log_completions_every = 2\nlog_completions = 2\nzero_spread_tolerance = -1.0\n\
-         advantage = \"gdpo\"\ntrainable_blocks = 1\n"
+         advantage = \"gdpo\"\ntrainable_blocks = 1\nquery_credit = 0.5\n"
     )
 }
 

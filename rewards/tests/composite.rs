@@ -96,3 +96,42 @@ fn all_five_rewards_stay_in_range_and_ablations_drop_one() {
         assert!((0.0..=5.0).contains(&s.composite));
     }
 }
+
+#[test]
+fn leave_one_out_credit_of_each_query_centred_in_its_list() {
+    use quill::train::grpo::leave_one_out;
+    let format = QueryListFormat::default();
+    let parse = |t: &str| QueryList::parse(t, &format);
+    let validity = composite(&[("structural_validity", 2.0)], Aggregation::Sum);
+    let u = user(&[]);
+    let lists = [
+        // A duplicate: dropping either copy makes the list valid (+2), dropping another
+        // query does not: c = [-2, 0, -2, 0], centred [-1, 1, -1, 1].
+        parse("- east side\n- north side\n- east side\n- west end\n<end>"),
+        // Three queries, the minimum: dropping any one breaks the count alike, so no query
+        // stands out.
+        parse("- east side\n- north side\n- west end\n<end>"),
+        // One query: nothing to compare it with.
+        parse("- east side\n<end>"),
+    ];
+    let users = [&u, &u, &u];
+    let credit = leave_one_out(&validity, &users, &lists, &format).unwrap();
+    assert_eq!(
+        credit,
+        vec![vec![-1.0, 1.0, -1.0, 1.0], vec![0.0; 3], vec![0.0]]
+    );
+
+    // Alignment: "east side" retrieves a0 along its own direction (cosine 1), "north side"
+    // retrieves a0 at cosine 0 and "nowhere" retrieves nothing.
+    let alignment = composite(&[("retrieval_alignment", 1.0)], Aggregation::Sum);
+    let list = parse("- east side\n- north side\n- nowhere\n<end>");
+    let credit = leave_one_out(&alignment, &[&u], &[list], &format).unwrap();
+    // R = 1/3. Without east: (0 + 0) / 2 = 0, c = 1/3. Without north: (1 + 0) / 2, c = -1/6.
+    // Without nowhere: the same, c = -1/6. Mean 0: centred c equals c.
+    let want = [1.0 / 3.0, -1.0 / 6.0, -1.0 / 6.0];
+    for (got, want) in credit[0].iter().zip(want) {
+        assert!((got - want).abs() < 1e-6, "{:?}", credit[0]);
+    }
+    let err = leave_one_out(&validity, &[], &lists, &format).unwrap_err();
+    assert!(err.to_string().contains("0 users for 3 lists"), "{err}");
+}

@@ -62,6 +62,10 @@ crate::config_section! {
         /// Update only the last this many decoder blocks; the embeddings, earlier blocks, final
         /// norm and output head keep their warm-start weights. 0 = every parameter learns.
         pub trainable_blocks: u32 = 0, Check::Range { min: 0.0, max: 1024.0 };
+        /// Weight of per-query credit: each query's tokens also get its leave-one-out
+        /// contribution to the composite, centred within its list (see `query_credit`); 0 = the
+        /// list's advantage on every token.
+        pub query_credit: f64 = 0.0, Check::Range { min: 0.0, max: 100.0 };
         /// Peak AdamW learning rate, after linear warm-up, then cosine decay to zero.
         pub learning_rate: f64 = 5e-4, Check::Range { min: 1e-8, max: 1.0 };
         /// Linear warm-up steps.

@@ -1,6 +1,6 @@
 //! GRPO / Dr.GRPO on the composite reward: the `[grpo]` section (`config`), advantages and
 //! zero-spread filtering (`advantage`), the clipped objective with its KL penalty
-//! (`objective`), the learning-rate schedule and gradient clipping (`optim`), sampling and
+//! (`objective`), per-query credit (`query_credit`), the learning-rate schedule and gradient clipping (`optim`), sampling and
 //! scoring groups (`rollout`), checkpoints for exact resume (`state`), held-out evaluation
 //! (`evaluate`) and the loop itself (`trainer`).
 
@@ -9,6 +9,7 @@ mod config;
 mod evaluate;
 mod objective;
 mod optim;
+mod query_credit;
 mod rollout;
 mod state;
 mod trainer;
@@ -18,8 +19,9 @@ pub use advantage::{
 };
 pub use config::{AdvantageKind, GrpoConfig, LossAggregation};
 pub use evaluate::{Decoding, PolicyEval, PolicyEvaluator};
-pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss};
+pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss, token_policy_loss};
 pub use optim::{clip_grad_norm, freeze_all_but_last_blocks, grad_norm, learning_rate};
+pub use query_credit::{leave_one_out, line_queries, token_advantages, token_queries};
 pub use rollout::{Rollout, RolloutSpec, rollout};
 pub use state::{CursorState, TRAINER_FILE, TrainerState, UserCursor, latest_checkpoint};
 pub use trainer::{GrpoOutcome, GrpoRun, train_grpo};

@@ -85,6 +85,28 @@ pub fn policy_loss(
     cfg: &ObjectiveConfig,
 ) -> Result<LossParts> {
     let [b, t] = logp.dims();
+    if advantages.len() != b {
+        let msg = format!("{} advantages for {b} completions", advantages.len());
+        return Err(Error::model(ORIGIN, msg));
+    }
+    let per_token: Vec<f32> = advantages
+        .iter()
+        .flat_map(|&a| std::iter::repeat_n(a, t))
+        .collect();
+    token_policy_loss(logp, old_logp, ref_logp, &per_token, mask, cfg)
+}
+
+/// [`policy_loss`] with an advantage per token: `advantages` is row-major `[B, T]` (see
+/// `query_credit`), an error at any other length.
+pub fn token_policy_loss(
+    logp: Tensor<2>,
+    old_logp: Tensor<2>,
+    ref_logp: Option<Tensor<2>>,
+    advantages: &[f32],
+    mask: Tensor<2>,
+    cfg: &ObjectiveConfig,
+) -> Result<LossParts> {
+    let [b, t] = logp.dims();
     check_inputs(&logp, &old_logp, ref_logp.as_ref(), advantages, &mask, cfg)?;
     let device = logp.device();
     let mask_host = read(&mask, "mask")?;
@@ -103,11 +125,7 @@ pub fn policy_loss(
         TensorData::new(mask_host.iter().map(|&m| m == 0.0).collect(), [b, t]),
         &device,
     );
-    let adv_host: Vec<f32> = advantages
-        .iter()
-        .flat_map(|&a| std::iter::repeat_n(a, t))
-        .collect();
-    let adv_bt = host_tensor(adv_host.clone(), [b, t], &device);
+    let adv_bt = host_tensor(advantages.to_vec(), [b, t], &device);
 
     // Log-ratios at padding are forced to 0 before `exp`: padded log-probs may be -inf or
     // garbage, and `NaN * 0` from the mask would still poison the sum. The fill also gives
@@ -154,7 +172,7 @@ pub fn policy_loss(
     // min takes, which needs the advantage's sign as well as the ratio's side.
     let ratio_host = read(&ratio, "ratio")?;
     let (mut low, mut high) = (0usize, 0usize);
-    for ((&r, &a), &m) in ratio_host.iter().zip(&adv_host).zip(&mask_host) {
+    for ((&r, &a), &m) in ratio_host.iter().zip(advantages).zip(&mask_host) {
         if m == 1.0 {
             low += usize::from(r < 1.0 - cfg.epsilon_low && a < 0.0);
             high += usize::from(r > 1.0 + cfg.epsilon_high && a > 0.0);
@@ -211,12 +229,13 @@ fn check_inputs(
         let msg = format!("the batch is empty (logp has shape {dims:?})");
         return Err(Error::model(ORIGIN, msg));
     }
-    if advantages.len() != b {
-        let msg = format!("{} advantages for {b} completions", advantages.len());
+    if advantages.len() != b * t {
+        let msg = format!("{} token advantages for {b} x {t} tokens", advantages.len());
         return Err(Error::model(ORIGIN, msg));
     }
     if let Some((i, a)) = advantages.iter().enumerate().find(|(_, a)| !a.is_finite()) {
-        return Err(Error::model(ORIGIN, format!("advantage {i} is {a}")));
+        let msg = format!("the advantage of row {} is {a} (token {})", i / t, i % t);
+        return Err(Error::model(ORIGIN, msg));
     }
     let knobs = [
         ("grpo.epsilon_low", cfg.epsilon_low),
@@ -355,6 +374,30 @@ mod tests {
     }
 
     #[test]
+    fn token_advantages_push_each_token_by_its_own_advantage() {
+        let d = cpu().autodiff();
+        let values = [-1.0, -0.5, -2.0, -0.3, -4.0, -1.0];
+        let logp = t2(&values, [2, 3], &d).require_grad();
+        let c = cfg(LossAggregation::TokenMean);
+        let mask = || t2(&MASK, [2, 3], &d);
+        // Per-row advantages are the per-token form with each row's value repeated.
+        let rows = policy_loss(logp.clone(), logp.clone(), None, &[2.0, -1.0], mask(), &c);
+        let repeated = [2.0, 2.0, 2.0, -1.0, -1.0, -1.0];
+        let tokens = token_policy_loss(logp.clone(), logp.clone(), None, &repeated, mask(), &c);
+        let value = |p: Result<LossParts>| p.unwrap().loss.into_scalar::<f32>();
+        assert_eq!(value(rows), value(tokens));
+        // Row 0's tokens with advantages 2, -1, 0: the gradient is -A / 4 token by token.
+        let mixed = [2.0, -1.0, 0.0, -1.0, 5.0, 5.0];
+        let parts = token_policy_loss(logp.clone(), logp.clone(), None, &mixed, mask(), &c);
+        let g = vec(&logp.grad(&parts.unwrap().loss.backward()).unwrap());
+        close(&g, &[-0.5, 0.25, 0.0, 0.25, 0.0, 0.0], 1e-6);
+        let msg = token_policy_loss(logp.clone(), logp, None, &[1.0; 4], mask(), &c)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("4 token advantages for 2 x 3"), "{msg}");
+    }
+
+    #[test]
     fn clipped_tokens_stop_pushing_and_are_counted_as_trl_counts_them() {
         let d = cpu().autodiff();
         // (ratio, row advantage) per token; row 2's second token is padding with a -inf logp.
@@ -466,7 +509,7 @@ mod tests {
         let msg = err(policy_loss(x(), x(), None, &[1.0], half, &c));
         assert!(msg.contains("mask[0][1] is 0.5"), "{msg}");
         let msg = err(policy_loss(x(), x(), None, &[f32::NAN], ones(), &c));
-        assert!(msg.contains("advantage 0 is NaN"), "{msg}");
+        assert!(msg.contains("advantage of row 0 is NaN"), "{msg}");
         let no_len = ObjectiveConfig {
             max_len: 0,
             ..c.clone()

@@ -7,8 +7,9 @@
 use super::advantage::{advantages, group_spread, keep_groups};
 use super::config::GrpoConfig;
 use super::evaluate::{PolicyEval, PolicyEvaluator};
-use super::objective::{ObjectiveConfig, policy_loss};
+use super::objective::{ObjectiveConfig, policy_loss, token_policy_loss};
 use super::optim::{clip_grad_norm, freeze_all_but_last_blocks, learning_rate};
+use super::query_credit::{leave_one_out, token_advantages, token_queries};
 use super::rollout::{Rollout, RolloutSpec, rollout};
 use super::state::{
     CursorState, TrainerState, UserCursor, latest_checkpoint, load_training_checkpoint,
@@ -20,6 +21,7 @@ use crate::log::{CompletionRow, RunLog};
 use crate::policy::{Decoder, DecoderConfig, Policy, SamplingConfig, completion_logprobs};
 use crate::reward::CompositeReward;
 use crate::text::PromptBuilder;
+use crate::text::query_list::QueryList;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
@@ -272,6 +274,22 @@ fn train_step(
             .map(|&i| roll.completions[i].tokens.clone())
             .collect();
         let row_advantages: Vec<f32> = rows.iter().map(|&i| advantages[i]).collect();
+        let credit = if cfg.query_credit > 0.0 {
+            let users: Vec<&UserRecord> = rows
+                .iter()
+                .map(|&i| &run.train_users[roll.users[i / g]])
+                .collect();
+            let lists: Vec<QueryList> = rows.iter().map(|&i| roll.lists[i].clone()).collect();
+            let credit = leave_one_out(run.composite, &users, &lists, &run.builder.format)?;
+            let tokenizer = &run.builder.tokenizer;
+            let token_query: Vec<_> = completions
+                .iter()
+                .map(|c| token_queries(tokenizer, c))
+                .collect();
+            Some((credit, token_query))
+        } else {
+            None
+        };
         let device = Policy::device(&*decoder);
         // Constant log-probs (sampling policy, reference) computed without a graph, then moved.
         let constant = |model: &Decoder| -> Result<Tensor<2>> {
@@ -294,14 +312,24 @@ fn train_step(
         for _ in 0..cfg.num_iterations {
             let (logp, mask) = completion_logprobs(&*decoder, &prompts, &completions, pad)?;
             let old_logp = old.clone().unwrap_or_else(|| logp.clone().detach());
-            let parts = policy_loss(
-                logp,
-                old_logp,
-                reference.clone(),
-                &row_advantages,
-                mask,
-                &objective,
-            )?;
+            let parts = match &credit {
+                Some((credit, token_query)) => {
+                    let weight = cfg.query_credit as f32;
+                    let width = logp.dims()[1];
+                    let per_token =
+                        token_advantages(&row_advantages, credit, token_query, weight, width);
+                    let r = reference.clone();
+                    token_policy_loss(logp, old_logp, r, &per_token, mask, &objective)?
+                }
+                None => policy_loss(
+                    logp,
+                    old_logp,
+                    reference.clone(),
+                    &row_advantages,
+                    mask,
+                    &objective,
+                )?,
+            };
             let loss: f32 = parts.loss.clone().into_scalar();
             if !loss.is_finite() {
                 return Err(non_finite(run, step, "loss", loss as f64));
