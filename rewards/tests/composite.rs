@@ -115,7 +115,8 @@ fn leave_one_out_credit_of_each_query_centred_in_its_list() {
         parse("- east side\n<end>"),
     ];
     let users = [&u, &u, &u];
-    let credit = leave_one_out(&validity, &users, &lists, &format).unwrap();
+    let refs: Vec<&QueryList> = lists.iter().collect();
+    let credit = leave_one_out(&validity, &users, &refs, &format).unwrap();
     assert_eq!(
         credit,
         vec![vec![-1.0, 1.0, -1.0, 1.0], vec![0.0; 3], vec![0.0]]
@@ -125,13 +126,13 @@ fn leave_one_out_credit_of_each_query_centred_in_its_list() {
     // retrieves a0 at cosine 0 and "nowhere" retrieves nothing.
     let alignment = composite(&[("retrieval_alignment", 1.0)], Aggregation::Sum);
     let list = parse("- east side\n- north side\n- nowhere\n<end>");
-    let credit = leave_one_out(&alignment, &[&u], &[list], &format).unwrap();
+    let credit = leave_one_out(&alignment, &[&u], &[&list], &format).unwrap();
     // R = 1/3. Without east: (0 + 0) / 2 = 0, c = 1/3. Without north: (1 + 0) / 2, c = -1/6.
     // Without nowhere: the same, c = -1/6. Mean 0: centred c equals c.
     let want = [1.0 / 3.0, -1.0 / 6.0, -1.0 / 6.0];
     for (got, want) in credit[0].iter().zip(want) {
         assert!((got - want).abs() < 1e-6, "{:?}", credit[0]);
     }
-    let err = leave_one_out(&validity, &[], &lists, &format).unwrap_err();
+    let err = leave_one_out(&validity, &[], &refs, &format).unwrap_err();
     assert!(err.to_string().contains("0 users for 3 lists"), "{err}");
 }

@@ -9,12 +9,11 @@
 //! reward, no future click — so the stage stays prompt-only like the bootstrap rule.
 
 use super::config::WarmStartConfig;
-use super::warm_start::{Stage, WarmStartData, sample_lists};
+use super::warm_start::{Epochs, Stage, WarmStartData, sample_lists};
 use crate::error::{Error, Result};
 use crate::policy::{Decoder, Sampler};
 use crate::text::PromptBuilder;
 use burn::module::Module;
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 /// The valid sampled lists, as (prompt, completion) pairs.
@@ -97,28 +96,12 @@ pub(super) fn self_filter_stage(
         );
         return Err(Error::field("warm_start.self_filter_steps", msg));
     }
-    let batch = cfg.batch_size as usize;
-    let pairs = filtered.pairs;
-    let mut order: Vec<usize> = (0..pairs.len()).collect();
-    let mut cursor = order.len();
+    let (batch, pairs) = (cfg.batch_size as usize, filtered.pairs);
+    let mut epochs = Epochs::new(pairs.len());
     let mut stage = Stage::new(cfg, cfg.self_filter_steps, cfg.self_filter_learning_rate);
     let decoder = stage.run(
         decoder,
-        |_| {
-            let (mut prompts, mut completions) = (Vec::new(), Vec::new());
-            for _ in 0..batch.min(order.len()) {
-                if cursor == order.len() {
-                    order.shuffle(rng);
-                    cursor = 0;
-                }
-                let (p, c) = &pairs[order[cursor]];
-                cursor += 1;
-                *tokens += c.len();
-                prompts.push(p.clone());
-                completions.push(c.clone());
-            }
-            (prompts, completions)
-        },
+        |_| epochs.next_batch(&pairs, batch, rng, tokens),
         builder.tokenizer.pad_id(),
         &mut |step, loss| on_step("self_filter", step, loss),
         None,

@@ -145,8 +145,7 @@ pub fn warm_start(
             "no training user has a bootstrap list",
         ));
     }
-    let mut order: Vec<usize> = (0..data.sft.len()).collect();
-    let mut cursor = order.len();
+    let mut epochs = Epochs::new(data.sft.len());
     // The same sampling seeds at every probe, so checkpoints are compared on equal draws.
     let mut probe = |d: &Decoder| -> Result<f64> {
         let probe_seed = seed ^ 0x9E37_79B9_7F4A_7C15;
@@ -164,22 +163,7 @@ pub fn warm_start(
     let mut sft = Stage::new(cfg, cfg.sft_steps, cfg.learning_rate);
     let decoder = sft.run(
         decoder,
-        |_| {
-            // Epochs over a shuffled order, so every user is seen once before any twice.
-            let (mut prompts, mut completions) = (Vec::new(), Vec::new());
-            for _ in 0..batch.min(order.len()) {
-                if cursor == order.len() {
-                    order.shuffle(&mut rng);
-                    cursor = 0;
-                }
-                let (p, c) = &data.sft[order[cursor]];
-                cursor += 1;
-                tokens += c.len();
-                prompts.push(p.clone());
-                completions.push(c.clone());
-            }
-            (prompts, completions)
-        },
+        |_| epochs.next_batch(&data.sft, batch, &mut rng, &mut tokens),
         pad,
         &mut |step, loss| on_step("sft", step, loss),
         probing.then_some(&mut probe as &mut dyn FnMut(&Decoder) -> Result<f64>),
@@ -245,6 +229,46 @@ fn learning_rate(step: u32, steps: u32, peak: f64, warmup: u32) -> f64 {
         (f64::from(step) / f64::from(warmup)).min(1.0)
     };
     peak * cosine * warm
+}
+
+/// Batches of (prompt, completion) pairs in epochs over a shuffled order, so every pair is seen
+/// once before any twice. Shared by fine-tuning and self-filtered fine-tuning.
+pub(super) struct Epochs {
+    order: Vec<usize>,
+    cursor: usize,
+}
+
+impl Epochs {
+    pub(super) fn new(pairs: usize) -> Self {
+        Epochs {
+            order: (0..pairs).collect(),
+            cursor: pairs,
+        }
+    }
+
+    /// The next `batch` pairs (fewer when there are fewer pairs); adds their completion
+    /// tokens to `tokens`.
+    pub(super) fn next_batch(
+        &mut self,
+        pairs: &[(Vec<u32>, Vec<u32>)],
+        batch: usize,
+        rng: &mut ChaCha8Rng,
+        tokens: &mut usize,
+    ) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+        let (mut prompts, mut completions) = (Vec::new(), Vec::new());
+        for _ in 0..batch.min(self.order.len()) {
+            if self.cursor == self.order.len() {
+                self.order.shuffle(rng);
+                self.cursor = 0;
+            }
+            let (p, c) = &pairs[self.order[self.cursor]];
+            self.cursor += 1;
+            *tokens += c.len();
+            prompts.push(p.clone());
+            completions.push(c.clone());
+        }
+        (prompts, completions)
+    }
 }
 
 /// One training stage: AdamW steps on batches from a closure, with its loss curve and, for

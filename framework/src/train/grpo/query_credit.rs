@@ -59,7 +59,7 @@ pub fn token_queries(tokenizer: &PolicyTokenizer, ids: &[u32]) -> Vec<Option<usi
 pub fn leave_one_out(
     composite: &CompositeReward,
     users: &[&UserRecord],
-    lists: &[QueryList],
+    lists: &[&QueryList],
     format: &QueryListFormat,
 ) -> Result<Vec<Vec<f32>>> {
     if users.len() != lists.len() {
@@ -67,12 +67,12 @@ pub fn leave_one_out(
         return Err(Error::model("query credit", msg));
     }
     // Each list, then each of its leave-one-out variants, flattened into one batch.
+    let parse = |queries: &[String]| QueryList::parse(&QueryList::render(queries), format);
     let mut variants: Vec<(usize, QueryList)> = Vec::new();
     for (i, list) in lists.iter().enumerate() {
         if list.queries.len() < 2 {
             continue;
         }
-        let parse = |queries: &[String]| QueryList::parse(&QueryList::render(queries), format);
         variants.push((i, parse(&list.queries)));
         for j in 0..list.queries.len() {
             let mut fewer = list.queries.clone();

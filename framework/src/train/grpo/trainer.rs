@@ -279,7 +279,7 @@ fn train_step(
                 .iter()
                 .map(|&i| &run.train_users[roll.users[i / g]])
                 .collect();
-            let lists: Vec<QueryList> = rows.iter().map(|&i| roll.lists[i].clone()).collect();
+            let lists: Vec<&QueryList> = rows.iter().map(|&i| &roll.lists[i]).collect();
             let credit = leave_one_out(run.composite, &users, &lists, &run.builder.format)?;
             let tokenizer = &run.builder.tokenizer;
             let token_query: Vec<_> = completions
