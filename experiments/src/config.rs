@@ -188,6 +188,18 @@ pub fn config_hash(c: &ExperimentConfig) -> Result<String> {
     ))
 }
 
+/// A hash of everything the GRPO stage depends on: the whole resolved config except what
+/// only names the run or shapes the test-split evaluation after training (`[experiment]`
+/// name and output directory, `[evaluation]`). Re-evaluating a finished run with more samples,
+/// or under a copied run directory's new name, reuses its policy instead of retraining.
+pub fn grpo_hash(c: &ExperimentConfig) -> Result<String> {
+    let mut training = c.clone();
+    training.experiment.name = String::new();
+    training.experiment.output_dir = std::path::PathBuf::new();
+    training.evaluation = EvaluationConfig::default();
+    config_hash(&training)
+}
+
 /// A hash of the sections the warm start depends on (seed, device, data, cleaner, format,
 /// policy, warm start, sampling): changing RL or reward settings reuses the warm start.
 pub fn warm_start_hash(c: &ExperimentConfig) -> Result<String> {
@@ -244,4 +256,29 @@ pub fn reward_spec(c: &ExperimentConfig) -> quill::Result<Vec<(String, f32)>> {
     }
     quill::reward::resolve_ablation(&c.experiment.ablation)?.apply(&mut spec)?;
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash_of(src: &str) -> String {
+        grpo_hash(&parse(src, Path::new("t.toml")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn grpo_hash_ignores_naming_and_evaluation_but_not_training() {
+        let base = hash_of("[experiment]\nname = \"a\"\n");
+        let renamed = "[experiment]\nname = \"b\"\noutput_dir = \"elsewhere\"\n";
+        assert_eq!(hash_of(renamed), base);
+        let more_samples = "[experiment]\nname = \"a\"\n[evaluation]\nsamples_per_user = 16\n";
+        assert_eq!(hash_of(more_samples), base);
+        for changed in [
+            "[experiment]\nname = \"a\"\nseed = 7\n",
+            "[experiment]\nname = \"a\"\n[grpo]\nlearning_rate = 1e-4\n",
+            "[experiment]\nname = \"a\"\n[rewards.interest_coverage]\nweight = 3.0\n",
+        ] {
+            assert_ne!(hash_of(changed), base, "{changed}");
+        }
+    }
 }

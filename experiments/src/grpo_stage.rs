@@ -63,7 +63,7 @@ pub fn grpo_stage(
     let cfg = &exp.config;
     let dir = grpo_dir(exp);
     let report_path = dir.join("grpo.json");
-    let config_hash = crate::config::config_hash(cfg)?;
+    let config_hash = crate::config::grpo_hash(cfg)?;
     if let Ok(text) = std::fs::read_to_string(&report_path) {
         let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if saved["config_hash"] == json!(config_hash) && grpo_policy_dir(exp).is_dir() {
