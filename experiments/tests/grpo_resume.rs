@@ -164,6 +164,8 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
         "kl",
         "clip_ratio",
         "entropy",
+        "reward/logp_cov",
+        "rewards/intra_list_diversity/logp_cov",
         "completions/mean_length",
         "completions/clipped_ratio",
         "loss",

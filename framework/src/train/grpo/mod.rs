@@ -1,12 +1,14 @@
 //! GRPO / Dr.GRPO on the composite reward: the `[grpo]` section (`config`), advantages and
 //! zero-spread filtering (`advantage`), the clipped objective with its KL penalty
-//! (`objective`), per-query credit (`query_credit`), the learning-rate schedule and gradient clipping (`optim`), sampling and
-//! scoring groups (`rollout`), checkpoints for exact resume (`state`), held-out evaluation
-//! (`evaluate`) and the loop itself (`trainer`).
+//! (`objective`), per-query credit (`query_credit`), the learning-rate schedule and gradient
+//! clipping (`optim`), sampling and scoring groups (`rollout`), which rewards raise or lower
+//! the policy's entropy (`likelihood_cov`), checkpoints for exact resume (`state`), held-out
+//! evaluation (`evaluate`) and the loop itself (`trainer`).
 
 mod advantage;
 mod config;
 mod evaluate;
+mod likelihood_cov;
 mod objective;
 mod optim;
 mod query_credit;
@@ -19,6 +21,7 @@ pub use advantage::{
 };
 pub use config::{AdvantageKind, GrpoConfig, LossAggregation};
 pub use evaluate::{Decoding, PolicyEval, PolicyEvaluator};
+pub use likelihood_cov::{mean_token_logprobs, within_group_covariance};
 pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss, token_policy_loss};
 pub use optim::{clip_grad_norm, freeze_all_but_last_blocks, grad_norm, learning_rate};
 pub use query_credit::{leave_one_out, line_queries, token_advantages, token_queries};

@@ -7,6 +7,7 @@
 use super::advantage::{advantages, group_spread, keep_groups};
 use super::config::GrpoConfig;
 use super::evaluate::{PolicyEval, PolicyEvaluator};
+use super::likelihood_cov::{mean_token_logprobs, within_group_covariance};
 use super::objective::{ObjectiveConfig, policy_loss, token_policy_loss};
 use super::optim::{clip_grad_norm, freeze_all_but_last_blocks, learning_rate};
 use super::query_credit::{leave_one_out, token_advantages, token_queries};
@@ -406,6 +407,17 @@ fn rollout_scalars(run: &GrpoRun, roll: &Rollout, spread: &[f32]) -> BTreeMap<St
         .flat_map(|c| &c.logprobs)
         .fold((0.0, 0usize), |(s, n), &lp| (s - lp as f64, n + 1));
     out.insert("entropy".into(), sum / count.max(1) as f64);
+    let logp = mean_token_logprobs(&roll.completions);
+    let g = roll.group_size;
+    out.insert(
+        "reward/logp_cov".into(),
+        within_group_covariance(&rewards, &logp, g),
+    );
+    for (k, name) in run.composite.names().iter().enumerate() {
+        let values: Vec<f64> = roll.scored.iter().map(|s| s.per_reward[k] as f64).collect();
+        let cov = within_group_covariance(&values, &logp, g);
+        out.insert(format!("rewards/{name}/logp_cov"), cov);
+    }
     let valid = roll.lists.iter().filter(|l| l.is_valid()).count();
     out.insert(
         "valid_rate".into(),
