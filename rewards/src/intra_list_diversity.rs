@@ -4,13 +4,22 @@
 //! 1 − cosine clamped to [0, 1] (opposite directions are no more diverse than orthogonal
 //! ones). A query the embedder cannot place (a zero vector) is at distance 0 from everything:
 //! gibberish must not look diverse. Fewer than two queries: 0, there is no pair to be diverse.
+//!
+//! `interest_gate = true` (see `quill::reward::GateParams`) weighs each pair by the product of
+//! its two queries' relevance to the user's interests: ground between queries about the user
+//! counts, distance to an invented name does not.
 
 use quill::error::Result;
 use quill::retrieval::cosine;
-use quill::reward::{Reward, RewardContext, RewardPlugin, parameterless};
+use quill::reward::plugin_params;
+use quill::reward::{GateParams, Reward, RewardContext, RewardPlugin, interest_relevance};
 use quill::text::query_list::QueryList;
 
-pub struct IntraListDiversity;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntraListDiversity {
+    /// Weigh each pair by its queries' relevance to the user (`interest_gate`).
+    pub interest_gate: bool,
+}
 
 impl Reward for IntraListDiversity {
     fn name(&self) -> &'static str {
@@ -27,11 +36,19 @@ impl Reward for IntraListDiversity {
         if n < 2 {
             return Ok(0.0);
         }
+        let relevance: Vec<f32> = vectors
+            .iter()
+            .map(|v| match v {
+                Some(v) if self.interest_gate => interest_relevance(ctx.interests, v),
+                _ => 1.0,
+            })
+            .collect();
         let mut total = 0.0;
         for i in 0..n {
             for j in i + 1..n {
                 if let (Some(a), Some(b)) = (vectors[i], vectors[j]) {
-                    total += (1.0 - cosine(a, b)).clamp(0.0, 1.0);
+                    let distance = (1.0 - cosine(a, b)).clamp(0.0, 1.0);
+                    total += relevance[i] * relevance[j] * distance;
                 }
             }
         }
@@ -40,13 +57,16 @@ impl Reward for IntraListDiversity {
 }
 
 fn build(params: &toml::Table) -> Result<Box<dyn Reward>> {
-    parameterless("intra_list_diversity", params, Box::new(IntraListDiversity))
+    let p: GateParams = plugin_params("intra_list_diversity", params)?;
+    Ok(Box::new(IntraListDiversity {
+        interest_gate: p.interest_gate,
+    }))
 }
 
 inventory::submit! {
     RewardPlugin {
         name: "intra_list_diversity",
-        description: "mean pairwise cosine distance between the queries' embeddings",
+        description: "mean pairwise cosine distance between the queries' embeddings (interest_gate = true: pairs weighed by relevance to the user)",
         build,
     }
 }
@@ -54,10 +74,15 @@ inventory::submit! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use quill::reward::InterestItem;
     use quill::reward::testing::{TableEmbedder, TableRetriever, corpus, env, score_one, user};
     use quill::text::query_list::QueryListFormat;
 
     fn score(text: &str) -> f32 {
+        score_with(&IntraListDiversity::default(), &[], text)
+    }
+
+    fn score_with(reward: &IntraListDiversity, interests: &[InterestItem], text: &str) -> f32 {
         let emb = TableEmbedder::new(
             2,
             &[
@@ -68,13 +93,8 @@ mod tests {
             ],
         );
         let env = env(corpus(&["x"]), emb, TableRetriever(Default::default()));
-        score_one(
-            &IntraListDiversity,
-            &env,
-            &user(&[]),
-            &[],
-            &QueryList::parse(text, &QueryListFormat::default()),
-        )
+        let list = QueryList::parse(text, &QueryListFormat::default());
+        score_one(reward, &env, &user(&[]), interests, &list)
     }
 
     #[test]
@@ -96,6 +116,53 @@ mod tests {
         assert_eq!(
             score("- east\n- north\n- northeast\n<end>"),
             score("- northeast\n- east\n- north\n<end>")
+        );
+    }
+
+    #[test]
+    fn the_interest_gate_weighs_pairs_by_relevance_to_the_user() {
+        let gated = IntraListDiversity {
+            interest_gate: true,
+        };
+        let interests = [InterestItem {
+            terms: vec!["east".into()],
+            examples: vec!["east".into()],
+            centroid: vec![1.0, 0.0],
+            weight: 1.0,
+        }];
+        // Relevance: east 1, north 0, northeast 1/√2. Only east-northeast counts:
+        // 1 · (1/√2) · (1 − 1/√2), over 3 pairs.
+        let r = std::f32::consts::FRAC_1_SQRT_2;
+        let text = "- east\n- north\n- northeast\n<end>";
+        let expected = r * (1.0 - r) / 3.0;
+        assert!((score_with(&gated, &interests, text) - expected).abs() < 1e-6);
+        // Ungated, the same list scores the paper's form; a user without interests gates to 0.
+        let plain = score_with(&IntraListDiversity::default(), &interests, text);
+        assert!((plain - score(text)).abs() < 1e-6);
+        assert_eq!(score_with(&gated, &[], text), 0.0);
+    }
+
+    #[test]
+    fn parameters_are_read_and_bad_ones_named() {
+        let plugin = quill::reward::find_reward("intra_list_diversity").unwrap();
+        let table = |src: &str| -> toml::Table { toml::from_str(src).unwrap() };
+        assert!((plugin.build)(&table("interest_gate = true")).is_ok());
+        assert!((plugin.build)(&table("")).is_ok());
+        let err = (plugin.build)(&table("interest_gate = \"yes\""))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("rewards.intra_list_diversity") && err.contains("bool"),
+            "{err}"
+        );
+        let err = (plugin.build)(&table("gate = true"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("unknown field `gate`") && err.contains("interest_gate"),
+            "{err}"
         );
     }
 }

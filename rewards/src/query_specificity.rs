@@ -5,12 +5,21 @@
 //! corpus; an entity or a rare term by corpus IDF; not only generic words like "latest news";
 //! 2 to 8 words — each worth a quarter). The reward is the mean over queries; an empty list
 //! scores 0.
+//!
+//! `interest_gate = true` (see `quill::reward::GateParams`) scales each query's answer by its
+//! relevance to the user's interests: an invented name is not a specific query *for this
+//! user*.
 
 use quill::error::Result;
-use quill::reward::{Reward, RewardContext, RewardPlugin, RubricItem, parameterless};
+use quill::reward::{GateParams, Reward, RewardContext, RewardPlugin, RubricItem};
+use quill::reward::{interest_relevance, plugin_params};
 use quill::text::query_list::QueryList;
 
-pub struct QuerySpecificity;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuerySpecificity {
+    /// Scale each query by its relevance to the user (`interest_gate`).
+    pub interest_gate: bool,
+}
 
 impl Reward for QuerySpecificity {
     fn name(&self) -> &'static str {
@@ -26,19 +35,28 @@ impl Reward for QuerySpecificity {
             .iter()
             .map(|q| RubricItem::Specific { query: q })
             .collect();
-        let answers = ctx.env.judge.judge(&items)?;
+        let mut answers = ctx.env.judge.judge(&items)?;
+        if self.interest_gate {
+            for (answer, q) in answers.iter_mut().zip(&list.queries) {
+                let vector = ctx.cache.vector(q).unwrap_or(&[]);
+                *answer *= interest_relevance(ctx.interests, vector);
+            }
+        }
         Ok(answers.iter().sum::<f32>() / answers.len() as f32)
     }
 }
 
 fn build(params: &toml::Table) -> Result<Box<dyn Reward>> {
-    parameterless("query_specificity", params, Box::new(QuerySpecificity))
+    let p: GateParams = plugin_params("query_specificity", params)?;
+    Ok(Box::new(QuerySpecificity {
+        interest_gate: p.interest_gate,
+    }))
 }
 
 inventory::submit! {
     RewardPlugin {
         name: "query_specificity",
-        description: "rubric per query, asked of the judge: content-rich, names something, not generic",
+        description: "rubric per query, asked of the judge: content-rich, names something, not generic (interest_gate = true: scaled by relevance to the user)",
         build,
     }
 }
@@ -61,7 +79,15 @@ mod tests {
             TableRetriever(Default::default()),
         );
         let parse = |t: &str| QueryList::parse(t, &QueryListFormat::default());
-        let score = |t: &str| score_one(&QuerySpecificity, &env, &user(&[]), &[], &parse(t));
+        let score = |t: &str| {
+            score_one(
+                &QuerySpecificity::default(),
+                &env,
+                &user(&[]),
+                &[],
+                &parse(t),
+            )
+        };
         // "hawks playoff": content, rare, not generic, 2 words → 1.
         assert_eq!(score("- hawks playoff\n<end>"), 1.0);
         // "latest news": no content word ("news" is a stopword, "latest" too) → only length → 0.25.
@@ -74,5 +100,45 @@ mod tests {
         // length check passes. Beside a real rare word they add nothing.
         assert_eq!(score("- todayoin multiplayion\n<end>"), 0.25);
         assert_eq!(score("- hawks todayoin\n<end>"), 1.0);
+    }
+
+    #[test]
+    fn the_interest_gate_scales_each_query_by_relevance_to_the_user() {
+        let mut titles: Vec<String> = (0..199).map(|i| format!("market report {i}")).collect();
+        titles.push("riverton hawks playoff".into());
+        let refs: Vec<&str> = titles.iter().map(String::as_str).collect();
+        let emb = TableEmbedder::new(
+            2,
+            &[
+                ("hawks playoff", vec![1.0, 0.0]),
+                ("market", vec![0.6, 0.8]),
+            ],
+        );
+        let env = env(corpus(&refs), emb, TableRetriever(Default::default()));
+        let interests = [quill::reward::InterestItem {
+            terms: vec!["hawks".into()],
+            examples: vec!["hawks playoff".into()],
+            centroid: vec![1.0, 0.0],
+            weight: 1.0,
+        }];
+        let gated = QuerySpecificity {
+            interest_gate: true,
+        };
+        let list = QueryList::parse(
+            "- hawks playoff\n- market\n- latest news\n<end>",
+            &QueryListFormat::default(),
+        );
+        // 1 · 1 (on the interest) + 0.5 · 0.6 + 0.25 · 0 (no vector), over 3 queries.
+        let s = score_one(&gated, &env, &user(&[]), &interests, &list);
+        assert!((s - 1.3 / 3.0).abs() < 1e-6, "{s}");
+        let plain = score_one(
+            &QuerySpecificity::default(),
+            &env,
+            &user(&[]),
+            &interests,
+            &list,
+        );
+        assert!((plain - 1.75 / 3.0).abs() < 1e-6, "{plain}");
+        assert_eq!(score_one(&gated, &env, &user(&[]), &[], &list), 0.0);
     }
 }

@@ -11,6 +11,7 @@ mod composite;
 mod env;
 #[cfg(feature = "http-judge")]
 mod http_judge;
+mod interest_gate;
 mod interests;
 mod judge;
 mod judge_config;
@@ -22,10 +23,11 @@ pub use composite::{Aggregation, CompositeConfig, CompositeReward, Scored};
 pub use env::{QueryCache, REWARD_TOP_K, RewardEnv};
 #[cfg(feature = "http-judge")]
 pub use http_judge::HttpJudge;
+pub use interest_gate::{GateParams, interest_relevance};
 pub use interests::{InterestItem, MAX_INTERESTS, user_interests};
 pub use judge::{Judge, RubricItem, RuleJudge};
 pub use judge_config::{HttpJudgeConfig, JudgeConfig, JudgeKind};
 pub use registry::{
-    Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, parameterless,
+    Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, parameterless, plugin_params,
     registered_rewards,
 };

@@ -64,6 +64,20 @@ pub fn parameterless(
     }
 }
 
+/// Reads a plugin's parameters (its `[rewards.<name>]` table without `weight`) into `T`, a
+/// serde struct that should deny unknown fields; errors name `rewards.<name>` and say what
+/// was wrong (an unknown key with the valid ones, or a value of the wrong type).
+pub fn plugin_params<T: serde::de::DeserializeOwned>(
+    name: &str,
+    params: &toml::Table,
+) -> Result<T> {
+    toml::Value::Table(params.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            Error::field(format!("rewards.{name}"), e.message().trim().to_string())
+        })
+}
+
 /// A reward with its weight in the composite.
 pub struct WeightedReward {
     pub weight: f32,
