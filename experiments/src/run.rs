@@ -141,7 +141,7 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
             m.recall,
             m.f1
         );
-        report["test"] = serde_json::to_value(&m)?;
+        report["test"] = serde_json::to_value(m)?;
         write_json(&out.join("metrics.json"), &m)?;
     }
     Ok(Some((cleaner, report)))

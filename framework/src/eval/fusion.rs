@@ -44,10 +44,10 @@ pub fn fuse(rankings: &[Vec<u32>], fusion: Fusion) -> Vec<u32> {
             let depth = rankings.iter().map(Vec::len).max().unwrap_or(0);
             for rank in 0..depth {
                 for ranking in rankings {
-                    if let Some(&a) = ranking.get(rank) {
-                        if seen.insert(a) {
-                            out.push(a);
-                        }
+                    if let Some(&a) = ranking.get(rank)
+                        && seen.insert(a)
+                    {
+                        out.push(a);
                     }
                 }
             }

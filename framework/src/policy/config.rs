@@ -60,21 +60,21 @@ impl DecoderConfig {
                 return fail(field, "is 0: valid values are >= 1".into());
             }
         }
-        if self.hidden_size % self.heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.heads) {
             let msg = format!(
                 "hidden_size {} is not a multiple of heads {}",
                 self.hidden_size, self.heads
             );
             return fail("heads", msg);
         }
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             let msg = format!(
                 "heads {} is not a multiple of kv_heads {}",
                 self.heads, self.kv_heads
             );
             return fail("kv_heads", msg);
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             let msg = format!(
                 "head dimension {} is odd: rotary needs it even",
                 self.head_dim()

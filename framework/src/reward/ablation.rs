@@ -74,10 +74,10 @@ pub fn resolve_ablation(name: &str) -> Result<Box<dyn Ablation>> {
     {
         return Ok((p.build)());
     }
-    if let Some(reward) = name.strip_prefix("no_") {
-        if registered_rewards().iter().any(|r| r.name == reward) {
-            return Ok(Box::new(Drop(reward.to_string())));
-        }
+    if let Some(reward) = name.strip_prefix("no_")
+        && registered_rewards().iter().any(|r| r.name == reward)
+    {
+        return Ok(Box::new(Drop(reward.to_string())));
     }
     let names: Vec<String> = ablation_names().into_iter().map(|(n, _)| n).collect();
     Err(Error::field(

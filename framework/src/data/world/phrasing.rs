@@ -27,10 +27,10 @@ pub fn search_query(facet: &Facet, typo_rate: f64, rng: &mut ChaCha8Rng) -> Stri
         let e = facet.entities.choose(rng).expect("non-empty");
         parts.push(shorten_name(e, rng));
     }
-    if parts.is_empty() || rng.random_bool(0.6) {
-        if let Some(k) = facet.keywords.choose(rng) {
-            parts.push(k.clone());
-        }
+    if (parts.is_empty() || rng.random_bool(0.6))
+        && let Some(k) = facet.keywords.choose(rng)
+    {
+        parts.push(k.clone());
     }
     if rng.random_bool(0.3) {
         parts.push(QUERY_TAILS.choose(rng).expect("tails").to_string());
