@@ -6,7 +6,9 @@
 //! held-out future clicks, beside two references scored the same way: the history-as-queries
 //! baseline, and the bootstrap lists the warm start imitates (built by the same rule, from what
 //! `[warm_start] bootstrap_from` names, for each test user: what a perfect imitator of its
-//! supervised targets would score).
+//! supervised targets would score). The sampled lists also give the best-of-N curve (the
+//! paper's inference-time sampling): for N = 1, 2, 4, ... the list of highest composite reward
+//! among each user's first N draws, scored the same way (`best_of_n` in the report).
 
 use crate::config::Experiment;
 use crate::grpo_stage::cleaned;
@@ -15,9 +17,10 @@ use crate::scoring::{Scoring, mean_rewards};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split};
-use quill::eval::{OfflineEvaluator, history_queries};
+use quill::eval::{OfflineEvaluator, best_of_n_sizes, history_queries, pick_best_of_n};
 use quill::policy::{TOKENIZER_FILE, load_checkpoint};
 use quill::text::bootstrap::{Bootstrap, target_format};
+use quill::text::query_list::QueryList;
 use quill::text::term_stats::TermStats;
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill::train::grpo::{Decoding, PolicyEval, PolicyEvaluator};
@@ -42,6 +45,7 @@ pub fn evaluate_policies(
     };
     let device = quill::device::device(cfg.experiment.device)?;
     let mut rows: Vec<(String, PolicyEval)> = Vec::new();
+    let mut best_of: Vec<(String, Vec<(usize, PolicyEval)>)> = Vec::new();
     for (name, dir) in policies {
         let (decoder, _) = load_checkpoint(dir, &device)
             .with_context(|| format!("loading the {name} policy {}", dir.display()))?;
@@ -55,20 +59,21 @@ pub fn evaluate_policies(
         let repeated: Vec<_> = (0..cfg.evaluation.samples_per_user)
             .flat_map(|_| test.iter().cloned())
             .collect();
-        for (how, decoding, users) in [
-            ("greedy", Decoding::Greedy, test.clone()),
-            ("sampled", sampled, repeated),
-        ] {
-            let evaluator = PolicyEvaluator {
-                decoding,
-                builder: &builder,
-                composite: &scoring.composite,
-                offline: &offline,
-                users,
-                max_new_tokens: cfg.sampling.max_new_tokens as usize,
-            };
-            rows.push((format!("{name}/{how}"), evaluator.evaluate(&decoder)?));
-        }
+        let evaluator = |decoding, users| PolicyEvaluator {
+            decoding,
+            builder: &builder,
+            composite: &scoring.composite,
+            offline: &offline,
+            users,
+            max_new_tokens: cfg.sampling.max_new_tokens as usize,
+        };
+        let greedy = evaluator(Decoding::Greedy, test.clone());
+        rows.push((format!("{name}/greedy"), greedy.evaluate(&decoder)?));
+        let sampler = evaluator(sampled, repeated);
+        let lists = sampler.lists(&decoder)?;
+        rows.push((format!("{name}/sampled"), sampler.score(&lists)?));
+        let per_user = evaluator(Decoding::Greedy, test.clone());
+        best_of.push((name.to_string(), best_of_n(&sampler, &per_user, &lists)?));
     }
     let lists: Vec<Vec<String>> = test.iter().map(history_queries).collect();
     let history = PolicyEval {
@@ -109,7 +114,60 @@ pub fn evaluate_policies(
     for (name, eval) in &rows {
         report.insert(name.clone(), serde_json::to_value(eval)?);
     }
+    print_best_of(&best_of);
+    let mut curves = serde_json::Map::new();
+    for (name, curve) in &best_of {
+        let points: Vec<Value> = curve
+            .iter()
+            .map(|(n, eval)| Ok(json!({ "n": n, "eval": serde_json::to_value(eval)? })))
+            .collect::<Result<_>>()?;
+        curves.insert(name.clone(), Value::Array(points));
+    }
+    report.insert("best_of_n".into(), Value::Object(curves));
     Ok(Value::Object(report))
+}
+
+/// Best-of-N by the composite reward over the sampled `lists` (draw-major, as `sampler`
+/// generated them) for N = 1, 2, 4, ... up to the draws per user; each point scores the
+/// picked list of every user with `per_user` (one entry per test user).
+fn best_of_n(
+    sampler: &PolicyEvaluator,
+    per_user: &PolicyEvaluator,
+    lists: &[QueryList],
+) -> Result<Vec<(usize, PolicyEval)>> {
+    let users = per_user.users.len();
+    let items: Vec<_> = sampler.users.iter().zip(lists).collect();
+    let rewards: Vec<f32> = (sampler.composite.score_batch(&items)?)
+        .iter()
+        .map(|s| s.composite)
+        .collect();
+    best_of_n_sizes(lists.len() / users.max(1))
+        .into_iter()
+        .map(|n| {
+            let picked: Vec<QueryList> = pick_best_of_n(&rewards, users, n)
+                .into_iter()
+                .map(|i| lists[i].clone())
+                .collect();
+            Ok((n, per_user.score(&picked)?))
+        })
+        .collect()
+}
+
+fn print_best_of(curves: &[(String, Vec<(usize, PolicyEval)>)]) {
+    println!("best of N sampled lists per user by the composite reward (no future clicks read):");
+    println!(
+        "{:<22} {:>4} {:>9} {:>7} {:>7} {:>7}",
+        "policy", "N", "composite", "R@10", "N@10", "MRR"
+    );
+    for (name, curve) in curves {
+        for (n, e) in curve {
+            let r = &e.ranking;
+            println!(
+                "{name:<22} {n:>4} {:>9.3} {:>7.4} {:>7.4} {:>7.4}",
+                e.rewards.composite, r.recall_10, r.ndcg_10, r.mrr
+            );
+        }
+    }
 }
 
 /// The prompt builder of the policy saved in `dir` (its tokenizer, the experiment's budget).

@@ -76,6 +76,28 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     assert_eq!(test["grpo/sampled"]["rewards"]["lists"], 4 * users);
     let targets = &test["bootstrap_lists"]["rewards"]["per_reward"];
     assert_eq!(targets["structural_validity"], 1.0, "{targets}");
+    // Best-of-N over the 4 draws: N = 1, 2, 4, one list per user each. The picks are nested
+    // (N draws include the first N/2), so their mean composite cannot fall as N grows, and the
+    // best of all 4 draws scores at least their mean.
+    for policy in ["warm_start", "grpo"] {
+        let curve = test["best_of_n"][policy].as_array().unwrap();
+        let ns: Vec<u64> = curve.iter().map(|p| p["n"].as_u64().unwrap()).collect();
+        assert_eq!(ns, vec![1, 2, 4], "{policy}");
+        let composite = |p: &serde_json::Value| p["eval"]["rewards"]["composite"].as_f64().unwrap();
+        for pair in curve.windows(2) {
+            assert!(
+                composite(&pair[1]) >= composite(&pair[0]) - 1e-9,
+                "{policy}: {pair:?}"
+            );
+        }
+        for p in curve {
+            assert_eq!(p["eval"]["rewards"]["lists"], users);
+        }
+        let mean = test[&format!("{policy}/sampled")]["rewards"]["composite"]
+            .as_f64()
+            .unwrap();
+        assert!(composite(&curve[2]) >= mean - 1e-9, "{policy}");
+    }
 
     // A rerun of the same config reuses the finished warm start.
     let saved = std::fs::read(out.join("policy/weights.safetensors")).unwrap();
