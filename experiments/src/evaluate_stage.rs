@@ -16,9 +16,10 @@ use crate::policy_stage::bootstrap_target;
 use crate::scoring::{Scoring, mean_rewards};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
-use quill::data::{Dataset, Split};
+use quill::data::{Dataset, Split, UserRecord};
 use quill::eval::{OfflineEvaluator, best_of_n_sizes, history_queries, pick_best_of_n};
 use quill::policy::{TOKENIZER_FILE, load_checkpoint};
+use quill::reward::Scored;
 use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::query_list::QueryList;
 use quill::text::term_stats::TermStats;
@@ -71,9 +72,11 @@ pub fn evaluate_policies(
         rows.push((format!("{name}/greedy"), greedy.evaluate(&decoder)?));
         let sampler = evaluator(sampled, repeated);
         let lists = sampler.lists(&decoder)?;
-        rows.push((format!("{name}/sampled"), sampler.score(&lists)?));
-        let per_user = evaluator(Decoding::Greedy, test.clone());
-        best_of.push((name.to_string(), best_of_n(&sampler, &per_user, &lists)?));
+        let scored = sampler.rewards(&lists)?;
+        let all = sampler.summarise(&sampler.users, &lists, &scored);
+        rows.push((format!("{name}/sampled"), all));
+        let curve = best_of_n(&sampler, &test, &lists, &scored);
+        best_of.push((name.to_string(), curve));
     }
     let lists: Vec<Vec<String>> = test.iter().map(history_queries).collect();
     let history = PolicyEval {
@@ -128,27 +131,24 @@ pub fn evaluate_policies(
 }
 
 /// Best-of-N by the composite reward over the sampled `lists` (draw-major, as `sampler`
-/// generated them) for N = 1, 2, 4, ... up to the draws per user; each point scores the
-/// picked list of every user with `per_user` (one entry per test user).
+/// generated them for `test` repeated, and already `scored`) for N = 1, 2, 4, ... up to the
+/// draws per user: each point summarises the picked list of every test user, reusing its
+/// scores.
 fn best_of_n(
     sampler: &PolicyEvaluator,
-    per_user: &PolicyEvaluator,
+    test: &[UserRecord],
     lists: &[QueryList],
-) -> Result<Vec<(usize, PolicyEval)>> {
-    let users = per_user.users.len();
-    let items: Vec<_> = sampler.users.iter().zip(lists).collect();
-    let rewards: Vec<f32> = (sampler.composite.score_batch(&items)?)
-        .iter()
-        .map(|s| s.composite)
-        .collect();
+    scored: &[Scored],
+) -> Vec<(usize, PolicyEval)> {
+    let users = test.len();
+    let rewards: Vec<f32> = scored.iter().map(|s| s.composite).collect();
     best_of_n_sizes(lists.len() / users.max(1))
         .into_iter()
         .map(|n| {
-            let picked: Vec<QueryList> = pick_best_of_n(&rewards, users, n)
-                .into_iter()
-                .map(|i| lists[i].clone())
-                .collect();
-            Ok((n, per_user.score(&picked)?))
+            let picked = pick_best_of_n(&rewards, users, n);
+            let picked_lists: Vec<QueryList> = picked.iter().map(|&i| lists[i].clone()).collect();
+            let picked_scores: Vec<Scored> = picked.iter().map(|&i| scored[i].clone()).collect();
+            (n, sampler.summarise(test, &picked_lists, &picked_scores))
         })
         .collect()
 }

@@ -145,21 +145,16 @@ mod tests {
     #[test]
     fn parameters_are_read_and_bad_ones_named() {
         let plugin = quill::reward::find_reward("intra_list_diversity").unwrap();
-        let table = |src: &str| -> toml::Table { toml::from_str(src).unwrap() };
-        assert!((plugin.build)(&table("interest_gate = true")).is_ok());
-        assert!((plugin.build)(&table("")).is_ok());
-        let err = (plugin.build)(&table("interest_gate = \"yes\""))
-            .err()
-            .unwrap()
-            .to_string();
+        let build = |src: &str| (plugin.build)(&toml::from_str(src).unwrap());
+        let error = |src: &str| build(src).err().unwrap().to_string();
+        assert!(build("interest_gate = true").is_ok());
+        assert!(build("").is_ok());
+        let err = error("interest_gate = \"yes\"");
         assert!(
             err.contains("rewards.intra_list_diversity") && err.contains("bool"),
             "{err}"
         );
-        let err = (plugin.build)(&table("gate = true"))
-            .err()
-            .unwrap()
-            .to_string();
+        let err = error("gate = true");
         assert!(
             err.contains("unknown field `gate`") && err.contains("interest_gate"),
             "{err}"

@@ -7,7 +7,7 @@ use crate::data::UserRecord;
 use crate::error::Result;
 use crate::eval::{MetricMeans, OfflineEvaluator, RewardMeans};
 use crate::policy::{Decoder, Generation, SamplingConfig, generate};
-use crate::reward::CompositeReward;
+use crate::reward::{CompositeReward, Scored};
 use crate::text::PromptBuilder;
 use crate::text::query_list::QueryList;
 use serde::Serialize;
@@ -110,16 +110,32 @@ impl PolicyEvaluator<'_> {
 
     /// Rewards and retrieval metrics of one list per user (in `users` order).
     pub fn score(&self, lists: &[QueryList]) -> Result<PolicyEval> {
+        let scored = self.rewards(lists)?;
+        Ok(self.summarise(&self.users, lists, &scored))
+    }
+
+    /// The composite (and each reward) of one list per user (in `users` order).
+    pub fn rewards(&self, lists: &[QueryList]) -> Result<Vec<Scored>> {
         let items: Vec<(&UserRecord, &QueryList)> = self.users.iter().zip(lists).collect();
-        let scored = self.composite.score_batch(&items)?;
-        let rewards = RewardMeans::of(&self.composite.names(), &scored, 0);
+        self.composite.score_batch(&items)
+    }
+
+    /// Mean rewards, retrieval metrics and validity of `lists`, one per user of `users`,
+    /// already scored as `scored` (so a subset of scored lists is not scored again).
+    pub fn summarise(
+        &self,
+        users: &[UserRecord],
+        lists: &[QueryList],
+        scored: &[Scored],
+    ) -> PolicyEval {
+        let rewards = RewardMeans::of(&self.composite.names(), scored, 0);
         let queries: Vec<Vec<String>> = lists.iter().map(|l| l.queries.clone()).collect();
-        let ranking = self.offline.evaluate(&self.users, &queries);
+        let ranking = self.offline.evaluate(users, &queries);
         let valid = lists.iter().filter(|l| l.is_valid()).count();
-        Ok(PolicyEval {
+        PolicyEval {
             rewards,
             ranking,
             valid_rate: valid as f64 / lists.len().max(1) as f64,
-        })
+        }
     }
 }

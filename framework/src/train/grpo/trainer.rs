@@ -374,10 +374,19 @@ fn rollout_scalars(run: &GrpoRun, roll: &Rollout, spread: &[f32]) -> BTreeMap<St
     let rewards: Vec<f64> = roll.scored.iter().map(|s| s.composite as f64).collect();
     out.insert("reward".into(), mean(rewards.iter().copied()));
     out.insert("reward_std".into(), std(&rewards));
+    // Which way each reward pulls the entropy (see `likelihood_cov`).
+    let logp = mean_token_logprobs(&roll.completions);
+    let g = roll.group_size;
+    out.insert(
+        "reward/logp_cov".into(),
+        within_group_covariance(&rewards, &logp, g),
+    );
     for (k, name) in run.composite.names().iter().enumerate() {
         let values: Vec<f64> = roll.scored.iter().map(|s| s.per_reward[k] as f64).collect();
         out.insert(format!("rewards/{name}/mean"), mean(values.iter().copied()));
         out.insert(format!("rewards/{name}/std"), std(&values));
+        let cov = within_group_covariance(&values, &logp, g);
+        out.insert(format!("rewards/{name}/logp_cov"), cov);
     }
     // TRL counts groups whose rewards are all equal, whatever the filtering tolerance.
     let zero = spread.iter().filter(|&&s| s < 1e-6).count();
@@ -407,17 +416,6 @@ fn rollout_scalars(run: &GrpoRun, roll: &Rollout, spread: &[f32]) -> BTreeMap<St
         .flat_map(|c| &c.logprobs)
         .fold((0.0, 0usize), |(s, n), &lp| (s - lp as f64, n + 1));
     out.insert("entropy".into(), sum / count.max(1) as f64);
-    let logp = mean_token_logprobs(&roll.completions);
-    let g = roll.group_size;
-    out.insert(
-        "reward/logp_cov".into(),
-        within_group_covariance(&rewards, &logp, g),
-    );
-    for (k, name) in run.composite.names().iter().enumerate() {
-        let values: Vec<f64> = roll.scored.iter().map(|s| s.per_reward[k] as f64).collect();
-        let cov = within_group_covariance(&values, &logp, g);
-        out.insert(format!("rewards/{name}/logp_cov"), cov);
-    }
     let valid = roll.lists.iter().filter(|l| l.is_valid()).count();
     out.insert(
         "valid_rate".into(),
