@@ -155,11 +155,31 @@ fn preset(
     }
 }
 
-/// The from-scratch presets, smallest first: about 0.13M to 16M parameters (120x), the range
-/// the model-size scaling curve covers on a CPU.
+/// The from-scratch presets, smallest first: about 37k to 16M parameters (420x). pico, nano,
+/// mini and micro (25x) are the model-size curve a 2-core CPU trains in a few hours.
 pub fn presets() -> Vec<Preset> {
     vec![
+        preset(
+            "pico",
+            "smallest point of the CPU scaling curve",
+            384,
+            32,
+            2,
+            2,
+            1,
+            96,
+        ),
         preset("nano", "tests and smoke runs", 512, 64, 2, 4, 2, 192),
+        preset(
+            "mini",
+            "CPU scaling point between nano and micro",
+            768,
+            96,
+            3,
+            4,
+            2,
+            288,
+        ),
         preset(
             "micro",
             "the CPU quickstart policy",
@@ -236,7 +256,7 @@ mod tests {
         );
         let err = find_preset("huge").unwrap_err().to_string();
         assert!(
-            err.contains("\"huge\"") && err.contains("nano, micro, small, base"),
+            err.contains("\"huge\"") && err.contains("pico, nano, mini, micro, small, base"),
             "{err}"
         );
     }
