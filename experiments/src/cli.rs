@@ -1,5 +1,6 @@
 //! The command line, declared once with clap's derive (help text comes from these docs).
 
+use crate::sweep::runner::{Shard, SweepOptions};
 use crate::{baselines_cmd, config, data_cmd, explain, run};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -26,6 +27,25 @@ enum Command {
         /// Stop after this GRPO step as if killed (for testing --resume).
         #[arg(long, hide = true)]
         stop_after: Option<u32>,
+        /// Sweeps: cells run at once, each in its own process (output in its log.txt).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Sweeps: run only the i-th of n disjoint parts (1-based, e.g. 2/4), so that several
+        /// machines share one sweep; `quill report` merges their cells.
+        #[arg(long)]
+        shard: Option<Shard>,
+        /// Sweeps: run only this cell (its directory name), in this process.
+        #[arg(long, hide = true)]
+        cell: Option<String>,
+    },
+    /// Render an experiment's report (results.csv, plots, index.html, README.md) from the
+    /// results under DIR, without running anything.
+    Report {
+        /// The experiment's output directory (e.g. runs/quickstart).
+        dir: PathBuf,
+        /// Where to write the report (default: reports/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Check an experiment file without running it; --explain documents every field.
     Validate {
@@ -92,10 +112,38 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             file,
             resume,
             stop_after,
-        } => run::run(
-            &config::load(&file)?,
-            crate::grpo_stage::RunOptions { resume, stop_after },
-        ),
+            jobs,
+            shard,
+            cell,
+        } => {
+            let exp = config::load(&file)?;
+            if exp.config.sweep.is_empty() {
+                if shard.is_some() || cell.is_some() {
+                    anyhow::bail!(
+                        "{}: --shard and --cell need a [sweep.<name>] table",
+                        file.display()
+                    );
+                }
+                run::run(&exp, crate::grpo_stage::RunOptions { resume, stop_after })?;
+                crate::report::write_report(&exp.output_dir(), None).map(|dir| {
+                    eprintln!("report: {}", dir.display());
+                })
+            } else {
+                let opts = SweepOptions {
+                    jobs,
+                    shard,
+                    resume,
+                    cell,
+                    ..SweepOptions::default()
+                };
+                crate::sweep::runner::run_sweep(&exp, &opts)
+            }
+        }
+        Command::Report { dir, out } => {
+            let written = crate::report::write_report(&dir, out.as_deref())?;
+            println!("report: {}", written.display());
+            Ok(())
+        }
         Command::Validate {
             file,
             explain: true,

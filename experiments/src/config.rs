@@ -1,6 +1,7 @@
 //! The experiment file: its schema (sections declared once in the library, with docs, defaults
 //! and ranges) and loading with errors that name file, line, column, field and valid values.
 
+use crate::sweep::{Cell, SweepSpec};
 use anyhow::{Context, Result, anyhow};
 use quill::clean::CleanerConfig;
 use quill::config::{Check, Section};
@@ -38,6 +39,10 @@ quill::config_section! {
         /// is a noisy estimate of a policy's expected metrics (most users' recall is 0 or 1/k),
         /// too noisy to rank two close policies.
         pub samples_per_user: u32 = 4, Check::Range { min: 1.0, max: 64.0 };
+        /// Lists decoded per batch (test split and GRPO's validation). Each list depends on its
+        /// own seed only, so this changes speed and memory, not results (up to float rounding
+        /// of the padding width). On a GPU, larger batches amortise each step's kernel launches.
+        pub batch_size: u32 = 128, Check::Range { min: 1.0, max: 65536.0 };
     }
 }
 
@@ -71,6 +76,10 @@ quill::config_section! {
         /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
         /// plugin's own parameters.
         pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;
+        /// Named sweeps, `[sweep.<name>]`: `axes.<field path> = [values]` and `mode`
+        /// (`product` or `zip`); each combination is one run (a cell). See the README, "Sweeps and
+        /// reports".
+        pub sweep: BTreeMap<String, SweepSpec> = BTreeMap::new(), Check::Any;
     }
 }
 
@@ -88,6 +97,11 @@ pub struct Experiment {
     pub path: PathBuf,
     /// Directory relative data paths resolve against (the file's own directory).
     pub base_dir: PathBuf,
+    /// Where shared stages (the warm start) go, keyed by their hash; `None`: inside the
+    /// experiment's own output directory. Sweep cells share one.
+    pub stage_dir: Option<PathBuf>,
+    /// The sweep cell this experiment is, if it is one.
+    pub cell: Option<Cell>,
 }
 
 impl Experiment {
@@ -110,6 +124,8 @@ pub fn load(path: &Path) -> Result<Experiment> {
         config,
         path: path.to_path_buf(),
         base_dir,
+        stage_dir: None,
+        cell: None,
     })
 }
 

@@ -27,15 +27,17 @@ use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill::train::grpo::{Decoding, PolicyEval, PolicyEvaluator};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-/// Evaluates each (name, checkpoint directory) on the test split; returns the JSON report.
+/// Evaluates each (name, checkpoint directory) on the test split; returns the JSON report and,
+/// apart (wall-clock figures differ between runs of one config), each policy's sampling speed.
 pub fn evaluate_policies(
     exp: &Experiment,
     data: &Dataset,
     cleaner: Option<&Cleaner>,
     scoring: &Scoring,
     policies: &[(&str, PathBuf)],
-) -> Result<Value> {
+) -> Result<(Value, Value)> {
     let cfg = &exp.config;
     let test = cleaned(data, cleaner, Split::Test, usize::MAX);
     let offline = OfflineEvaluator {
@@ -47,6 +49,7 @@ pub fn evaluate_policies(
     let device = quill::device::device(cfg.experiment.device)?;
     let mut rows: Vec<(String, PolicyEval)> = Vec::new();
     let mut best_of: Vec<(String, Vec<(usize, PolicyEval)>)> = Vec::new();
+    let mut speeds = serde_json::Map::new();
     for (name, dir) in policies {
         let (decoder, _) = load_checkpoint(dir, &device)
             .with_context(|| format!("loading the {name} policy {}", dir.display()))?;
@@ -67,16 +70,38 @@ pub fn evaluate_policies(
             offline: &offline,
             users,
             max_new_tokens: cfg.sampling.max_new_tokens as usize,
+            batch: cfg.evaluation.batch_size as usize,
         };
+        let started = Instant::now();
         let greedy = evaluator(Decoding::Greedy, test.clone());
         rows.push((format!("{name}/greedy"), greedy.evaluate(&decoder)?));
+        let greedy_s = started.elapsed().as_secs_f64();
         let sampler = evaluator(sampled, repeated);
         let lists = sampler.lists(&decoder)?;
+        let decoded_s = started.elapsed().as_secs_f64() - greedy_s;
         let scored = sampler.rewards(&lists)?;
         let all = sampler.summarise(&sampler.users, &lists, &scored);
         rows.push((format!("{name}/sampled"), all));
         let curve = best_of_n(&sampler, &test, &lists, &scored);
         best_of.push((name.to_string(), curve));
+        let total_s = started.elapsed().as_secs_f64();
+        // Sampled lists decoded per second (one list serves one user): the serving speed of
+        // this policy on this machine, batch `batch_size`, as loaded as it was during the run.
+        speeds.insert(
+            name.to_string(),
+            json!({
+                "lists": lists.len(),
+                "seconds": decoded_s,
+                "users_per_s": lists.len() as f64 / decoded_s.max(1e-9),
+                "batch_size": cfg.evaluation.batch_size,
+            }),
+        );
+        println!(
+            "test split, {name}: greedy {greedy_s:.1}s, sampling {} lists {decoded_s:.1}s, \
+             scoring {:.1}s",
+            lists.len(),
+            total_s - greedy_s - decoded_s
+        );
     }
     let lists: Vec<Vec<String>> = test.iter().map(history_queries).collect();
     let history = PolicyEval {
@@ -127,7 +152,7 @@ pub fn evaluate_policies(
         curves.insert(name.clone(), Value::Array(points));
     }
     report.insert("best_of_n".into(), Value::Object(curves));
-    Ok(Value::Object(report))
+    Ok((Value::Object(report), Value::Object(speeds)))
 }
 
 /// Best-of-N by the composite reward over the sampled `lists` (draw-major, as `sampler`

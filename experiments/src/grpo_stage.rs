@@ -25,9 +25,19 @@ pub struct RunOptions {
     pub stop_after: Option<u32>,
 }
 
-/// The run directory of the RL stage: logs, `checkpoints/`, the final `policy/`.
+/// The run directory of the RL stage: logs, `checkpoints/`, the final `policy/`. Its own
+/// `grpo/`, or, where stages are shared (sweep cells), `<stage_dir>/grpo-<hash>`: cells that
+/// differ only in their evaluation train once.
 pub fn grpo_dir(exp: &Experiment) -> PathBuf {
-    exp.output_dir().join("grpo")
+    match &exp.stage_dir {
+        Some(shared) => match crate::config::grpo_hash(&exp.config) {
+            Ok(hash) => shared.join(format!("grpo-{hash}")),
+            // Serialising a validated config does not fail; the own directory is a safe
+            // fallback if it ever did.
+            Err(_) => exp.output_dir().join("grpo"),
+        },
+        None => exp.output_dir().join("grpo"),
+    }
 }
 
 /// Where the final GRPO policy is saved.
@@ -107,6 +117,7 @@ pub fn grpo_stage(
         offline: &offline,
         users: valid,
         max_new_tokens: cfg.sampling.max_new_tokens as usize,
+        batch: cfg.evaluation.batch_size as usize,
     };
     let run = GrpoRun {
         cfg: &cfg.grpo,

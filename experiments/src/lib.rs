@@ -13,5 +13,7 @@ pub mod explain;
 pub mod grpo_stage;
 pub mod locate;
 pub mod policy_stage;
+pub mod report;
 pub mod run;
 pub mod scoring;
+pub mod sweep;

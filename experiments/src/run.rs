@@ -1,6 +1,6 @@
 //! `quill run`: the pipeline — data → cleaner → statistics → tokenizer and warm start → GRPO
 //! → test-split evaluation — with results written atomically under the experiment's output
-//! directory. Sweeps and reports come with later issues.
+//! directory. A sweep runs this once per cell (`crate::sweep`).
 
 use crate::config::Experiment;
 use crate::grpo_stage::RunOptions;
@@ -33,6 +33,14 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
 
     let mut metrics =
         json!({ "experiment": cfg.experiment.name, "seed": seed, "dataset": data.name });
+    if let Some(cell) = &exp.cell {
+        // What `quill report` and the sweep runner read back: which cell, of which config.
+        metrics["cell"] = json!({
+            "id": cell.id, "hash": cell.hash, "sweeps": cell.sweeps, "axes": cell.axes,
+        });
+    }
+    metrics["ablation"] = json!(cfg.experiment.ablation);
+    metrics["preset"] = json!(cfg.policy.preset);
     let cleaner = cleaner(exp, &data)?;
     if let Some((cleaner, report)) = &cleaner {
         metrics["cleaner"] = report.clone();
@@ -67,8 +75,11 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
             }
             policies.push(("grpo", crate::grpo_stage::grpo_policy_dir(exp)));
         }
-        metrics["test"] =
+        let (test, speed) =
             crate::evaluate_stage::evaluate_policies(exp, &data, cleaner, &scoring, &policies)?;
+        metrics["test"] = test;
+        // Apart from the metrics: wall-clock speeds differ between two runs of one config.
+        metrics["speed"] = speed;
     }
     write_json(&out.join("metrics.json"), &metrics)?;
     eprintln!("wrote {}", out.join("metrics.json").display());

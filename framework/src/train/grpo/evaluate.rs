@@ -13,9 +13,6 @@ use crate::text::query_list::QueryList;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Lists generated per call, bounding the KV cache's memory.
-const CHUNK: usize = 128;
-
 /// A policy's held-out results.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyEval {
@@ -69,6 +66,10 @@ pub struct PolicyEvaluator<'a> {
     pub offline: &'a OfflineEvaluator,
     pub users: Vec<UserRecord>,
     pub max_new_tokens: usize,
+    /// Lists generated per forward batch. A row's draws depend on its seed only, not on the
+    /// batch it shares; a GPU wants large batches (each decoding step is a fixed number of
+    /// kernel launches), a CPU gains little past ~128.
+    pub batch: usize,
 }
 
 impl PolicyEvaluator<'_> {
@@ -96,10 +97,11 @@ impl PolicyEvaluator<'_> {
             pad_id: self.builder.tokenizer.pad_id(),
         };
         let mut lists = Vec::with_capacity(self.users.len());
-        for (c, chunk) in self.users.chunks(CHUNK).enumerate() {
+        let batch = self.batch.max(1);
+        for (c, chunk) in self.users.chunks(batch).enumerate() {
             let prompts: Vec<Vec<u32>> = chunk.iter().map(|u| self.builder.prompt(u)).collect();
             let seeds: Vec<u64> = (0..chunk.len())
-                .map(|i| seed ^ ((c * CHUNK + i) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                .map(|i| seed ^ ((c * batch + i) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
                 .collect();
             for c in generate(policy, &prompts, &seeds, &how)? {
                 lists.push(self.builder.parse_response(&c.tokens));

@@ -1,0 +1,278 @@
+//! The paper's views of a results table: space scaling (metric vs parameters), time scaling
+//! (metric vs best-of-N), the reward ablation and the offline retrieval table, each as means
+//! with 95% intervals over seeds.
+//!
+//! Every view holds all other axes at a reference value: `ablation = full`, and for the
+//! preset and any other swept field the value with the most rows. Rows that differ only in
+//! their seed are the repeats an interval is taken over.
+
+use super::plots::Series;
+use super::results::Results;
+use super::stats::Estimate;
+use std::collections::BTreeMap;
+
+/// A results table with its reference values.
+pub struct Analysis<'a> {
+    pub results: &'a Results,
+    /// Column → the value the views hold it at (preset, ablation and the other axes).
+    pub reference: BTreeMap<String, String>,
+}
+
+/// Columns that are outcomes or row keys, never held at a reference value.
+const NOT_AXES: [&str; 7] = [
+    "experiment",
+    "cell",
+    "policy",
+    "decoding",
+    "best_of_n",
+    "seed",
+    "params",
+];
+
+impl<'a> Analysis<'a> {
+    pub fn new(results: &'a Results) -> Self {
+        let mut reference = BTreeMap::new();
+        let policy_rows: Vec<&Vec<String>> = results
+            .rows
+            .iter()
+            .filter(|r| results.get(r, "decoding") != Some("none"))
+            .collect();
+        for column in axis_columns(results) {
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for row in &policy_rows {
+                let value = results.get(row, &column).unwrap_or("").to_string();
+                match counts.iter_mut().find(|(v, _)| *v == value) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((value, 1)),
+                }
+            }
+            let full = counts.iter().any(|(v, _)| v == "full");
+            let chosen = if column == "ablation" && full {
+                Some("full".to_string())
+            } else {
+                // The most common value; on a tie, the first seen.
+                let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+                counts.into_iter().find(|(_, n)| *n == best).map(|(v, _)| v)
+            };
+            if let Some(v) = chosen {
+                reference.insert(column, v);
+            }
+        }
+        Analysis { results, reference }
+    }
+
+    /// Rows at the reference of every axis except `free`, matching `filter` exactly.
+    pub fn rows(&self, free: &[&str], filter: &[(&str, &str)]) -> Vec<&'a Vec<String>> {
+        let r = self.results;
+        r.rows
+            .iter()
+            .filter(|row| {
+                self.reference.iter().all(|(column, value)| {
+                    free.contains(&column.as_str()) || r.get(row, column).unwrap_or("") == value
+                })
+            })
+            .filter(|row| filter.iter().all(|(c, v)| r.get(row, c) == Some(*v)))
+            .collect()
+    }
+
+    /// The estimate of `metric` over `rows` (one per seed).
+    pub fn estimate(&self, rows: &[&Vec<String>], metric: &str) -> Option<Estimate> {
+        let values: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| self.results.num(r, metric))
+            .collect();
+        Estimate::of(&values)
+    }
+
+    /// The policies trained by the pipeline, in pipeline order (warm start first).
+    pub fn policies(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for row in &self.results.rows {
+            if self.results.get(row, "decoding") == Some("sampled")
+                && let Some(p) = self.results.get(row, "policy")
+                && !out.iter().any(|o| o == p)
+            {
+                out.push(p.to_string());
+            }
+        }
+        out.sort_by_key(|p| (p != "warm_start", p != "grpo", p.clone()));
+        out
+    }
+
+    /// The policy the ablation and the headline numbers are read on: GRPO when there is one.
+    pub fn final_policy(&self) -> Option<String> {
+        let policies = self.policies();
+        policies
+            .iter()
+            .find(|p| *p == "grpo")
+            .or(policies.last())
+            .cloned()
+    }
+
+    /// `metric` against parameters, one series per policy (sampled lists, one per draw).
+    pub fn space_scaling(&self, metric: &str) -> Vec<Series> {
+        let mut out = Vec::new();
+        for policy in self.policies() {
+            let rows = self.rows(
+                &["preset"],
+                &[
+                    ("policy", &policy),
+                    ("decoding", "sampled"),
+                    ("best_of_n", "1"),
+                ],
+            );
+            let mut by_preset: BTreeMap<String, Vec<&Vec<String>>> = BTreeMap::new();
+            for row in rows {
+                let preset = self.results.get(row, "preset").unwrap_or("").to_string();
+                by_preset.entry(preset).or_default().push(row);
+            }
+            let mut points: Vec<(f64, Estimate)> = by_preset
+                .values()
+                .filter_map(|rows| {
+                    let params = self.results.num(rows[0], "params")?;
+                    Some((params, self.estimate(rows, metric)?))
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if !points.is_empty() {
+                out.push(Series {
+                    label: label(&policy),
+                    points,
+                });
+            }
+        }
+        out
+    }
+
+    /// `metric` against N of best-of-N, one series per policy. Where the number of sampled
+    /// lists per user is swept, the cells with the most draws (the longest curve) are used.
+    pub fn time_scaling(&self, metric: &str) -> Vec<Series> {
+        let draws = "samples_per_user";
+        let most = self
+            .results
+            .rows
+            .iter()
+            .filter_map(|r| self.results.num(r, draws))
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        let most = most.map(|m| format!("{m}"));
+        let mut out = Vec::new();
+        for policy in self.policies() {
+            let mut filter = vec![("policy", policy.as_str()), ("decoding", "sampled")];
+            if let Some(m) = &most {
+                filter.push((draws, m.as_str()));
+            }
+            let rows = self.rows(&[draws], &filter);
+            let mut by_n: BTreeMap<u64, Vec<&Vec<String>>> = BTreeMap::new();
+            for row in rows {
+                if let Some(n) = self.results.num(row, "best_of_n") {
+                    by_n.entry(n as u64).or_default().push(row);
+                }
+            }
+            let points: Vec<(f64, Estimate)> = by_n
+                .iter()
+                .filter_map(|(n, rows)| Some((*n as f64, self.estimate(rows, metric)?)))
+                .collect();
+            if points.len() > 1 {
+                out.push(Series {
+                    label: label(&policy),
+                    points,
+                });
+            }
+        }
+        out
+    }
+
+    /// `metric` per ablation of the final policy, `full` first.
+    pub fn ablation(&self, metric: &str) -> Vec<(String, Estimate)> {
+        let Some(policy) = self.final_policy() else {
+            return Vec::new();
+        };
+        let rows = self.rows(
+            &["ablation"],
+            &[
+                ("policy", &policy),
+                ("decoding", "sampled"),
+                ("best_of_n", "1"),
+            ],
+        );
+        let mut by: BTreeMap<String, Vec<&Vec<String>>> = BTreeMap::new();
+        for row in rows {
+            let a = self.results.get(row, "ablation").unwrap_or("").to_string();
+            by.entry(a).or_default().push(row);
+        }
+        let mut out: Vec<(String, Estimate)> = by
+            .iter()
+            .filter_map(|(a, rows)| Some((a.clone(), self.estimate(rows, metric)?)))
+            .collect();
+        out.sort_by_key(|(a, _)| (a != "full", a.clone()));
+        out
+    }
+
+    /// Rows of the offline retrieval table: (method, row filter), in display order.
+    pub fn offline_methods(&self) -> Vec<(String, Vec<(&'static str, String)>)> {
+        let mut out = Vec::new();
+        for baseline in ["history_as_queries", "bootstrap_lists"] {
+            out.push((label(baseline), vec![("policy", baseline.to_string())]));
+        }
+        for policy in self.policies() {
+            for decoding in ["greedy", "sampled"] {
+                out.push((
+                    format!("{} ({decoding})", label(&policy)),
+                    vec![
+                        ("policy", policy.clone()),
+                        ("decoding", decoding.to_string()),
+                        ("best_of_n", "1".to_string()),
+                    ],
+                ));
+            }
+            if let Some(n) = self.largest_n(&policy) {
+                out.push((
+                    format!("{} (best of {n})", label(&policy)),
+                    vec![
+                        ("policy", policy.clone()),
+                        ("decoding", "sampled".to_string()),
+                        ("best_of_n", n.to_string()),
+                    ],
+                ));
+            }
+        }
+        out
+    }
+
+    fn largest_n(&self, policy: &str) -> Option<u64> {
+        self.rows(&[], &[("policy", policy), ("decoding", "sampled")])
+            .iter()
+            .filter_map(|r| self.results.num(r, "best_of_n"))
+            .map(|n| n as u64)
+            .filter(|n| *n > 1)
+            .max()
+    }
+}
+
+/// The swept columns: those before `policy` that are not row keys.
+fn axis_columns(results: &Results) -> Vec<String> {
+    let mut out: Vec<String> = results
+        .header
+        .iter()
+        .take_while(|h| *h != "policy")
+        .filter(|h| !NOT_AXES.contains(&h.as_str()))
+        .cloned()
+        .collect();
+    for fixed in ["ablation", "preset"] {
+        if results.header.iter().any(|h| h == fixed) && !out.iter().any(|o| o == fixed) {
+            out.push(fixed.to_string());
+        }
+    }
+    out
+}
+
+/// A policy's name for people.
+pub fn label(policy: &str) -> String {
+    match policy {
+        "warm_start" => "warm start".into(),
+        "grpo" => "GRPO".into(),
+        "history_as_queries" => "history as queries".into(),
+        "bootstrap_lists" => "bootstrap lists".into(),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,362 @@
+//! Reports: `results.csv`, charts (SVG and PNG), `index.html` and `README.md` of an experiment,
+//! written by `quill run` at the end and by `quill report DIR` from what is on disk.
+//!
+//! The tables follow ../shared/paper-results.md (offline retrieval, reward ablation, scaling),
+//! and each of the paper's shapes is stated beside Quill's numbers with a yes or no.
+
+pub mod analysis;
+pub mod curves;
+pub mod page;
+pub mod plots;
+pub mod results;
+pub mod shapes;
+pub mod stats;
+
+use analysis::{Analysis, label};
+use anyhow::{Context, Result, bail};
+use page::Block;
+use plots::{Chart, Labels, XAxis};
+use results::{RANKING, Results};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Collects the finished runs under `dir` into `dir/results.csv` and renders the report into
+/// `out` (default `reports/<dir's name>`); returns the report's directory.
+pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
+    let runs = results::runs(dir)?;
+    let table = if runs.is_empty() {
+        let saved = dir.join("results.csv");
+        if !saved.exists() {
+            bail!(
+                "{}: no finished run (a metrics.json with a test section, here or under cells/) \
+                 and no results.csv",
+                dir.display()
+            );
+        }
+        Results::read(&saved)?
+    } else {
+        let table = results::collect(&runs);
+        table.write(&dir.join("results.csv"))?;
+        table
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "experiment".into());
+    let out = out.map_or_else(|| Path::new("reports").join(&name), Path::to_path_buf);
+    render(&name, &table, &runs, &out)?;
+    Ok(out)
+}
+
+/// Renders a report of `table` (and the training curves of `runs`, where given) into `out`.
+pub fn render(name: &str, table: &Results, runs: &[(PathBuf, Value)], out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    table.write(&out.join("results.csv"))?;
+    let a = Analysis::new(table);
+    let mut blocks = vec![Block::Title(format!("Quill report: {name}"))];
+    blocks.push(Block::Paragraph(summary(&a)));
+    blocks.extend(shape_blocks(&a));
+    blocks.extend(offline_blocks(&a));
+    blocks.extend(time_scaling_blocks(&a, out)?);
+    blocks.extend(space_scaling_blocks(&a, out)?);
+    blocks.extend(ablation_blocks(&a, out)?);
+    blocks.extend(training_blocks(&a, runs, out)?);
+    let title = format!("Quill report: {name}");
+    quill::io::write_atomic(
+        &out.join("index.html"),
+        page::html(&title, &blocks).as_bytes(),
+    )?;
+    quill::io::write_atomic(&out.join("README.md"), page::markdown(&blocks).as_bytes())?;
+    Ok(())
+}
+
+fn summary(a: &Analysis) -> String {
+    let cells: std::collections::BTreeSet<&str> = a
+        .results
+        .rows
+        .iter()
+        .filter_map(|r| a.results.get(r, "cell"))
+        .collect();
+    let seeds: std::collections::BTreeSet<&str> = a
+        .results
+        .rows
+        .iter()
+        .filter_map(|r| a.results.get(r, "seed"))
+        .collect();
+    let held: Vec<String> = a
+        .reference
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    format!(
+        "{} runs, {} seeds. Figures are means over seeds with 95% intervals (Student's t) where \
+         there are two seeds or more; metrics are on the test split's held-out future clicks. \
+         Views not about an axis hold it at: {}. Sampled rows average every sampled list per \
+         user; best-of-N keeps each user's list of highest composite reward among N draws (no \
+         future clicks involved). Full table: results.csv.",
+        cells.len(),
+        seeds.len(),
+        if held.is_empty() {
+            "-".into()
+        } else {
+            held.join(", ")
+        }
+    )
+}
+
+fn shape_blocks(a: &Analysis) -> Vec<Block> {
+    let rows = shapes::judge(a)
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            vec![
+                format!("{}. {}", i + 1, s.claim),
+                s.paper.to_string(),
+                s.verdict.word().to_string(),
+                s.evidence,
+            ]
+        })
+        .collect();
+    vec![
+        Block::Heading("The paper's shapes: do they hold here?".into()),
+        Block::Table {
+            header: vec![
+                "shape".into(),
+                "paper".into(),
+                "holds here".into(),
+                "Quill".into(),
+            ],
+            rows,
+        },
+    ]
+}
+
+fn offline_blocks(a: &Analysis) -> Vec<Block> {
+    let mut rows = Vec::new();
+    for (method, filter) in a.offline_methods() {
+        let f: Vec<(&str, &str)> = filter.iter().map(|(c, v)| (*c, v.as_str())).collect();
+        let found = a.rows(&[], &f);
+        if found.is_empty() {
+            continue;
+        }
+        let mut row = vec![method];
+        for metric in RANKING {
+            row.push(
+                a.estimate(&found, metric)
+                    .map(|e| e.show(4))
+                    .unwrap_or_default(),
+            );
+        }
+        row.push(
+            a.estimate(&found, "reward")
+                .map(|e| e.show(3))
+                .unwrap_or_default(),
+        );
+        rows.push(row);
+    }
+    let mut header: Vec<String> = vec!["method".into(), "R@5".into(), "R@10".into()];
+    header.extend(["N@5", "N@10", "MRR", "composite reward"].map(String::from));
+    vec![
+        Block::Heading("Offline retrieval (test split)".into()),
+        Block::Paragraph(
+            "The paper's layout. Paper: prompt-only Qwen2.5-32B R@10 0.194, RL teacher 0.271. \
+             The warm start is Quill's prompt-only stand-in; history as queries and the \
+             bootstrap lists are model-free references."
+                .into(),
+        ),
+        Block::Table { header, rows },
+    ]
+}
+
+fn time_scaling_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
+    let series = a.time_scaling("recall@10");
+    if series.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut blocks = vec![Block::Heading("Inference-time sampling: best-of-N".into())];
+    for (metric, file) in [
+        ("recall@10", "best_of_n_recall10"),
+        ("ndcg@10", "best_of_n_ndcg10"),
+    ] {
+        let series = a.time_scaling(metric);
+        let title = format!("Best-of-N by composite reward: {metric}");
+        let labels = Labels {
+            title: &title,
+            x: "N (lists drawn per user, log2 scale)",
+            y: metric,
+        };
+        plots::render(
+            &out.join(file),
+            &labels,
+            &Chart::Lines(XAxis::Log2, &series),
+        )?;
+        blocks.push(Block::Figure {
+            file: file.into(),
+            caption: format!(
+                "{metric} of the list kept from N sampled lists per test user (highest composite \
+                 reward), mean and 95% interval over seeds. Paper (teacher): R@10 0.271 at N = 1 \
+                 to 0.310 at N = 32, concave."
+            ),
+        });
+    }
+    blocks.push(series_table("N", &series, |x| format!("{x:.0}")));
+    Ok(blocks)
+}
+
+fn space_scaling_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
+    let series = a.space_scaling("recall@10");
+    if series.iter().all(|s| s.points.len() < 2) {
+        return Ok(Vec::new());
+    }
+    let mut blocks = vec![Block::Heading("Model capacity: space scaling".into())];
+    for (metric, file) in [
+        ("recall@10", "params_recall10"),
+        ("ndcg@10", "params_ndcg10"),
+    ] {
+        let series = a.space_scaling(metric);
+        let title = format!("{metric} by model size");
+        let labels = Labels {
+            title: &title,
+            x: "parameters (log scale)",
+            y: metric,
+        };
+        plots::render(
+            &out.join(file),
+            &labels,
+            &Chart::Lines(XAxis::LogParams, &series),
+        )?;
+        blocks.push(Block::Figure {
+            file: file.into(),
+            caption: format!(
+                "{metric} of sampled lists by policy preset, mean and 95% interval over seeds. \
+                 Paper: R@10 0.187 (0.5B) to 0.257 (32B), monotone."
+            ),
+        });
+    }
+    blocks.push(series_table("parameters", &series, plots::human));
+    Ok(blocks)
+}
+
+fn ablation_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
+    let recall = a.ablation("recall@10");
+    if recall.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let ndcg = a.ablation("ndcg@10");
+    let policy = label(&a.final_policy().unwrap_or_default());
+    let mut blocks = vec![Block::Heading("Reward ablation".into())];
+    for (metric, bars, file) in [
+        ("recall@10", &recall, "ablation_recall10"),
+        ("ndcg@10", &ndcg, "ablation_ndcg10"),
+    ] {
+        let title = format!("Reward ablation ({policy}): {metric}");
+        let labels = Labels {
+            title: &title,
+            x: "rewards used in training",
+            y: metric,
+        };
+        plots::render(&out.join(file), &labels, &Chart::Bars(bars))?;
+        blocks.push(Block::Figure {
+            file: file.into(),
+            caption: format!("{metric} of {policy}'s sampled lists when trained without one reward; whiskers: 95% interval over seeds."),
+        });
+    }
+    let paper = |name: &str| match name {
+        "full" => "0.271 / 0.241",
+        "no_retrieval_alignment" => "0.162 / 0.141",
+        "no_interest_coverage" => "0.115 / 0.093",
+        "no_query_specificity" => "0.196 / 0.184",
+        "no_intra_list_diversity" => "0.179 / 0.144",
+        "no_structural_validity" => "0.193 / 0.184",
+        _ => "-",
+    };
+    let rows = recall
+        .iter()
+        .map(|(name, e)| {
+            let n = ndcg.iter().find(|(m, _)| m == name).map(|(_, e)| e.show(4));
+            vec![
+                name.clone(),
+                e.show(4),
+                n.unwrap_or_default(),
+                paper(name).into(),
+            ]
+        })
+        .collect();
+    blocks.push(Block::Table {
+        header: vec![
+            "ablation".into(),
+            "R@10".into(),
+            "N@10".into(),
+            "paper R@10 / N@10".into(),
+        ],
+        rows,
+    });
+    Ok(blocks)
+}
+
+fn training_blocks(a: &Analysis, runs: &[(PathBuf, Value)], out: &Path) -> Result<Vec<Block>> {
+    let (composite, per_reward) = curves::training_curves(runs, &a.reference);
+    if composite.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut blocks = vec![Block::Heading("GRPO training curves".into())];
+    let labels = Labels {
+        title: "Composite reward during GRPO",
+        x: "GRPO step",
+        y: "mean composite reward of sampled lists",
+    };
+    plots::render(
+        &out.join("training_composite"),
+        &labels,
+        &Chart::Lines(XAxis::Steps, &composite),
+    )?;
+    blocks.push(Block::Figure {
+        file: "training_composite".into(),
+        caption: "Mean composite reward of each step's sampled training lists, by preset, averaged over seeds.".into(),
+    });
+    if !per_reward.is_empty() {
+        let labels = Labels {
+            title: "Each reward during GRPO",
+            x: "GRPO step",
+            y: "mean reward in [0, 1]",
+        };
+        plots::render(
+            &out.join("training_rewards"),
+            &labels,
+            &Chart::Lines(XAxis::Steps, &per_reward),
+        )?;
+        blocks.push(Block::Figure {
+            file: "training_rewards".into(),
+            caption: "Mean of each reward over each step's sampled training lists (reference preset), averaged over seeds.".into(),
+        });
+    }
+    Ok(blocks)
+}
+
+/// A table of series values: one row per x, one column per series.
+fn series_table(x_name: &str, series: &[plots::Series], show_x: impl Fn(f64) -> String) -> Block {
+    let mut xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|(x, _)| *x))
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    let mut header = vec![x_name.to_string()];
+    header.extend(series.iter().map(|s| format!("{} R@10", s.label)));
+    let rows = xs
+        .iter()
+        .map(|x| {
+            let mut row = vec![show_x(*x)];
+            for s in series {
+                let e = s
+                    .points
+                    .iter()
+                    .find(|(px, _)| px == x)
+                    .map(|(_, e)| e.show(4));
+                row.push(e.unwrap_or_default());
+            }
+            row
+        })
+        .collect();
+    Block::Table { header, rows }
+}

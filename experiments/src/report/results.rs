@@ -1,0 +1,254 @@
+//! `results.csv`: one row per cell, policy, decoding and best-of-N size, read from the cells'
+//! `metrics.json`. The report is drawn from this table alone (plus the training curves), so a
+//! table merged from several shards, or a fixture, renders the same way.
+
+use anyhow::{Context, Result, anyhow};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The ranking metrics, in the paper's column order.
+pub const RANKING: [&str; 5] = ["recall@5", "recall@10", "ndcg@5", "ndcg@10", "mrr"];
+
+/// Columns every row has, before the metrics; sweep axes not among them are added after `cell`.
+const KEYS: [&str; 9] = [
+    "experiment",
+    "cell",
+    "policy",
+    "decoding",
+    "best_of_n",
+    "seed",
+    "ablation",
+    "preset",
+    "params",
+];
+
+/// The result table: a header and rows of the same length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Results {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Results {
+    /// The value of `column` in `row`, if the column exists and the cell is not empty.
+    pub fn get<'a>(&self, row: &'a [String], column: &str) -> Option<&'a str> {
+        let i = self.header.iter().position(|h| h == column)?;
+        row.get(i).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// `get` as a number.
+    pub fn num(&self, row: &[String], column: &str) -> Option<f64> {
+        self.get(row, column)?.parse().ok()
+    }
+
+    /// The `reward/<plugin>` columns.
+    pub fn reward_columns(&self) -> Vec<String> {
+        self.header
+            .iter()
+            .filter(|h| h.starts_with("reward/"))
+            .cloned()
+            .collect()
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(&self.header)?;
+        for row in &self.rows {
+            out.write_record(row)?;
+        }
+        let bytes = out
+            .into_inner()
+            .map_err(|e| anyhow!("writing results.csv: {e}"))?;
+        quill::io::write_atomic(path, &bytes)?;
+        Ok(())
+    }
+
+    /// Reads a results table; every row must have the header's length, and the key columns
+    /// must be there.
+    pub fn read(path: &Path) -> Result<Results> {
+        let mut reader = csv::Reader::from_path(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
+        for key in ["policy", "decoding", "best_of_n", "seed", "recall@10"] {
+            if !header.iter().any(|h| h == key) {
+                return Err(anyhow!(
+                    "{}: no column {key:?}; a results table has {}",
+                    path.display(),
+                    KEYS.join(", ")
+                ));
+            }
+        }
+        let mut rows = Vec::new();
+        for (i, record) in reader.records().enumerate() {
+            let record = record.with_context(|| format!("{}: line {}", path.display(), i + 2))?;
+            rows.push(record.iter().map(str::to_string).collect());
+        }
+        Ok(Results { header, rows })
+    }
+}
+
+/// The finished runs under an experiment directory: the directory itself (a single run) or
+/// its `cells/*` (a sweep), each with its `metrics.json` parsed.
+pub fn runs(dir: &Path) -> Result<Vec<(PathBuf, Value)>> {
+    let mut dirs = vec![dir.to_path_buf()];
+    let cells = dir.join("cells");
+    if cells.is_dir() {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&cells)
+            .with_context(|| format!("cannot list {}", cells.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        found.sort();
+        dirs.extend(found);
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        let path = d.join("metrics.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let metrics: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not valid JSON", path.display()))?;
+        if metrics.get("test").is_some() {
+            out.push((d, metrics));
+        }
+    }
+    Ok(out)
+}
+
+/// The result table of finished runs' `metrics.json`.
+pub fn collect(runs: &[(PathBuf, Value)]) -> Results {
+    let mut axes: Vec<String> = Vec::new();
+    let mut rewards: Vec<String> = Vec::new();
+    let mut records: Vec<BTreeMap<String, String>> = Vec::new();
+    for (dir, m) in runs {
+        let cell_axes = axis_values(m);
+        for name in cell_axes.keys() {
+            if !KEYS.contains(&name.as_str()) && !axes.contains(name) {
+                axes.push(name.clone());
+            }
+        }
+        for mut record in policy_rows(m) {
+            if record.get("decoding").map(String::as_str) == Some("sampled")
+                && record.get("best_of_n").map(String::as_str) == Some("1")
+                && let Some(policy) = record.get("policy")
+                && let Some(speed) = m["speed"][policy]["users_per_s"].as_f64()
+            {
+                record.insert("users_per_s".into(), format!("{speed:.3}"));
+            }
+            for (name, value) in &cell_axes {
+                record.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+            record.insert("experiment".into(), text(&m["experiment"]));
+            let cell = dir.file_name().map(|f| f.to_string_lossy().into_owned());
+            record.insert("cell".into(), cell.unwrap_or_default());
+            record.insert("seed".into(), text(&m["seed"]));
+            record.insert("ablation".into(), text(&m["ablation"]));
+            record.insert("preset".into(), text(&m["warm_start"]["preset"]));
+            record.insert("params".into(), text(&m["warm_start"]["parameters"]));
+            for key in record.keys() {
+                if key.starts_with("reward/") && !rewards.contains(key) {
+                    rewards.push(key.clone());
+                }
+            }
+            records.push(record);
+        }
+    }
+    rewards.sort();
+    let mut header: Vec<String> = vec!["experiment".into(), "cell".into()];
+    header.extend(axes);
+    header.extend(KEYS[2..].iter().map(|k| k.to_string()));
+    header.extend(RANKING.iter().map(|k| k.to_string()));
+    header.push("reward".into());
+    header.extend(rewards);
+    header.extend(["valid_rate".into(), "users_per_s".into()]);
+    let rows = records
+        .iter()
+        .map(|r| {
+            header
+                .iter()
+                .map(|h| r.get(h).cloned().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    Results { header, rows }
+}
+
+/// The cell's axes by short name (`seed`, `preset`, ...), as text.
+fn axis_values(m: &Value) -> BTreeMap<String, String> {
+    let Some(axes) = m["cell"]["axes"].as_object() else {
+        return BTreeMap::new();
+    };
+    let paths: Vec<String> = axes.keys().cloned().collect();
+    axes.iter()
+        .map(|(path, v)| (crate::sweep::short_axis(path, &paths), text(v)))
+        .collect()
+}
+
+/// One record per policy and decoding of a run's test section, and per best-of-N size.
+fn policy_rows(m: &Value) -> Vec<BTreeMap<String, String>> {
+    let test = &m["test"];
+    let mut out = Vec::new();
+    let Some(sections) = test.as_object() else {
+        return out;
+    };
+    for (key, eval) in sections {
+        let (policy, decoding) = match key.split_once('/') {
+            Some((p, d)) => (p.to_string(), d.to_string()),
+            // history_as_queries, bootstrap_lists: lists made without a policy
+            None if eval.get("ranking").is_some() => (key.clone(), "none".to_string()),
+            None => continue,
+        };
+        let mut r = eval_record(eval);
+        r.insert("policy".into(), policy.clone());
+        r.insert("decoding".into(), decoding.clone());
+        r.insert("best_of_n".into(), "1".into());
+        out.push(r);
+    }
+    if let Some(curves) = test["best_of_n"].as_object() {
+        for (policy, points) in curves {
+            for point in points.as_array().into_iter().flatten() {
+                let n = point["n"].as_u64().unwrap_or(0);
+                if n <= 1 {
+                    // N = 1 is one draw per user: the sampled row averages every draw instead.
+                    continue;
+                }
+                let mut r = eval_record(&point["eval"]);
+                r.insert("policy".into(), policy.clone());
+                r.insert("decoding".into(), "sampled".into());
+                r.insert("best_of_n".into(), n.to_string());
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// The metrics of one `PolicyEval` as text columns.
+fn eval_record(eval: &Value) -> BTreeMap<String, String> {
+    let mut r = BTreeMap::new();
+    for key in RANKING {
+        r.insert(key.to_string(), number(&eval["ranking"][key]));
+    }
+    r.insert("reward".into(), number(&eval["rewards"]["composite"]));
+    if let Some(per) = eval["rewards"]["per_reward"].as_object() {
+        for (name, v) in per {
+            r.insert(format!("reward/{name}"), number(v));
+        }
+    }
+    r.insert("valid_rate".into(), number(&eval["valid_rate"]));
+    r
+}
+
+fn number(v: &Value) -> String {
+    v.as_f64().map(|x| format!("{x:.6}")).unwrap_or_default()
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,240 @@
+//! The paper's six shapes (../shared/paper-results.md, "Shapes to reproduce"), each judged on
+//! a results table: holds, partly, does not hold, or not measured, with the numbers behind it.
+
+use super::analysis::{Analysis, label};
+use super::stats::Estimate;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Holds,
+    Partly,
+    DoesNotHold,
+    NotMeasured,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Holds => "yes",
+            Verdict::Partly => "partly",
+            Verdict::DoesNotHold => "no",
+            Verdict::NotMeasured => "not measured",
+        }
+    }
+}
+
+/// One shape: the paper's claim, its figures, and what Quill's table says.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub claim: &'static str,
+    pub paper: &'static str,
+    pub verdict: Verdict,
+    pub evidence: String,
+}
+
+const METRIC: &str = "recall@10";
+
+pub fn judge(a: &Analysis) -> Vec<Shape> {
+    vec![
+        rl_beats_prompt_only(a),
+        ablation(a),
+        best_of_n(a),
+        model_size(a),
+        Shape {
+            claim: "Teacher > on-policy student > supervised student > student trained with RL alone",
+            paper: "R@10 0.271 > 0.261 > 0.245 > 0.187",
+            verdict: Verdict::NotMeasured,
+            evidence: "distillation is not in this experiment".into(),
+        },
+        Shape {
+            claim: "The student serves many times more users per second than the teacher",
+            paper: "67 vs 2 users/s (about 33x)",
+            verdict: Verdict::NotMeasured,
+            evidence: "distillation is not in this experiment".into(),
+        },
+    ]
+}
+
+/// Shape 1, paired by cell: the final policy's sampled Recall@10 minus the warm start's.
+fn rl_beats_prompt_only(a: &Analysis) -> Shape {
+    let mut shape = Shape {
+        claim: "The RL-trained policy beats the same model before RL (prompt-only) on held-out recall",
+        paper: "R@10 0.194 (prompt-only 32B) -> 0.271 (RL)",
+        verdict: Verdict::NotMeasured,
+        evidence: "no GRPO policy in the results".into(),
+    };
+    let Some(rl) = a.final_policy().filter(|p| p != "warm_start") else {
+        return shape;
+    };
+    let per_cell = |policy: &str| -> BTreeMap<String, f64> {
+        a.rows(
+            &[],
+            &[
+                ("policy", policy),
+                ("decoding", "sampled"),
+                ("best_of_n", "1"),
+            ],
+        )
+        .iter()
+        .filter_map(|r| {
+            Some((
+                a.results.get(r, "cell")?.to_string(),
+                a.results.num(r, METRIC)?,
+            ))
+        })
+        .collect()
+    };
+    let (before, after) = (per_cell("warm_start"), per_cell(&rl));
+    let diffs: Vec<f64> = after
+        .iter()
+        .filter_map(|(cell, v)| Some(v - before.get(cell)?))
+        .collect();
+    let (Some(d), Some(b), Some(r)) = (
+        Estimate::of(&diffs),
+        Estimate::of(&before.values().copied().collect::<Vec<_>>()),
+        Estimate::of(&after.values().copied().collect::<Vec<_>>()),
+    ) else {
+        return shape;
+    };
+    let wins = diffs.iter().filter(|x| **x > 0.0).count();
+    shape.verdict = if d.mean > 0.0 && wins == diffs.len() {
+        Verdict::Holds
+    } else if d.mean > 0.0 {
+        Verdict::Partly
+    } else {
+        Verdict::DoesNotHold
+    };
+    let excludes_zero = d.n > 1 && d.low() > 0.0;
+    shape.evidence = format!(
+        "sampled R@10 {} (warm start) -> {} ({}); paired difference {} over {} seeds, higher on {wins} of them{}",
+        b.show(4),
+        r.show(4),
+        label(&rl),
+        d.show(4),
+        d.n,
+        if excludes_zero {
+            "; its 95% interval excludes 0"
+        } else {
+            ""
+        }
+    );
+    shape
+}
+
+/// Shape 2: every `no_<reward>` below `full`; coverage or alignment the largest drop.
+fn ablation(a: &Analysis) -> Shape {
+    let mut shape = Shape {
+        claim: "Removing any reward hurts; removing coverage or alignment hurts most",
+        paper: "R@10 full 0.271; without coverage 0.115, alignment 0.162, diversity 0.179, structure 0.193, specificity 0.196",
+        verdict: Verdict::NotMeasured,
+        evidence: "no reward ablation in the results".into(),
+    };
+    let bars = a.ablation(METRIC);
+    let Some(full) = bars.iter().find(|(n, _)| n == "full").map(|(_, e)| e.mean) else {
+        return shape;
+    };
+    let mut drops: Vec<(String, f64)> = bars
+        .iter()
+        .filter(|(n, _)| n != "full")
+        .map(|(n, e)| (n.clone(), full - e.mean))
+        .collect();
+    if drops.is_empty() {
+        return shape;
+    }
+    drops.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let all_hurt = drops.iter().all(|(_, d)| *d > 0.0);
+    let top = &drops[0].0;
+    let top_is_key = top == "no_interest_coverage" || top == "no_retrieval_alignment";
+    shape.verdict = match (all_hurt, top_is_key) {
+        (true, true) => Verdict::Holds,
+        (false, false) => Verdict::DoesNotHold,
+        _ => Verdict::Partly,
+    };
+    let listed: Vec<String> = drops.iter().map(|(n, d)| format!("{n} {d:+.4}")).collect();
+    shape.evidence = format!(
+        "R@10 full {full:.4}; drop when removed (largest first): {}",
+        listed.join(", ")
+    );
+    shape
+}
+
+/// Shape 3: the final policy's best-of-N curve rises, and its last doubling gains less than
+/// its first.
+fn best_of_n(a: &Analysis) -> Shape {
+    let mut shape = Shape {
+        claim: "Best-of-N improves monotonically with diminishing returns",
+        paper: "R@10 0.271, 0.294, 0.301, 0.305, 0.307, 0.310 for N = 1..32",
+        verdict: Verdict::NotMeasured,
+        evidence: "no best-of-N curve in the results".into(),
+    };
+    let Some(policy) = a.final_policy() else {
+        return shape;
+    };
+    let series = a.time_scaling(METRIC);
+    let Some(curve) = series.iter().find(|s| s.label == label(&policy)) else {
+        return shape;
+    };
+    let means: Vec<f64> = curve.points.iter().map(|(_, e)| e.mean).collect();
+    let gains: Vec<f64> = means.windows(2).map(|w| w[1] - w[0]).collect();
+    let monotone = gains.iter().all(|g| *g >= 0.0);
+    let diminishing = gains.len() >= 2 && gains[0] > gains[gains.len() - 1];
+    shape.verdict = match (monotone, diminishing) {
+        (true, true) => Verdict::Holds,
+        (true, false) | (false, true) => Verdict::Partly,
+        (false, false) => Verdict::DoesNotHold,
+    };
+    let listed: Vec<String> = curve
+        .points
+        .iter()
+        .map(|(n, e)| format!("N={n}: {:.4}", e.mean))
+        .collect();
+    shape.evidence = format!(
+        "{} R@10 {}; monotone: {}; first doubling gains {:+.4}, last {:+.4}",
+        label(&policy),
+        listed.join(", "),
+        if monotone { "yes" } else { "no" },
+        gains.first().copied().unwrap_or(0.0),
+        gains.last().copied().unwrap_or(0.0),
+    );
+    shape
+}
+
+/// Shape 4: the final policy's Recall@10 rises with parameters across presets.
+fn model_size(a: &Analysis) -> Shape {
+    let mut shape = Shape {
+        claim: "Larger models do better",
+        paper: "R@10 0.187, 0.193, 0.194, 0.201, 0.238, 0.257 for 0.5B..32B",
+        verdict: Verdict::NotMeasured,
+        evidence: "fewer than two presets in the results".into(),
+    };
+    let Some(policy) = a.final_policy() else {
+        return shape;
+    };
+    let series = a.space_scaling(METRIC);
+    let Some(curve) = series.iter().find(|s| s.label == label(&policy)) else {
+        return shape;
+    };
+    if curve.points.len() < 2 {
+        return shape;
+    }
+    let means: Vec<f64> = curve.points.iter().map(|(_, e)| e.mean).collect();
+    let increasing = means.windows(2).all(|w| w[1] > w[0]);
+    let ends_up = means[means.len() - 1] > means[0];
+    shape.verdict = match (increasing, ends_up) {
+        (true, _) => Verdict::Holds,
+        (false, true) => Verdict::Partly,
+        (false, false) => Verdict::DoesNotHold,
+    };
+    let listed: Vec<String> = curve
+        .points
+        .iter()
+        .map(|(p, e)| format!("{}: {}", super::plots::human(*p), e.show(4)))
+        .collect();
+    shape.evidence = format!(
+        "{} R@10 by parameters: {}",
+        label(&policy),
+        listed.join(", ")
+    );
+    shape
+}

@@ -1,0 +1,223 @@
+//! Running a sweep's cells: finished cells are skipped, cells run `--jobs` at a time (each in
+//! its own `quill` process, its output in the cell's `log.txt`), and `--shard i/n` runs one of
+//! n disjoint parts so that machines can share a sweep. Cells that share a stage (a warm
+//! start, a GRPO run) wait until one of them has trained it.
+
+use super::{Cell, cells_dir, expand};
+use crate::config::Experiment;
+use crate::grpo_stage::RunOptions;
+use anyhow::{Context, Result, anyhow, bail};
+use quill::io::write_json;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::sync::Mutex;
+
+/// `--shard i/n`: the i-th (1-based) of n disjoint parts; cell k belongs to part k mod n + 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether the k-th cell (0-based, in expansion order) is this shard's.
+    pub fn owns(&self, k: usize) -> bool {
+        k % self.count + 1 == self.index
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("--shard {s:?}: expected i/n with 1 <= i <= n, like 2/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// How `quill run` runs a sweep.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOptions {
+    /// Cells run at once (each in its own process when above 1).
+    pub jobs: usize,
+    pub shard: Option<Shard>,
+    /// Continue each cell's GRPO from its newest checkpoint.
+    pub resume: bool,
+    /// Run only this cell, in this process (how the runner starts its worker processes).
+    pub cell: Option<String>,
+    /// Where the report goes (default `reports/<experiment name>`).
+    pub report_dir: Option<PathBuf>,
+    /// The `quill` executable worker processes run (default: this one).
+    pub exe: Option<PathBuf>,
+}
+
+/// Runs the cells of `exp`'s sweeps that are not finished, then writes the report.
+pub fn run_sweep(exp: &Experiment, opts: &SweepOptions) -> Result<()> {
+    let cells = expand(exp)?;
+    let resume = RunOptions {
+        resume: opts.resume,
+        stop_after: None,
+    };
+    if let Some(id) = &opts.cell {
+        let cell = cells
+            .iter()
+            .find(|c| &c.id == id)
+            .ok_or_else(|| anyhow!("{}: no sweep cell {id}", exp.path.display()))?;
+        return crate::run::run(&cell.experiment(exp), resume);
+    }
+    write_plan(exp, &cells)?;
+    let mine: Vec<&Cell> = cells
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| opts.shard.is_none_or(|s| s.owns(*k)))
+        .map(|(_, c)| c)
+        .collect();
+    let todo: Vec<&Cell> = mine.iter().copied().filter(|c| !finished(exp, c)).collect();
+    let jobs = opts.jobs.max(1);
+    eprintln!(
+        "sweep {:?}: {} cells{}, {} finished, {} to run, {jobs} at a time",
+        exp.config.experiment.name,
+        cells.len(),
+        opts.shard
+            .map(|s| format!(" ({} in shard {}/{})", mine.len(), s.index, s.count))
+            .unwrap_or_default(),
+        mine.len() - todo.len(),
+        todo.len(),
+    );
+    // Cells that share a stage must not train it at the same time: first one cell per
+    // distinct warm start, then one per distinct GRPO run, then the rest (which find both).
+    let mut phases: [Vec<&Cell>; 3] = Default::default();
+    let (mut warm_seen, mut grpo_seen) = (Vec::new(), Vec::new());
+    for cell in todo {
+        let run = cell.experiment(exp);
+        let warm = crate::policy_stage::checkpoint_dir(&run);
+        let grpo = crate::grpo_stage::grpo_dir(&run);
+        let phase = if !warm_seen.contains(&warm) {
+            0
+        } else if !grpo_seen.contains(&grpo) {
+            1
+        } else {
+            2
+        };
+        warm_seen.push(warm);
+        grpo_seen.push(grpo);
+        phases[phase].push(cell);
+    }
+    let mut failed = Vec::new();
+    for phase in &phases {
+        failed.extend(run_cells(exp, phase, jobs, opts));
+    }
+    let report = crate::report::write_report(&exp.output_dir(), opts.report_dir.as_deref());
+    if !failed.is_empty() {
+        let lines: Vec<String> = failed
+            .iter()
+            .map(|(id, e)| format!("  {id}: {e:#}"))
+            .collect();
+        bail!("{} sweep cells failed:\n{}", failed.len(), lines.join("\n"));
+    }
+    report.map(|dir| eprintln!("report: {}", dir.display()))
+}
+
+/// `sweep.json`: the cells and their axes, for `quill report`.
+fn write_plan(exp: &Experiment, cells: &[Cell]) -> Result<()> {
+    let listed: Vec<Value> = cells
+        .iter()
+        .map(|c| json!({ "id": c.id, "hash": c.hash, "sweeps": c.sweeps, "axes": c.axes }))
+        .collect();
+    let plan = json!({ "experiment": exp.config.experiment.name, "cells": listed });
+    write_json(&exp.output_dir().join("sweep.json"), &plan)?;
+    Ok(())
+}
+
+/// Whether a cell's `metrics.json` holds a finished run of this very config.
+pub fn finished(exp: &Experiment, cell: &Cell) -> bool {
+    let path = cells_dir(exp).join(&cell.id).join("metrics.json");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let metrics: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    metrics["cell"]["hash"] == json!(cell.hash) && metrics.get("test").is_some()
+}
+
+/// Runs `cells`, `jobs` at a time; returns the ones that failed with their errors.
+fn run_cells(
+    exp: &Experiment,
+    cells: &[&Cell],
+    jobs: usize,
+    sweep: &SweepOptions,
+) -> Vec<(String, anyhow::Error)> {
+    if jobs == 1 {
+        let opts = RunOptions {
+            resume: sweep.resume,
+            stop_after: None,
+        };
+        return cells
+            .iter()
+            .filter_map(|c| {
+                eprintln!("== cell {}", c.id);
+                crate::run::run(&c.experiment(exp), opts)
+                    .err()
+                    .map(|e| (c.id.clone(), e))
+            })
+            .collect();
+    }
+    let queue = Mutex::new(cells.iter().copied().collect::<VecDeque<_>>());
+    let failed = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(cells.len()) {
+            scope.spawn(|| {
+                while let Some(cell) = queue.lock().map(|mut q| q.pop_front()).ok().flatten() {
+                    if let Err(e) = run_in_process_of_its_own(exp, cell, sweep)
+                        && let Ok(mut f) = failed.lock()
+                    {
+                        f.push((cell.id.clone(), e));
+                    }
+                }
+            });
+        }
+    });
+    failed.into_inner().unwrap_or_default()
+}
+
+/// Runs one cell as `quill run FILE --cell ID`, its output in the cell's `log.txt`.
+fn run_in_process_of_its_own(exp: &Experiment, cell: &Cell, sweep: &SweepOptions) -> Result<()> {
+    let dir = cells_dir(exp).join(&cell.id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log_path = dir.join("log.txt");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    let exe = match &sweep.exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().context("locating the quill executable")?,
+    };
+    let mut command = Command::new(exe);
+    command.args(["run", &path_arg(&exp.path), "--cell", &cell.id]);
+    if sweep.resume {
+        command.arg("--resume");
+    }
+    eprintln!("== cell {} started (log: {})", cell.id, log_path.display());
+    let status = command
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .stdin(Stdio::null())
+        .status()
+        .context("starting a worker process")?;
+    if status.success() {
+        eprintln!("== cell {} finished", cell.id);
+        Ok(())
+    } else {
+        Err(anyhow!("{status}; see {}", log_path.display()))
+    }
+}
+
+fn path_arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}

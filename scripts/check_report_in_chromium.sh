@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Loads a report's index.html in headless Chromium and checks that every image rendered.
+# Usage: scripts/check_report_in_chromium.sh reports/quickstart
+# A copy of the page gets a script that, once the page has loaded, records in the DOM how many
+# images decoded with a size and which did not; Chromium prints the DOM after loading.
+set -euo pipefail
+report="${1:?usage: $0 REPORT_DIR}"
+[ -f "$report/index.html" ] || { echo "no $report/index.html"; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$report"/. "$work"/
+check='<script>window.addEventListener("load", function () {
+  var bad = [], imgs = document.images;
+  for (var i = 0; i < imgs.length; i++) {
+    if (!imgs[i].complete || imgs[i].naturalWidth === 0) bad.push(imgs[i].getAttribute("src"));
+  }
+  document.body.setAttribute("data-check", bad.length ? "broken " + bad.join(" ") : "ok " + imgs.length);
+});</script>'
+python3 - "$work/index.html" "$check" <<'PY'
+import sys
+path, script = sys.argv[1], sys.argv[2]
+page = open(path, encoding="utf-8").read()
+open(path, "w", encoding="utf-8").write(page.replace("</body>", script + "\n</body>"))
+PY
+dom=$(chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+  --disable-component-update --disable-sync --no-first-run --user-data-dir="$work/profile" \
+  --virtual-time-budget=10000 --dump-dom "file://$work/index.html" 2>/dev/null)
+result=$(grep -o 'data-check="[^"]*"' <<<"$dom" || true)
+echo "chromium: ${result:-no result}"
+[[ "$result" == 'data-check="ok '* ]]
