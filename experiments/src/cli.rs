@@ -166,6 +166,14 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 exp.config.experiment.name,
                 exp.output_dir().display()
             );
+            // A sweep is valid only if every cell is: expanding parses each of them.
+            let cells = crate::sweep::expand(&exp)?;
+            for cell in &cells {
+                println!("  cell {} (sweeps: {})", cell.id, cell.sweeps.join(", "));
+            }
+            if !cells.is_empty() {
+                println!("{} cells", cells.len());
+            }
             Ok(())
         }
         Command::Validate {

@@ -50,6 +50,10 @@ pub struct SweepSpec {
     pub mode: SweepMode,
     /// Nested tables ending in lists: `axes.policy.preset = [...]` is the axis `policy.preset`.
     pub axes: Table,
+    /// Groups of axes that move together (their i-th values paired) inside a product, e.g.
+    /// `zip = [["policy.preset", "warm_start.learning_rate"]]`: a learning rate per preset,
+    /// crossed with the other axes.
+    pub zip: Vec<Vec<String>>,
 }
 
 /// One resolved experiment of a sweep.
@@ -123,7 +127,10 @@ pub fn expand(exp: &Experiment) -> Result<Vec<Cell>> {
                 every_axis.push(path.clone());
             }
         }
-        let combos = combine(&axes, spec.mode).map_err(|e| anyhow!("{file}: sweep.{name}: {e}"))?;
+        let groups =
+            group_axes(&axes, &spec.zip).map_err(|e| anyhow!("{file}: sweep.{name}: {e}"))?;
+        let combos =
+            combine(&groups, spec.mode).map_err(|e| anyhow!("{file}: sweep.{name}: {e}"))?;
         planned.push((name.clone(), combos));
     }
     let mut cells: Vec<Cell> = Vec::new();
@@ -214,43 +221,75 @@ fn flatten_axes(
     Ok(out)
 }
 
-/// The assignments of every cell of one sweep.
-fn combine(axes: &[(String, Vec<Value>)], mode: SweepMode) -> std::result::Result<Combos, String> {
-    match mode {
-        SweepMode::Zip => {
-            let n = axes[0].1.len();
-            if let Some((path, values)) = axes.iter().find(|(_, v)| v.len() != n) {
-                return Err(format!(
-                    "mode = \"zip\" needs axes of one length: {} has {n} values, {path} has {}",
-                    axes[0].0,
-                    values.len()
-                ));
+/// Axes that move together: (path, values) of equal length.
+type Group = Vec<(String, Vec<Value>)>;
+
+/// The sweep's axes as groups: each `zip` list one group, every other axis a group of its own,
+/// in the order of their first axis.
+fn group_axes(axes: &[(String, Vec<Value>)], zip: &[Vec<String>]) -> Result<Vec<Group>> {
+    let mut group_of: Vec<Option<usize>> = vec![None; axes.len()];
+    for (g, paths) in zip.iter().enumerate() {
+        for path in paths {
+            let i = axes
+                .iter()
+                .position(|(p, _)| p == path)
+                .ok_or_else(|| anyhow!("zip names {path}, which is not an axis of this sweep"))?;
+            if group_of[i].is_some() {
+                bail!("zip names {path} twice");
             }
-            Ok((0..n)
-                .map(|i| {
-                    axes.iter()
-                        .map(|(p, v)| (p.clone(), v[i].clone()))
-                        .collect()
-                })
-                .collect())
-        }
-        SweepMode::Product => {
-            let mut combos: Vec<Vec<(String, Value)>> = vec![Vec::new()];
-            for (path, values) in axes {
-                combos = combos
-                    .into_iter()
-                    .flat_map(|prefix| {
-                        values.iter().map(move |v| {
-                            let mut c = prefix.clone();
-                            c.push((path.clone(), v.clone()));
-                            c
-                        })
-                    })
-                    .collect();
-            }
-            Ok(combos)
+            group_of[i] = Some(g);
         }
     }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut placed: Vec<(usize, usize)> = Vec::new(); // (zip group, index in groups)
+    for (i, axis) in axes.iter().enumerate() {
+        match group_of[i] {
+            None => groups.push(vec![axis.clone()]),
+            Some(g) => match placed.iter().find(|(z, _)| *z == g) {
+                Some((_, at)) => groups[*at].push(axis.clone()),
+                None => {
+                    placed.push((g, groups.len()));
+                    groups.push(vec![axis.clone()]);
+                }
+            },
+        }
+    }
+    Ok(groups)
+}
+
+/// The assignments of every cell of one sweep: the product of the groups (each group's i-th
+/// values together), or with `mode = "zip"` every axis paired.
+fn combine(groups: &[Group], mode: SweepMode) -> std::result::Result<Combos, String> {
+    let merged;
+    let groups: &[Group] = match mode {
+        SweepMode::Zip => {
+            merged = vec![groups.concat()];
+            &merged
+        }
+        SweepMode::Product => groups,
+    };
+    let mut combos: Combos = vec![Vec::new()];
+    for group in groups {
+        let n = group[0].1.len();
+        if let Some((path, values)) = group.iter().find(|(_, v)| v.len() != n) {
+            return Err(format!(
+                "zipped axes need one length: {} has {n} values, {path} has {}",
+                group[0].0,
+                values.len()
+            ));
+        }
+        combos = combos
+            .into_iter()
+            .flat_map(|prefix| {
+                (0..n).map(move |i| {
+                    let mut c = prefix.clone();
+                    c.extend(group.iter().map(|(p, v)| (p.clone(), v[i].clone())));
+                    c
+                })
+            })
+            .collect();
+    }
+    Ok(combos)
 }
 
 /// Sets the field at a dotted path, creating the tables on the way.

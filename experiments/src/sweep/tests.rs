@@ -73,8 +73,46 @@ fn zip_pairs_the_ith_values_and_rejects_unequal_lengths() {
     );
     let e = expand_err("zip-bad", &bad);
     assert!(e.contains("sweep.pairs"), "{e}");
+    assert!(e.contains("zipped axes need one length"), "{e}");
     assert!(
         e.contains("experiment.seed has 2 values, grpo.learning_rate has 1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn zip_groups_pair_their_axes_inside_a_product() {
+    // A learning rate per preset, crossed with two seeds: 2 x 2 cells, never micro at 3e-3.
+    let src = format!(
+        "{BASE}[sweep.space]\nzip = [[\"policy.preset\", \"warm_start.learning_rate\"]]\n\
+         axes.policy.preset = [\"nano\", \"micro\"]\naxes.warm_start.learning_rate = [3e-3, 1e-3]\n\
+         axes.experiment.seed = [1, 2]\n"
+    );
+    let cells = expand(&experiment("zip-group", &src)).unwrap();
+    let got: Vec<(u64, String, f64)> = cells
+        .iter()
+        .map(|c| {
+            let cfg = &c.config;
+            (
+                cfg.experiment.seed,
+                cfg.policy.preset.clone(),
+                cfg.warm_start.learning_rate,
+            )
+        })
+        .collect();
+    let want = vec![
+        (1, "nano".to_string(), 3e-3),
+        (1, "micro".to_string(), 1e-3),
+        (2, "nano".to_string(), 3e-3),
+        (2, "micro".to_string(), 1e-3),
+    ];
+    assert_eq!(got, want);
+    let e = expand_err(
+        "zip-unknown",
+        &format!("{BASE}[sweep.s]\nzip = [[\"policy.preset\"]]\naxes.experiment.seed = [1]\n"),
+    );
+    assert!(
+        e.contains("zip names policy.preset, which is not an axis"),
         "{e}"
     );
 }
