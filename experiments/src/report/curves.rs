@@ -32,8 +32,31 @@ fn scalar(file: &Path, key: &str) -> Vec<(u64, f64)> {
         .collect()
 }
 
-/// The mean over runs at every step that all of them logged.
+/// Steps each side of a point in the moving average: one step scores only 16 users' lists,
+/// too noisy to read a trend from.
+const SMOOTH: usize = 2;
+
+/// The mean over runs at every step that all of them logged, as a centred moving average over
+/// `2 * SMOOTH + 1` steps (fewer at the ends).
 fn mean_curve(files: &[PathBuf], key: &str) -> Vec<(f64, Estimate)> {
+    let raw = raw_mean_curve(files, key);
+    (0..raw.len())
+        .map(|i| {
+            let window = &raw[i.saturating_sub(SMOOTH)..(i + SMOOTH + 1).min(raw.len())];
+            let mean = window.iter().map(|(_, e)| e.mean).sum::<f64>() / window.len() as f64;
+            (
+                raw[i].0,
+                Estimate {
+                    mean,
+                    half_width: 0.0,
+                    n: raw[i].1.n,
+                },
+            )
+        })
+        .collect()
+}
+
+fn raw_mean_curve(files: &[PathBuf], key: &str) -> Vec<(f64, Estimate)> {
     let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
     for file in files {
         for (step, v) in scalar(file, key) {

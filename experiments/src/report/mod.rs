@@ -89,19 +89,28 @@ fn summary(a: &Analysis) -> String {
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
     format!(
-        "{} runs, {} seeds. Figures are means over seeds with 95% intervals (Student's t) where \
+        "{}, {}. Figures are means over seeds with 95% intervals (Student's t) where \
          there are two seeds or more; metrics are on the test split's held-out future clicks. \
          Views not about an axis hold it at: {}. Sampled rows average every sampled list per \
          user; best-of-N keeps each user's list of highest composite reward among N draws (no \
          future clicks involved). Full table: results.csv.",
-        cells.len(),
-        seeds.len(),
+        count(cells.len(), "run"),
+        count(seeds.len(), "seed"),
         if held.is_empty() {
             "-".into()
         } else {
             held.join(", ")
         }
     )
+}
+
+/// `1 seed`, `3 seeds`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn shape_blocks(a: &Analysis) -> Vec<Block> {
@@ -312,7 +321,7 @@ fn training_blocks(a: &Analysis, runs: &[(PathBuf, Value)], out: &Path) -> Resul
     )?;
     blocks.push(Block::Figure {
         file: "training_composite".into(),
-        caption: "Mean composite reward of each step's sampled training lists, by preset, averaged over seeds.".into(),
+        caption: "Mean composite reward of each step's sampled training lists, by preset, averaged over seeds (moving average over 5 steps).".into(),
     });
     if !per_reward.is_empty() {
         let labels = Labels {
@@ -327,7 +336,7 @@ fn training_blocks(a: &Analysis, runs: &[(PathBuf, Value)], out: &Path) -> Resul
         )?;
         blocks.push(Block::Figure {
             file: "training_rewards".into(),
-            caption: "Mean of each reward over each step's sampled training lists (reference preset), averaged over seeds.".into(),
+            caption: "Mean of each reward over each step's sampled training lists (reference preset), averaged over seeds (moving average over 5 steps).".into(),
         });
     }
     Ok(blocks)

@@ -198,7 +198,12 @@ where
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .label_font((FONT, 13))
-        .position(SeriesLabelPosition::LowerRight)
+        // Rising curves (best-of-N, size) leave the lower right free; reward curves, drawn on
+        // one [0, 1] axis, are apart most in its middle.
+        .position(match x_axis {
+            XAxis::Steps => SeriesLabelPosition::MiddleRight,
+            _ => SeriesLabelPosition::LowerRight,
+        })
         .draw()
         .map_err(plot_error)?;
     Ok(())

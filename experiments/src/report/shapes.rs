@@ -107,12 +107,12 @@ fn rl_beats_prompt_only(a: &Analysis) -> Shape {
     };
     let excludes_zero = d.n > 1 && d.low() > 0.0;
     shape.evidence = format!(
-        "sampled R@10 {} (warm start) -> {} ({}); paired difference {} over {} seeds, higher on {wins} of them{}",
+        "sampled R@10 {} (warm start) -> {} ({}); paired difference {} over {}, higher on {wins} of them{}",
         b.show(4),
         r.show(4),
         label(&rl),
         d.show(4),
-        d.n,
+        super::count(d.n, "seed"),
         if excludes_zero {
             "; its 95% interval excludes 0"
         } else {
