@@ -125,6 +125,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                     );
                 }
                 run::run(&exp, crate::grpo_stage::RunOptions { resume, stop_after })?;
+                // A run stopped early, or without a policy, has no test results to report.
+                if crate::report::results::runs(&exp.output_dir())?.is_empty() {
+                    return Ok(());
+                }
                 crate::report::write_report(&exp.output_dir(), None).map(|dir| {
                     eprintln!("report: {}", dir.display());
                 })

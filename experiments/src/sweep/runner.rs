@@ -115,7 +115,11 @@ pub fn run_sweep(exp: &Experiment, opts: &SweepOptions) -> Result<()> {
     for phase in &phases {
         failed.extend(run_cells(exp, phase, jobs, opts));
     }
-    let report = crate::report::write_report(&exp.output_dir(), opts.report_dir.as_deref());
+    // Cells without a policy (warm start off) have no test results, and so no report.
+    let report = match crate::report::results::runs(&exp.output_dir()) {
+        Ok(runs) if runs.is_empty() => Ok(None),
+        _ => crate::report::write_report(&exp.output_dir(), opts.report_dir.as_deref()).map(Some),
+    };
     if !failed.is_empty() {
         let lines: Vec<String> = failed
             .iter()
@@ -123,7 +127,10 @@ pub fn run_sweep(exp: &Experiment, opts: &SweepOptions) -> Result<()> {
             .collect();
         bail!("{} sweep cells failed:\n{}", failed.len(), lines.join("\n"));
     }
-    report.map(|dir| eprintln!("report: {}", dir.display()))
+    if let Some(dir) = report? {
+        eprintln!("report: {}", dir.display());
+    }
+    Ok(())
 }
 
 /// `sweep.json`: the cells and their axes, for `quill report`.
