@@ -112,6 +112,17 @@ impl Experiment {
             .output_dir
             .join(&self.config.experiment.name)
     }
+
+    /// Where a stage is kept: `<output dir>/<own>`, or, where stages are shared (sweep cells),
+    /// `<stage_dir>/<kind>-<hash>` so that every cell of the same stage config finds it.
+    pub fn stage_path(&self, own: &str, kind: &str, hash: Result<String>) -> PathBuf {
+        match (&self.stage_dir, hash) {
+            (Some(shared), Ok(hash)) => shared.join(format!("{kind}-{hash}")),
+            // Serialising a validated config does not fail; the own directory is a safe
+            // fallback if it ever did.
+            _ => self.output_dir().join(own),
+        }
+    }
 }
 
 /// Reads, parses and validates an experiment file.

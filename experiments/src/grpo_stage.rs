@@ -29,15 +29,7 @@ pub struct RunOptions {
 /// `grpo/`, or, where stages are shared (sweep cells), `<stage_dir>/grpo-<hash>`: cells that
 /// differ only in their evaluation train once.
 pub fn grpo_dir(exp: &Experiment) -> PathBuf {
-    match &exp.stage_dir {
-        Some(shared) => match crate::config::grpo_hash(&exp.config) {
-            Ok(hash) => shared.join(format!("grpo-{hash}")),
-            // Serialising a validated config does not fail; the own directory is a safe
-            // fallback if it ever did.
-            Err(_) => exp.output_dir().join("grpo"),
-        },
-        None => exp.output_dir().join("grpo"),
-    }
+    exp.stage_path("grpo", "grpo", crate::config::grpo_hash(&exp.config))
 }
 
 /// Where the final GRPO policy is saved.

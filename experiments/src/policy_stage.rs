@@ -24,15 +24,11 @@ use std::time::Instant;
 /// stages are shared (sweep cells), `<stage_dir>/warm_start-<hash>` so that cells of the same
 /// data, policy and warm-start settings train it once.
 pub fn checkpoint_dir(exp: &Experiment) -> PathBuf {
-    match &exp.stage_dir {
-        Some(shared) => match crate::config::warm_start_hash(&exp.config) {
-            Ok(hash) => shared.join(format!("warm_start-{hash}")),
-            // Serialising a validated config does not fail; the own directory is a safe
-            // fallback if it ever did.
-            Err(_) => exp.output_dir().join("policy"),
-        },
-        None => exp.output_dir().join("policy"),
-    }
+    exp.stage_path(
+        "policy",
+        "warm_start",
+        crate::config::warm_start_hash(&exp.config),
+    )
 }
 
 /// Runs the warm start unless a checkpoint of the same resolved config exists; returns the

@@ -18,17 +18,6 @@ pub struct Analysis<'a> {
     pub reference: BTreeMap<String, String>,
 }
 
-/// Columns that are outcomes or row keys, never held at a reference value.
-const NOT_AXES: [&str; 7] = [
-    "experiment",
-    "cell",
-    "policy",
-    "decoding",
-    "best_of_n",
-    "seed",
-    "params",
-];
-
 impl<'a> Analysis<'a> {
     pub fn new(results: &'a Results) -> Self {
         let mut reference = BTreeMap::new();
@@ -73,6 +62,20 @@ impl<'a> Analysis<'a> {
             })
             .filter(|row| filter.iter().all(|(c, v)| r.get(row, c) == Some(*v)))
             .collect()
+    }
+
+    /// `rows` by their value of `column`.
+    fn group_by(
+        &self,
+        rows: Vec<&'a Vec<String>>,
+        column: &str,
+    ) -> BTreeMap<String, Vec<&'a Vec<String>>> {
+        let mut groups: BTreeMap<String, Vec<&Vec<String>>> = BTreeMap::new();
+        for row in rows {
+            let value = self.results.get(row, column).unwrap_or("").to_string();
+            groups.entry(value).or_default().push(row);
+        }
+        groups
     }
 
     /// The estimate of `metric` over `rows` (one per seed).
@@ -121,12 +124,8 @@ impl<'a> Analysis<'a> {
                     ("best_of_n", "1"),
                 ],
             );
-            let mut by_preset: BTreeMap<String, Vec<&Vec<String>>> = BTreeMap::new();
-            for row in rows {
-                let preset = self.results.get(row, "preset").unwrap_or("").to_string();
-                by_preset.entry(preset).or_default().push(row);
-            }
-            let mut points: Vec<(f64, Estimate)> = by_preset
+            let mut points: Vec<(f64, Estimate)> = self
+                .group_by(rows, "preset")
                 .values()
                 .filter_map(|rows| {
                     let params = self.results.num(rows[0], "params")?;
@@ -195,12 +194,8 @@ impl<'a> Analysis<'a> {
                 ("best_of_n", "1"),
             ],
         );
-        let mut by: BTreeMap<String, Vec<&Vec<String>>> = BTreeMap::new();
-        for row in rows {
-            let a = self.results.get(row, "ablation").unwrap_or("").to_string();
-            by.entry(a).or_default().push(row);
-        }
-        let mut out: Vec<(String, Estimate)> = by
+        let mut out: Vec<(String, Estimate)> = self
+            .group_by(rows, "ablation")
             .iter()
             .filter_map(|(a, rows)| Some((a.clone(), self.estimate(rows, metric)?)))
             .collect();
@@ -255,7 +250,7 @@ fn axis_columns(results: &Results) -> Vec<String> {
         .header
         .iter()
         .take_while(|h| *h != "policy")
-        .filter(|h| !NOT_AXES.contains(&h.as_str()))
+        .filter(|h| !super::results::KEYS.contains(&h.as_str()))
         .cloned()
         .collect();
     for fixed in ["ablation", "preset"] {

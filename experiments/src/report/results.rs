@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub const RANKING: [&str; 5] = ["recall@5", "recall@10", "ndcg@5", "ndcg@10", "mrr"];
 
 /// Columns every row has, before the metrics; sweep axes not among them are added after `cell`.
-const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 9] = [
     "experiment",
     "cell",
     "policy",
@@ -40,15 +40,6 @@ impl Results {
     /// `get` as a number.
     pub fn num(&self, row: &[String], column: &str) -> Option<f64> {
         self.get(row, column)?.parse().ok()
-    }
-
-    /// The `reward/<plugin>` columns.
-    pub fn reward_columns(&self) -> Vec<String> {
-        self.header
-            .iter()
-            .filter(|h| h.starts_with("reward/"))
-            .cloned()
-            .collect()
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
