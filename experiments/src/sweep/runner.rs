@@ -210,6 +210,13 @@ fn run_in_process_of_its_own(exp: &Experiment, cell: &Cell, sweep: &SweepOptions
     if sweep.resume {
         command.arg("--resume");
     }
+    // N processes with a thread per core each would oversubscribe the cores: each worker gets
+    // its share of them, unless the user set the pool size.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let share = (cores / sweep.jobs.max(1)).max(1);
+        command.env("RAYON_NUM_THREADS", share.to_string());
+    }
     eprintln!("== cell {} started (log: {})", cell.id, log_path.display());
     let status = command
         .stdout(log.try_clone()?)
