@@ -155,8 +155,9 @@ fn preset(
     }
 }
 
-/// The from-scratch presets, smallest first: about 37k to 16M parameters (420x). pico, nano,
-/// mini and micro (25x) are the model-size curve a 2-core CPU trains in a few hours.
+/// The from-scratch presets, smallest first: about 37k to 16M parameters (420x). pico, tiny,
+/// nano and mini (11x) are the model-size curve `configs/paper.toml` trains on 2 CPU cores;
+/// micro and up are for longer runs and GPUs.
 pub fn presets() -> Vec<Preset> {
     vec![
         preset(
@@ -168,6 +169,18 @@ pub fn presets() -> Vec<Preset> {
             2,
             1,
             96,
+        ),
+        // Between pico and nano so that the CPU sweep (`configs/paper.toml`) has four sizes
+        // over 11x that 2 cores train in well under two hours.
+        preset(
+            "tiny",
+            "CPU scaling point between pico and nano",
+            448,
+            48,
+            2,
+            2,
+            1,
+            144,
         ),
         preset("nano", "tests and smoke runs", 512, 64, 2, 4, 2, 192),
         preset(
@@ -246,6 +259,16 @@ mod tests {
     }
 
     #[test]
+    fn param_count_by_hand_for_tiny() {
+        let c = find_preset("tiny").unwrap().config;
+        // Tied embedding 448x48; per layer: q and o 48x48, k and v 48x24 (one KV head of two),
+        // MLP 3x48x144, two norms of 48; the final norm 48.
+        let layer = 2 * 2304 + 2 * 1152 + 3 * 48 * 144 + 96;
+        assert_eq!(c.param_count(), 448 * 48 + 2 * layer + 48);
+        assert_eq!(c.param_count(), 77_040);
+    }
+
+    #[test]
     fn bad_shapes_and_names_are_clear_errors() {
         let mut c = find_preset("nano").unwrap().config;
         c.kv_heads = 3;
@@ -256,7 +279,7 @@ mod tests {
         );
         let err = find_preset("huge").unwrap_err().to_string();
         assert!(
-            err.contains("\"huge\"") && err.contains("pico, nano, mini, micro, small, base"),
+            err.contains("\"huge\"") && err.contains("pico, tiny, nano, mini, micro, small, base"),
             "{err}"
         );
     }
