@@ -132,3 +132,54 @@ fn the_best_of_n_curve_comes_from_the_cells_with_the_most_draws() {
     let points: Vec<(f64, f64)> = curve.points.iter().map(|(n, e)| (*n, e.mean)).collect();
     assert_eq!(points, vec![(1.0, 0.05), (2.0, 0.2), (4.0, 0.3)]);
 }
+
+#[test]
+fn an_axis_zipped_with_the_preset_varies_along_the_space_curve() {
+    // learning_rate is zipped with the preset (nano 0.003, mini 0.002) and the ablation is
+    // crossed with both: the space curve must keep mini although its learning rate is not the
+    // most common one, and must still hold the ablation at full.
+    let dir = out_dir("zipped");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from(
+        "experiment,cell,learning_rate,policy,decoding,best_of_n,seed,ablation,preset,params,recall@10\n",
+    );
+    for seed in [1, 2, 3] {
+        for (preset, lr, params, recall) in
+            [("nano", 0.003, 131392, 0.06), ("mini", 0.002, 406176, 0.12)]
+        {
+            for (ablation, drop) in [("full", 0.0), ("no_interest_coverage", 0.05)] {
+                let value = recall - drop + 0.001 * seed as f64;
+                csv.push_str(&format!(
+                    "zipped,c,{lr},grpo,sampled,1,{seed},{ablation},{preset},{params},{value}\n"
+                ));
+            }
+        }
+    }
+    for seed in [1, 2, 3] {
+        // More nano rows make 0.003 the most common learning rate.
+        csv.push_str(&format!(
+            "zipped,c,0.003,grpo,sampled,1,{seed},no_query_specificity,nano,131392,0.01\n"
+        ));
+    }
+    let path = dir.join("results.csv");
+    std::fs::write(&path, csv).unwrap();
+    let table = Results::read(&path).unwrap();
+    let analysis = quill_experiments::report::analysis::Analysis::new(&table);
+    assert_eq!(analysis.reference["learning_rate"], "0.003");
+    let curve = analysis.space_scaling("recall@10");
+    assert_eq!(curve.len(), 1);
+    let points: Vec<(f64, f64)> = curve[0]
+        .points
+        .iter()
+        .map(|(x, e)| (*x, (e.mean * 1e6).round() / 1e6))
+        .collect();
+    // Means over seeds 1-3 of the full ablation only: 0.06 + 0.002 and 0.12 + 0.002.
+    assert_eq!(points, [(131392.0, 0.062), (406176.0, 0.122)]);
+    // The ablation view still holds the learning rate (not a function of the ablation).
+    let ablation = analysis.ablation("recall@10");
+    let names: Vec<&str> = ablation.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        names,
+        ["full", "no_interest_coverage", "no_query_specificity"]
+    );
+}

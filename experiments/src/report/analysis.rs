@@ -3,8 +3,9 @@
 //! with 95% intervals over seeds.
 //!
 //! Every view holds all other axes at a reference value: `ablation = full`, and for the
-//! preset and any other swept field the value with the most rows. Rows that differ only in
-//! their seed are the repeats an interval is taken over.
+//! preset and any other swept field the value with the most rows. An axis whose value follows
+//! from the view's own (a learning rate zipped with the preset) varies with it instead. Rows
+//! that differ only in their seed are the repeats an interval is taken over.
 
 use super::plots::Series;
 use super::results::Results;
@@ -50,17 +51,55 @@ impl<'a> Analysis<'a> {
         Analysis { results, reference }
     }
 
-    /// Rows at the reference of every axis except `free`, matching `filter` exactly.
+    /// Rows at the reference of every axis except `free` and the axes tied to them, matching
+    /// `filter` exactly.
     pub fn rows(&self, free: &[&str], filter: &[(&str, &str)]) -> Vec<&'a Vec<String>> {
         let r = self.results;
+        let tied = self.tied_to(free);
         r.rows
             .iter()
             .filter(|row| {
                 self.reference.iter().all(|(column, value)| {
-                    free.contains(&column.as_str()) || r.get(row, column).unwrap_or("") == value
+                    free.contains(&column.as_str())
+                        || tied.contains(column)
+                        || r.get(row, column).unwrap_or("") == value
                 })
             })
             .filter(|row| filter.iter().all(|(c, v)| r.get(row, c) == Some(*v)))
+            .collect()
+    }
+
+    /// The axes whose value is a function of the `free` axes' values over every policy row
+    /// (as zipped axes are): holding one of them would keep a single point of the view.
+    pub fn tied_to(&self, free: &[&str]) -> Vec<String> {
+        let r = self.results;
+        let key = |row: &Vec<String>| -> Vec<String> {
+            free.iter()
+                .map(|c| r.get(row, c).unwrap_or("").to_string())
+                .collect()
+        };
+        let policy_rows: Vec<&Vec<String>> = r
+            .rows
+            .iter()
+            .filter(|row| r.get(row, "decoding") != Some("none"))
+            .collect();
+        self.reference
+            .keys()
+            .filter(|column| !free.contains(&column.as_str()))
+            .filter(|column| {
+                let mut seen: BTreeMap<Vec<String>, &str> = BTreeMap::new();
+                let mut values: Vec<&str> = Vec::new();
+                let mut function = true;
+                for row in &policy_rows {
+                    let value = r.get(row, column).unwrap_or("");
+                    if !values.contains(&value) {
+                        values.push(value);
+                    }
+                    function &= *seen.entry(key(row)).or_insert(value) == value;
+                }
+                function && values.len() > 1
+            })
+            .cloned()
             .collect()
     }
 
@@ -200,6 +239,36 @@ impl<'a> Analysis<'a> {
             .filter_map(|(a, rows)| Some((a.clone(), self.estimate(rows, metric)?)))
             .collect();
         out.sort_by_key(|(a, _)| (a != "full", a.clone()));
+        out
+    }
+
+    /// `metric` per ablation of the final policy and per seed: ablation cells of one seed
+    /// share its warm start, so differences to `full` pair by seed.
+    pub fn ablation_by_seed(&self, metric: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
+        let Some(policy) = self.final_policy() else {
+            return BTreeMap::new();
+        };
+        let rows = self.rows(
+            &["ablation"],
+            &[
+                ("policy", &policy),
+                ("decoding", "sampled"),
+                ("best_of_n", "1"),
+            ],
+        );
+        let r = self.results;
+        let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+        for row in rows {
+            if let (Some(ablation), Some(seed), Some(value)) = (
+                r.get(row, "ablation"),
+                r.get(row, "seed"),
+                r.num(row, metric),
+            ) {
+                out.entry(ablation.to_string())
+                    .or_default()
+                    .insert(seed.to_string(), value);
+            }
+        }
         out
     }
 

@@ -81,10 +81,12 @@ fn raw_mean_curve(files: &[PathBuf], key: &str) -> Vec<(f64, Estimate)> {
         .collect()
 }
 
-/// The GRPO logs of the runs at the reference of every axis but `preset`, by preset.
+/// The GRPO logs of the runs at the reference of every axis but `preset` and the axes `tied`
+/// to it (a learning rate zipped with the preset), by preset.
 fn full_runs_by_preset(
     runs: &[(PathBuf, Value)],
     reference: &BTreeMap<String, String>,
+    tied: &[String],
 ) -> BTreeMap<String, Vec<PathBuf>> {
     let mut out: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     for (dir, m) in runs {
@@ -100,6 +102,7 @@ fn full_runs_by_preset(
                         .map(str::to_string)
                         .unwrap_or_else(|| v.to_string());
                     matches!(short.as_str(), "seed" | "preset" | "ablation")
+                        || tied.contains(&short)
                         || reference.get(&short).is_none_or(|r| *r == text)
                 })
             })
@@ -114,13 +117,16 @@ fn full_runs_by_preset(
     out
 }
 
-/// (composite reward per step, one series per preset; each reward per step for `preset`).
+/// (composite reward per step, one series per preset, smallest first; each reward per step
+/// for `preset`).
 pub fn training_curves(
     runs: &[(PathBuf, Value)],
     reference: &BTreeMap<String, String>,
+    tied: &[String],
 ) -> (Vec<Series>, Vec<Series>) {
-    let groups = full_runs_by_preset(runs, reference);
-    let composite: Vec<Series> = groups
+    let groups = full_runs_by_preset(runs, reference, tied);
+    let order: Vec<&str> = quill::policy::presets().iter().map(|p| p.name).collect();
+    let mut composite: Vec<Series> = groups
         .iter()
         .map(|(preset, dirs)| Series {
             label: preset.clone(),
@@ -128,6 +134,12 @@ pub fn training_curves(
         })
         .filter(|s| !s.points.is_empty())
         .collect();
+    composite.sort_by_key(|s| {
+        order
+            .iter()
+            .position(|p| *p == s.label)
+            .unwrap_or(usize::MAX)
+    });
     let Some(files) = reference
         .get("preset")
         .and_then(|p| groups.get(p))
