@@ -18,6 +18,7 @@ use page::Block;
 use plots::{Chart, Labels, XAxis};
 use results::{RANKING, Results};
 use serde_json::Value;
+use stats::Estimate;
 use std::path::{Path, PathBuf};
 
 /// Collects the finished runs under `dir` into `dir/results.csv` and renders the report into
@@ -91,7 +92,8 @@ fn summary(a: &Analysis) -> String {
     format!(
         "{}, {}. Figures are means over seeds with 95% intervals (Student's t) where \
          there are two seeds or more; metrics are on the test split's held-out future clicks. \
-         Views not about an axis hold it at: {}. Sampled rows average every sampled list per \
+         Views not about an axis hold it at: {} (an axis whose value follows from the view's \
+         own, as a zipped one does, varies with it). Sampled rows average every sampled list per \
          user; best-of-N keeps each user's list of highest composite reward among N draws (no \
          future clicks involved). Full table: results.csv.",
         count(cells.len(), "run"),
@@ -246,6 +248,15 @@ fn space_scaling_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
     Ok(blocks)
 }
 
+/// `no_interest_coverage` → `no coverage`: the last word of the reward names it well enough
+/// beside the table, which keeps the full names.
+fn short_ablation(name: &str) -> String {
+    match name.strip_prefix("no_") {
+        Some(reward) => format!("no {}", reward.rsplit('_').next().unwrap_or(reward)),
+        None => name.to_string(),
+    }
+}
+
 fn ablation_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
     let recall = a.ablation("recall@10");
     if recall.len() < 2 {
@@ -264,7 +275,19 @@ fn ablation_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
             x: "rewards used in training",
             y: metric,
         };
-        plots::render(&out.join(file), &labels, &Chart::Bars(bars))?;
+        // Full ablation names side by side overlap on the axis: "no coverage" fits, unless
+        // two rewards end in the same word.
+        let mut short: Vec<(String, Estimate)> = bars
+            .iter()
+            .map(|(name, e)| (short_ablation(name), *e))
+            .collect();
+        let mut names: Vec<&String> = short.iter().map(|(n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        if names.len() < short.len() {
+            short = bars.to_vec();
+        }
+        plots::render(&out.join(file), &labels, &Chart::Bars(&short))?;
         blocks.push(Block::Figure {
             file: file.into(),
             caption: format!("{metric} of {policy}'s sampled lists when trained without one reward; whiskers: 95% interval over seeds."),
@@ -304,7 +327,8 @@ fn ablation_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
 }
 
 fn training_blocks(a: &Analysis, runs: &[(PathBuf, Value)], out: &Path) -> Result<Vec<Block>> {
-    let (composite, per_reward) = curves::training_curves(runs, &a.reference);
+    let (composite, per_reward) =
+        curves::training_curves(runs, &a.reference, &a.tied_to(&["preset"]));
     if composite.is_empty() {
         return Ok(Vec::new());
     }

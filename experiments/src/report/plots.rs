@@ -243,6 +243,7 @@ where
         .y_label_formatter(&|v| format!("{v:.3}"))
         .label_style((FONT, 12))
         .axis_desc_style((FONT, 15))
+        .max_light_lines(1)
         .disable_x_mesh()
         .draw()
         .map_err(plot_error)?;

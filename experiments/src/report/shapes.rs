@@ -130,20 +130,28 @@ fn ablation(a: &Analysis) -> Shape {
         verdict: Verdict::NotMeasured,
         evidence: "no reward ablation in the results".into(),
     };
-    let bars = a.ablation(METRIC);
-    let Some(full) = bars.iter().find(|(n, _)| n == "full").map(|(_, e)| e.mean) else {
+    let by_seed = a.ablation_by_seed(METRIC);
+    let Some(full) = by_seed.get("full") else {
         return shape;
     };
-    let mut drops: Vec<(String, f64)> = bars
+    // The drop of each ablation, full minus ablated, paired by seed.
+    let mut drops: Vec<(String, Estimate, usize)> = by_seed
         .iter()
-        .filter(|(n, _)| n != "full")
-        .map(|(n, e)| (n.clone(), full - e.mean))
+        .filter(|(n, _)| *n != "full")
+        .filter_map(|(n, values)| {
+            let diffs: Vec<f64> = values
+                .iter()
+                .filter_map(|(seed, v)| Some(full.get(seed)? - v))
+                .collect();
+            let hurt = diffs.iter().filter(|d| **d > 0.0).count();
+            Some((n.clone(), Estimate::of(&diffs)?, hurt))
+        })
         .collect();
     if drops.is_empty() {
         return shape;
     }
-    drops.sort_by(|x, y| y.1.total_cmp(&x.1));
-    let all_hurt = drops.iter().all(|(_, d)| *d > 0.0);
+    drops.sort_by(|x, y| y.1.mean.total_cmp(&x.1.mean));
+    let all_hurt = drops.iter().all(|(_, d, _)| d.mean > 0.0);
     let top = &drops[0].0;
     let top_is_key = top == "no_interest_coverage" || top == "no_retrieval_alignment";
     shape.verdict = match (all_hurt, top_is_key) {
@@ -151,9 +159,20 @@ fn ablation(a: &Analysis) -> Shape {
         (false, false) => Verdict::DoesNotHold,
         _ => Verdict::Partly,
     };
-    let listed: Vec<String> = drops.iter().map(|(n, d)| format!("{n} {d:+.4}")).collect();
+    let listed: Vec<String> = drops
+        .iter()
+        .map(|(n, d, hurt)| {
+            let interval = if d.n > 1 {
+                format!(" ± {:.4}", d.half_width)
+            } else {
+                String::new()
+            };
+            format!("{n} {:+.4}{interval} (lower on {hurt} of {})", d.mean, d.n)
+        })
+        .collect();
+    let full_mean = full.values().sum::<f64>() / full.len() as f64;
     shape.evidence = format!(
-        "R@10 full {full:.4}; drop when removed (largest first): {}",
+        "R@10 full {full_mean:.4}; drop when removed, paired by seed (largest first): {}",
         listed.join(", ")
     );
     shape
