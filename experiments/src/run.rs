@@ -39,6 +39,11 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
             "id": cell.id, "hash": cell.hash, "sweeps": cell.sweeps, "axes": cell.axes,
         });
     }
+    // What the speed figures depend on (the metrics do not: see `quill::device::cpu_threads`).
+    metrics["environment"] = json!({
+        "cpu_threads": quill::device::cpu_threads(),
+        "build": if cfg!(debug_assertions) { "debug" } else { "release" },
+    });
     metrics["ablation"] = json!(cfg.experiment.ablation);
     metrics["preset"] = json!(cfg.policy.preset);
     let cleaner = cleaner(exp, &data)?;

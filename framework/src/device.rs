@@ -38,3 +38,11 @@ pub fn device(kind: DeviceKind) -> Result<Device> {
 pub fn training_device(kind: DeviceKind) -> Result<Device> {
     Ok(device(kind)?.autodiff())
 }
+
+/// Threads of the pool the CPU backend computes on (rayon's global pool: `RAYON_NUM_THREADS`,
+/// else one per core). Runs record it beside their speed figures, which depend on it; their
+/// metrics do not (the quickstart gives the same results.csv on one thread and on two, in
+/// debug and release builds).
+pub fn cpu_threads() -> usize {
+    rayon::current_num_threads()
+}
