@@ -183,3 +183,28 @@ fn an_axis_zipped_with_the_preset_varies_along_the_space_curve() {
         ["full", "no_interest_coverage", "no_query_specificity"]
     );
 }
+
+#[test]
+fn the_committed_paper_results_show_all_three_experiments_with_three_seeds() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/paper/results.csv");
+    let table = Results::read(&path).unwrap();
+    let analysis = quill_experiments::report::analysis::Analysis::new(&table);
+    let space = analysis.space_scaling("recall@10");
+    let time = analysis.time_scaling("recall@10");
+    let ablation = analysis.ablation("recall@10");
+    for series in space.iter().chain(&time) {
+        assert!(
+            series.points.iter().all(|(_, e)| e.n == 3),
+            "{}",
+            series.label
+        );
+    }
+    assert_eq!(space[0].points.len(), 4, "four presets");
+    assert_eq!(time[0].points.len(), 6, "N = 1 to 32");
+    assert_eq!(ablation.len(), 6);
+    assert!(ablation.iter().all(|(_, e)| e.n == 3));
+    let out = out_dir("paper");
+    render("paper", &table, &[], &out).unwrap();
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(attributes(&html, "src").len(), 6);
+}
