@@ -13,6 +13,7 @@ use quill::reward::{CompositeConfig, JudgeConfig};
 use quill::text::query_list::QueryListFormat;
 use quill::train::grpo::GrpoConfig;
 use quill::train::{PolicyConfig, WarmStartConfig};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -230,15 +231,30 @@ pub fn grpo_hash(c: &ExperimentConfig) -> Result<String> {
 /// A hash of the sections the warm start depends on (seed, device, data, cleaner, format,
 /// policy, warm start, sampling): changing RL or reward settings reuses the warm start.
 pub fn warm_start_hash(c: &ExperimentConfig) -> Result<String> {
-    let parts = serde_json::to_string(&(
-        (c.experiment.seed, &c.experiment.device),
-        (&c.data, &c.cleaner, &c.format),
-        (&c.policy, &c.warm_start, &c.sampling),
-    ))
-    .context("serialising the warm start's config")?;
+    hash_of(
+        &(
+            (c.experiment.seed, &c.experiment.device),
+            (&c.data, &c.cleaner, &c.format),
+            (&c.policy, &c.warm_start, &c.sampling),
+        ),
+        "the warm start's config",
+    )
+}
+
+/// A hash of the sections the cleaner depends on (seed, data, cleaner): cells that differ in
+/// the policy or anything after it share one cleaner.
+pub fn cleaner_hash(c: &ExperimentConfig) -> Result<String> {
+    hash_of(
+        &(c.experiment.seed, &c.data, &c.cleaner),
+        "the cleaner's config",
+    )
+}
+
+fn hash_of(parts: &impl Serialize, what: &str) -> Result<String> {
+    let text = serde_json::to_string(parts).with_context(|| format!("serialising {what}"))?;
     Ok(format!(
         "{:016x}",
-        xxhash_rust::xxh3::xxh3_64(parts.as_bytes())
+        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
     ))
 }
 

@@ -122,7 +122,13 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
         eprintln!("cleaner: disabled");
         return Ok(None);
     }
-    let out = exp.output_dir().join("cleaner");
+    let out = cleaner_dir(exp);
+    // A sweep cell finds the cleaner of its seed and data if another cell saved it already
+    // (an unreadable one, say half of a concurrent save, is trained again).
+    let shared = exp
+        .stage_dir
+        .as_ref()
+        .and_then(|_| Cleaner::load(&out, cfg.device).ok());
     let (cleaner, training) = if !cfg.load.as_os_str().is_empty() {
         let path = if cfg.load.is_relative() {
             exp.base_dir.join(&cfg.load)
@@ -133,6 +139,12 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
             Cleaner::load(&path, cfg.device)?,
             json!({ "loaded_from": path }),
         )
+    } else if let Some(cleaner) = shared {
+        eprintln!(
+            "cleaner: reusing {} (same seed, data and cleaner config)",
+            out.display()
+        );
+        (cleaner, json!({ "reused_from": out }))
     } else {
         if !data.has_noise_labels {
             bail!(
@@ -163,6 +175,16 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
     Ok(Some((cleaner, report)))
 }
 
+/// Where the cleaner is saved: `cleaner/` in the run, or the sweep's shared
+/// `stages/cleaner-<hash>`.
+pub fn cleaner_dir(exp: &Experiment) -> std::path::PathBuf {
+    exp.stage_path(
+        "cleaner",
+        "cleaner",
+        crate::config::cleaner_hash(&exp.config),
+    )
+}
+
 /// The cleaner an earlier `quill run` saved (or `cleaner.load` names), without training one;
 /// `None` when cleaning is disabled.
 pub fn saved_cleaner(exp: &Experiment) -> Result<Option<Cleaner>> {
@@ -171,7 +193,7 @@ pub fn saved_cleaner(exp: &Experiment) -> Result<Option<Cleaner>> {
         return Ok(None);
     }
     let path = match cfg.load.as_os_str().is_empty() {
-        true => exp.output_dir().join("cleaner"),
+        true => cleaner_dir(exp),
         false if cfg.load.is_relative() => exp.base_dir.join(&cfg.load),
         false => cfg.load.clone(),
     };

@@ -67,11 +67,16 @@ fn a_sweep_runs_its_cells_once_shares_stages_and_reports() {
         .filter(|s| s.starts_with("warm_start-"))
         .count();
     let grpo = stages.iter().filter(|s| s.starts_with("grpo-")).count();
-    assert_eq!((warm, grpo), (2, 2), "{stages:?}");
+    let cleaners = stages.iter().filter(|s| s.starts_with("cleaner-")).count();
+    assert_eq!((warm, grpo, cleaners), (2, 2, 2), "{stages:?}");
+    let mut reused = 0;
     for cell in &cells {
         let log = std::fs::read_to_string(out.join("cells").join(cell).join("log.txt")).unwrap();
         assert!(log.contains("wrote"), "{cell}: {log}");
+        reused += log.contains("cleaner: reusing") as usize;
     }
+    // The 2-draw cell runs after seed 3's warm-start cell, so it finds seed 3's cleaner.
+    assert_eq!(reused, 1);
 
     // results.csv: per cell, warm start and GRPO, greedy and sampled, best-of-N 2 (and 4
     // where 4 lists were drawn), and the two references.
