@@ -124,11 +124,12 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
     }
     let out = cleaner_dir(exp);
     // A sweep cell finds the cleaner of its seed and data if another cell saved it already
-    // (an unreadable one, say half of a concurrent save, is trained again).
-    let shared = exp
-        .stage_dir
-        .as_ref()
-        .and_then(|_| Cleaner::load(&out, cfg.device).ok());
+    // (saves are atomic; one that cannot be read is trained again).
+    let shared = || {
+        exp.stage_dir
+            .as_ref()
+            .and_then(|_| Cleaner::load(&out, cfg.device).ok())
+    };
     let (cleaner, training) = if !cfg.load.as_os_str().is_empty() {
         let path = if cfg.load.is_relative() {
             exp.base_dir.join(&cfg.load)
@@ -139,7 +140,7 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
             Cleaner::load(&path, cfg.device)?,
             json!({ "loaded_from": path }),
         )
-    } else if let Some(cleaner) = shared {
+    } else if let Some(cleaner) = shared() {
         eprintln!(
             "cleaner: reusing {} (same seed, data and cleaner config)",
             out.display()

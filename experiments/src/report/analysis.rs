@@ -22,11 +22,7 @@ pub struct Analysis<'a> {
 impl<'a> Analysis<'a> {
     pub fn new(results: &'a Results) -> Self {
         let mut reference = BTreeMap::new();
-        let policy_rows: Vec<&Vec<String>> = results
-            .rows
-            .iter()
-            .filter(|r| results.get(r, "decoding") != Some("none"))
-            .collect();
+        let policy_rows = policy_rows(results);
         for column in axis_columns(results) {
             let mut counts: Vec<(String, usize)> = Vec::new();
             for row in &policy_rows {
@@ -78,11 +74,7 @@ impl<'a> Analysis<'a> {
                 .map(|c| r.get(row, c).unwrap_or("").to_string())
                 .collect()
         };
-        let policy_rows: Vec<&Vec<String>> = r
-            .rows
-            .iter()
-            .filter(|row| r.get(row, "decoding") != Some("none"))
-            .collect();
+        let policy_rows = policy_rows(r);
         self.reference
             .keys()
             .filter(|column| !free.contains(&column.as_str()))
@@ -220,21 +212,25 @@ impl<'a> Analysis<'a> {
         out
     }
 
-    /// `metric` per ablation of the final policy, `full` first.
-    pub fn ablation(&self, metric: &str) -> Vec<(String, Estimate)> {
+    /// The final policy's sampled rows (one draw each) of the ablation view.
+    fn ablation_rows(&self) -> Vec<&'a Vec<String>> {
         let Some(policy) = self.final_policy() else {
             return Vec::new();
         };
-        let rows = self.rows(
+        self.rows(
             &["ablation"],
             &[
                 ("policy", &policy),
                 ("decoding", "sampled"),
                 ("best_of_n", "1"),
             ],
-        );
+        )
+    }
+
+    /// `metric` per ablation of the final policy, `full` first.
+    pub fn ablation(&self, metric: &str) -> Vec<(String, Estimate)> {
         let mut out: Vec<(String, Estimate)> = self
-            .group_by(rows, "ablation")
+            .group_by(self.ablation_rows(), "ablation")
             .iter()
             .filter_map(|(a, rows)| Some((a.clone(), self.estimate(rows, metric)?)))
             .collect();
@@ -245,20 +241,9 @@ impl<'a> Analysis<'a> {
     /// `metric` per ablation of the final policy and per seed: ablation cells of one seed
     /// share its warm start, so differences to `full` pair by seed.
     pub fn ablation_by_seed(&self, metric: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
-        let Some(policy) = self.final_policy() else {
-            return BTreeMap::new();
-        };
-        let rows = self.rows(
-            &["ablation"],
-            &[
-                ("policy", &policy),
-                ("decoding", "sampled"),
-                ("best_of_n", "1"),
-            ],
-        );
         let r = self.results;
         let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-        for row in rows {
+        for row in self.ablation_rows() {
             if let (Some(ablation), Some(seed), Some(value)) = (
                 r.get(row, "ablation"),
                 r.get(row, "seed"),
@@ -311,6 +296,15 @@ impl<'a> Analysis<'a> {
             .filter(|n| *n > 1)
             .max()
     }
+}
+
+/// The rows of trained policies (the model-free references have decoding `none`).
+fn policy_rows(results: &Results) -> Vec<&Vec<String>> {
+    results
+        .rows
+        .iter()
+        .filter(|r| results.get(r, "decoding") != Some("none"))
+        .collect()
 }
 
 /// The swept columns: those before `policy` that are not row keys.
