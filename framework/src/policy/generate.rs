@@ -189,6 +189,27 @@ pub fn generate(
     Ok(out)
 }
 
+/// [`generate`] over `prompts` in chunks of at most `chunk` rows, which bounds the KV cache's
+/// memory for large batches; row `i` still draws from `seeds[i]`, so chunking changes nothing
+/// else.
+pub fn generate_chunked(
+    policy: &dyn Policy,
+    prompts: &[Vec<u32>],
+    seeds: &[u64],
+    how: &Generation,
+    chunk: usize,
+) -> Result<Vec<Completion>> {
+    if prompts.len() != seeds.len() {
+        let msg = format!("{} prompts but {} seeds", prompts.len(), seeds.len());
+        return Err(Error::model("generate", msg));
+    }
+    let mut out = Vec::with_capacity(prompts.len());
+    for (p, s) in prompts.chunks(chunk.max(1)).zip(seeds.chunks(chunk.max(1))) {
+        out.extend(generate(policy, p, s, how)?);
+    }
+    Ok(out)
+}
+
 /// Per-token log-probabilities `[batch, longest completion]` of `completions` given `prompts`,
 /// from one forward pass (differentiable when the policy is on an autodiff device), and the
 /// mask `[batch, longest completion]` (1 for real tokens, 0 for padding after shorter ones).
@@ -198,52 +219,119 @@ pub fn completion_logprobs(
     completions: &[Vec<u32>],
     pad_id: u32,
 ) -> Result<(Tensor<2>, Tensor<2>)> {
-    if prompts.len() != completions.len() || prompts.is_empty() {
-        let msg = format!(
-            "{} prompts and {} completions: need the same, non-zero number",
-            prompts.len(),
-            completions.len()
-        );
-        return Err(Error::model("completion_logprobs", msg));
-    }
-    let longest = completions.iter().map(Vec::len).max().unwrap_or(0);
-    if longest == 0 {
-        return Err(Error::model(
-            "completion_logprobs",
-            "every completion is empty",
-        ));
-    }
-    let width = check_prompts(policy, prompts, longest)?;
-    let (batch, total) = (prompts.len(), width + longest);
+    let mut packed = Packed::new(policy, prompts, completions, pad_id, "completion_logprobs")?;
+    let (batch, longest) = (prompts.len(), packed.longest);
     let device = policy.device();
-    let mut ids = Vec::with_capacity(batch * total);
-    let mut valid = Vec::with_capacity(batch);
-    let (mut targets, mut target_mask) = (Vec::new(), Vec::new());
-    for (p, c) in prompts.iter().zip(completions) {
-        let pad_left = width - p.len();
-        let pad_right = longest - c.len();
-        ids.extend(std::iter::repeat_n(pad_id, pad_left));
-        ids.extend(p.iter().chain(c));
-        ids.extend(std::iter::repeat_n(pad_id, pad_right));
-        valid.push(
-            (0..total)
-                .map(|col| col >= pad_left && col < total - pad_right)
-                .collect(),
-        );
-        targets.extend(c.iter().map(|&t| t as i64));
-        targets.extend(std::iter::repeat_n(0i64, pad_right));
-        target_mask.extend((0..longest).map(|j| if j < c.len() { 1f32 } else { 0.0 }));
-    }
-    let mask = AttentionMask::new(&valid, total, &device);
-    // The logits at column width - 1 + j predict completion token j.
-    let tokens = int_tensor(ids, [batch, total], &device);
-    let logits_bcv = policy.column_logits(tokens, &mask, None, width - 1..total - 1);
-    let targets_bc1 =
-        Tensor::<3, Int>::from_data(TensorData::new(targets, [batch, longest, 1]), &device);
+    let targets_bc1 = Tensor::<3, Int>::from_data(
+        TensorData::new(std::mem::take(&mut packed.targets), [batch, longest, 1]),
+        &device,
+    );
+    let (logits_bcv, mask_bc) = packed.logits(policy);
     let logp_bc1 = target_logprobs(logits_bcv, targets_bc1);
-    let mask_bc = Tensor::<2>::from_data(TensorData::new(target_mask, [batch, longest]), &device);
     let logp_bc = logp_bc1.reshape([batch, longest]) * mask_bc.clone();
     Ok((logp_bc, mask_bc))
+}
+
+/// The full next-token logits `[batch, longest completion, vocab]` at every completion position
+/// (column `j` predicts completion token `j`), from one forward pass, and the mask as
+/// [`completion_logprobs`] gives it. Distillation's exact KL compares whole distributions.
+pub fn completion_logits(
+    policy: &dyn Policy,
+    prompts: &[Vec<u32>],
+    completions: &[Vec<u32>],
+    pad_id: u32,
+) -> Result<(Tensor<3>, Tensor<2>)> {
+    let packed = Packed::new(policy, prompts, completions, pad_id, "completion_logits")?;
+    Ok(packed.logits(policy))
+}
+
+/// Prompts left-padded to one width, each followed by its completion and right padding.
+struct Packed {
+    tokens_bs: Tensor<2, Int>,
+    mask: AttentionMask,
+    /// Padded prompt width; `total - width` is `longest`.
+    width: usize,
+    total: usize,
+    longest: usize,
+    /// Completion ids, 0 at padding, row-major `[batch, longest]`.
+    targets: Vec<i64>,
+    target_mask_bc: Tensor<2>,
+}
+
+impl Packed {
+    fn new(
+        policy: &dyn Policy,
+        prompts: &[Vec<u32>],
+        completions: &[Vec<u32>],
+        pad_id: u32,
+        origin: &str,
+    ) -> Result<Packed> {
+        if prompts.len() != completions.len() || prompts.is_empty() {
+            let msg = format!(
+                "{} prompts and {} completions: need the same, non-zero number",
+                prompts.len(),
+                completions.len()
+            );
+            return Err(Error::model(origin, msg));
+        }
+        let longest = completions.iter().map(Vec::len).max().unwrap_or(0);
+        if longest == 0 {
+            return Err(Error::model(origin, "every completion is empty"));
+        }
+        let vocab = policy.vocab_size();
+        if let Some((i, &bad)) = completions
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| c.iter().find(|&&t| t as usize >= vocab).map(|t| (i, t)))
+        {
+            let msg = format!(
+                "completion {i} has token id {bad}: valid ids are 0 ..= {}",
+                vocab - 1
+            );
+            return Err(Error::model(origin, msg));
+        }
+        let width = check_prompts(policy, prompts, longest)?;
+        let (batch, total) = (prompts.len(), width + longest);
+        let device = policy.device();
+        let mut ids = Vec::with_capacity(batch * total);
+        let mut valid = Vec::with_capacity(batch);
+        let (mut targets, mut target_mask) = (Vec::new(), Vec::new());
+        for (p, c) in prompts.iter().zip(completions) {
+            let pad_left = width - p.len();
+            let pad_right = longest - c.len();
+            ids.extend(std::iter::repeat_n(pad_id, pad_left));
+            ids.extend(p.iter().chain(c));
+            ids.extend(std::iter::repeat_n(pad_id, pad_right));
+            valid.push(
+                (0..total)
+                    .map(|col| col >= pad_left && col < total - pad_right)
+                    .collect(),
+            );
+            targets.extend(c.iter().map(|&t| t as i64));
+            targets.extend(std::iter::repeat_n(0i64, pad_right));
+            target_mask.extend((0..longest).map(|j| if j < c.len() { 1f32 } else { 0.0 }));
+        }
+        Ok(Packed {
+            tokens_bs: int_tensor(ids, [batch, total], &device),
+            mask: AttentionMask::new(&valid, total, &device),
+            width,
+            total,
+            longest,
+            targets,
+            target_mask_bc: Tensor::from_data(
+                TensorData::new(target_mask, [batch, longest]),
+                &device,
+            ),
+        })
+    }
+
+    /// The completion columns' logits and the completion mask.
+    fn logits(self, policy: &dyn Policy) -> (Tensor<3>, Tensor<2>) {
+        // The logits at column width - 1 + j predict completion token j.
+        let columns = self.width - 1..self.total - 1;
+        let logits_bcv = policy.column_logits(self.tokens_bs, &self.mask, None, columns);
+        (logits_bcv, self.target_mask_bc)
+    }
 }
 
 /// log softmax(logits)[target] `[b, c, 1]` for `[b, c, vocab]` logits, without the full

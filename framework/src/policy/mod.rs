@@ -24,5 +24,8 @@ pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{POLICY_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint};
 pub use config::{DecoderConfig, Preset, RopeLayout, find_preset, presets};
 pub use decoder::{Attention, Block, Decoder, Mlp};
-pub use generate::{Completion, Generation, Policy, completion_logprobs, generate};
+pub use generate::{
+    Completion, Generation, Policy, completion_logits, completion_logprobs, generate,
+    generate_chunked,
+};
 pub use sampler::{Sampler, SamplingConfig, argmax};

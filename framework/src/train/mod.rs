@@ -4,6 +4,7 @@
 mod config;
 pub mod grpo;
 mod self_filter;
+pub mod step_loop;
 mod warm_start;
 
 pub use config::{BootstrapFrom, PolicyConfig, WarmStartConfig};

@@ -25,6 +25,9 @@ pub use likelihood_cov::{mean_token_logprobs, within_group_covariance};
 pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss, token_policy_loss};
 pub use optim::{clip_grad_norm, freeze_all_but_last_blocks, grad_norm, learning_rate};
 pub use query_credit::{leave_one_out, line_queries, token_advantages, token_queries};
-pub use rollout::{Rollout, RolloutSpec, rollout};
-pub use state::{CursorState, TRAINER_FILE, TrainerState, UserCursor, latest_checkpoint};
+pub use rollout::{GENERATE_CHUNK, Rollout, RolloutSpec, rollout};
+pub use state::{
+    CursorState, TRAINER_FILE, TrainerState, UserCursor, latest_checkpoint,
+    load_training_checkpoint, save_training_checkpoint,
+};
 pub use trainer::{GrpoOutcome, GrpoRun, train_grpo};

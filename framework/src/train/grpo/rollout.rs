@@ -3,14 +3,14 @@
 
 use crate::data::UserRecord;
 use crate::error::{Error, Result};
-use crate::policy::{Completion, Decoder, Generation, Sampler, generate};
+use crate::policy::{Completion, Decoder, Generation, Sampler, generate_chunked};
 use crate::reward::{CompositeReward, Scored};
 use crate::text::PromptBuilder;
 use crate::text::query_list::QueryList;
 use std::time::Instant;
 
 /// Sequences generated in one call: bounds the KV cache's memory for large batches.
-const GENERATE_CHUNK: usize = 256;
+pub const GENERATE_CHUNK: usize = 256;
 
 /// The sampled, scored groups of one step. Sequence `g * group_size + j` is list `j` of group
 /// `g`, whose user is `users[g]`.
@@ -66,13 +66,8 @@ pub fn rollout(
         stop_tokens: &end,
         pad_id: spec.builder.tokenizer.pad_id(),
     };
-    let mut completions = Vec::with_capacity(prompts.len());
-    for (c, chunk) in prompts.chunks(GENERATE_CHUNK).enumerate() {
-        let seeds: Vec<u64> = (0..chunk.len())
-            .map(|i| seed_of(c * GENERATE_CHUNK + i))
-            .collect();
-        completions.extend(generate(policy, chunk, &seeds, &how)?);
-    }
+    let seeds: Vec<u64> = (0..prompts.len()).map(seed_of).collect();
+    let completions = generate_chunked(policy, &prompts, &seeds, &how, GENERATE_CHUNK)?;
     let sampling_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -6,25 +6,24 @@
 
 use super::advantage::{advantages, group_spread, keep_groups};
 use super::config::GrpoConfig;
-use super::evaluate::{PolicyEval, PolicyEvaluator};
+use super::evaluate::PolicyEvaluator;
 use super::likelihood_cov::{mean_token_logprobs, within_group_covariance};
 use super::objective::{ObjectiveConfig, policy_loss, token_policy_loss};
-use super::optim::{clip_grad_norm, freeze_all_but_last_blocks, learning_rate};
+use super::optim::{clip_grad_norm, learning_rate};
 use super::query_credit::{leave_one_out, token_advantages, token_queries};
 use super::rollout::{Rollout, RolloutSpec, rollout};
-use super::state::{
-    CursorState, TrainerState, UserCursor, latest_checkpoint, load_training_checkpoint,
-    save_training_checkpoint,
-};
 use crate::data::UserRecord;
 use crate::error::{Error, Result};
-use crate::log::{CompletionRow, RunLog};
+use crate::log::CompletionRow;
 use crate::policy::{Decoder, DecoderConfig, Policy, SamplingConfig, completion_logprobs};
 use crate::reward::CompositeReward;
 use crate::text::PromptBuilder;
 use crate::text::query_list::QueryList;
+use crate::train::step_loop::{
+    LoopSpec, StepOutput, TrainOutcome, mean, non_finite, run_steps, sequence_seed,
+};
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,27 +48,36 @@ pub struct GrpoRun<'a> {
     pub stop_after: Option<u32>,
 }
 
-/// The result of a run (or of the part of it this process ran).
-pub struct GrpoOutcome {
-    /// The trained policy, on the inference device.
-    pub decoder: Decoder,
-    /// Steps completed in total.
-    pub steps: u32,
-    /// The checkpoint step this process resumed from.
-    pub resumed_from: Option<u32>,
-    /// Whether every configured step has run.
-    pub finished: bool,
-    /// The scalars of the last step this process ran.
-    pub last_step: BTreeMap<String, f64>,
-    /// Held-out evaluations run by this process, by step.
-    pub evals: Vec<(u32, PolicyEval)>,
-    /// Seconds spent sampling, scoring and updating in this process.
-    pub seconds: [f64; 3],
-}
+/// The result of a GRPO run; `seconds` are sampling, reward scoring and updating.
+pub type GrpoOutcome = TrainOutcome;
 
 impl GrpoRun<'_> {
     pub fn checkpoint_root(&self) -> PathBuf {
         self.dir.join("checkpoints")
+    }
+
+    /// The bookkeeping of the shared training loop for this run.
+    fn loop_spec<'s>(&'s self, decoder_cfg: &'s DecoderConfig) -> LoopSpec<'s> {
+        let cfg = self.cfg;
+        LoopSpec {
+            name: "grpo",
+            steps: cfg.steps,
+            users_per_step: cfg.prompts_per_step as usize,
+            users: self.train_users.len(),
+            seed: self.seed,
+            dir: self.dir,
+            config_hash: &self.config_hash,
+            stop_after: self.stop_after,
+            save_every: cfg.save_every,
+            keep_checkpoints: cfg.keep_checkpoints,
+            eval_every: cfg.eval_every,
+            evaluator: self.evaluator,
+            weight_decay: cfg.weight_decay,
+            trainable_blocks: cfg.trainable_blocks,
+            log_completions_every: cfg.log_completions_every,
+            progress_scalar: "reward",
+            decoder_cfg,
+        }
     }
 }
 
@@ -82,153 +90,27 @@ pub fn train_grpo(
     device: &Device,
     resume: bool,
 ) -> Result<GrpoOutcome> {
-    let cfg = run.cfg;
-    let reference = (cfg.beta > 0.0).then(|| initial.valid());
-    let mut optim: ModuleOptimizer = AdamWConfig::new()
-        .with_weight_decay(cfg.weight_decay as f32)
-        .init();
-    let mut decoder = initial;
-    let mut start = CursorState {
-        epoch: 0,
-        position: 0,
-    };
-    let mut done = 0u32;
-    let root = run.checkpoint_root();
-    let mut resumed_from = None;
-    match latest_checkpoint(&root)? {
-        Some((dir, state)) if resume => {
-            if state.config_hash != run.config_hash {
-                let msg = format!(
-                    "the checkpoint {} was made under another config (hash {} here, {} there); \
-                     run without --resume to start over",
-                    dir.display(),
-                    run.config_hash,
-                    state.config_hash
-                );
-                return Err(Error::field("--resume", msg));
-            }
-            (decoder, optim) = load_training_checkpoint(&dir, &state, optim, device)?;
-            start = state.cursor;
-            done = state.step;
-            resumed_from = Some(state.step);
-        }
-        // A fresh run: stale checkpoints of an earlier run must not be resumed later.
-        _ if root.exists() => {
-            std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, e))?;
-        }
-        _ => {}
-    }
-    // After any checkpoint load: a loaded decoder has every parameter trainable again.
-    let mut decoder = freeze_all_but_last_blocks(decoder, cfg.trainable_blocks)?;
-    let mut log = RunLog::open(run.dir, resumed_from.map(u64::from))?;
-    let mut cursor = UserCursor::new(run.train_users.len(), run.seed, start);
-    let mut outcome = GrpoOutcome {
-        decoder: decoder.valid(),
-        steps: done,
-        resumed_from,
-        finished: done >= cfg.steps,
-        last_step: BTreeMap::new(),
-        evals: Vec::new(),
-        seconds: [0.0; 3],
-    };
-    if run.train_users.is_empty() && cfg.steps > done {
-        return Err(Error::field(
-            "grpo",
-            "the train split has no users to sample",
-        ));
-    }
-    if done == 0 && cfg.eval_every > 0 {
-        evaluate(run, &decoder, 0, &mut log, &mut outcome)?;
-    }
-    let bar = crate::progress::bar(u64::from(cfg.steps), "grpo");
-    bar.set_position(u64::from(done));
-    for step in done + 1..=cfg.steps {
-        let t = Instant::now();
-        let picked = cursor.next(cfg.prompts_per_step as usize);
-        let (scalars, rows) = train_step(
-            run,
-            &mut decoder,
-            &mut optim,
-            reference.as_ref(),
-            step,
-            &picked,
-            &mut outcome,
-        )?;
-        let mut scalars = scalars;
-        let seconds = t.elapsed().as_secs_f64();
-        scalars.insert("step_time".into(), seconds);
-        let tokens =
-            scalars["completions/mean_length"] * (picked.len() * cfg.group_size as usize) as f64;
-        scalars.insert("tokens_per_second".into(), tokens / seconds.max(1e-9));
-        log.scalars(u64::from(step), &scalars)?;
-        if cfg.log_completions_every > 0 && step % cfg.log_completions_every == 0 {
-            log.completions(u64::from(step), &rows)?;
-        }
-        bar.set_message(format!("reward {:.3}", scalars["reward"]));
-        bar.inc(1);
-        let last = step == cfg.steps;
-        if cfg.eval_every > 0 && (step % cfg.eval_every == 0 || last) {
-            evaluate(run, &decoder, step, &mut log, &mut outcome)?;
-        }
-        if last
-            || (cfg.save_every > 0 && step % cfg.save_every == 0)
-            || run.stop_after == Some(step)
-        {
-            let state = TrainerState {
-                step,
-                cursor: cursor.state(),
-                config_hash: run.config_hash.clone(),
-                decoder: decoder_cfg.clone(),
-            };
-            log.flush()?;
-            save_training_checkpoint(
-                &root,
-                &state,
-                &decoder,
-                &optim,
-                cfg.keep_checkpoints as usize,
-            )?;
-        }
-        outcome.steps = step;
-        outcome.last_step = scalars;
-        if run.stop_after == Some(step) {
-            break;
-        }
-    }
-    bar.finish_and_clear();
-    log.flush()?;
-    outcome.finished = outcome.steps >= cfg.steps;
-    outcome.decoder = decoder.valid();
-    Ok(outcome)
+    // The frozen warm start, taken before any checkpoint is loaded over `initial`.
+    let reference = (run.cfg.beta > 0.0).then(|| initial.valid());
+    let spec = run.loop_spec(decoder_cfg);
+    let mut step_fn =
+        |decoder: &mut Decoder, optim: &mut ModuleOptimizer, step, picked: &[usize]| {
+            train_step(run, &spec, decoder, optim, reference.as_ref(), step, picked)
+        };
+    run_steps(&spec, initial, device, resume, &mut step_fn)
 }
 
-/// Runs the held-out evaluation and logs it under `eval/`.
-fn evaluate(
-    run: &GrpoRun,
-    decoder: &Decoder,
-    step: u32,
-    log: &mut RunLog,
-    outcome: &mut GrpoOutcome,
-) -> Result<()> {
-    if let Some(evaluator) = run.evaluator {
-        let result = evaluator.evaluate(&decoder.valid())?;
-        log.scalars(u64::from(step), &result.scalars("eval"))?;
-        outcome.evals.push((step, result));
-    }
-    Ok(())
-}
-
-/// One step: rollout, advantages, `num_iterations` updates. Returns the step's scalars and
-/// sample rows for the completions table.
+/// One step: rollout, advantages, `num_iterations` updates. Returns the step's scalars, sample
+/// rows for the completions table and its timings.
 fn train_step(
     run: &GrpoRun,
+    loop_spec: &LoopSpec,
     decoder: &mut Decoder,
     optim: &mut ModuleOptimizer,
     reference: Option<&Decoder>,
     step: u32,
     picked: &[usize],
-    outcome: &mut GrpoOutcome,
-) -> Result<(BTreeMap<String, f64>, Vec<CompletionRow>)> {
+) -> Result<StepOutput> {
     let cfg = run.cfg;
     let g = cfg.group_size as usize;
     let spec = RolloutSpec {
@@ -238,12 +120,7 @@ fn train_step(
         max_new_tokens: run.sampling.max_new_tokens as usize,
         group_size: g,
     };
-    let seed = run.seed;
-    let seed_of = |i: usize| {
-        let key = [seed, u64::from(step), i as u64];
-        let bytes: Vec<u8> = key.iter().flat_map(|k| k.to_le_bytes()).collect();
-        xxhash_rust::xxh3::xxh3_64(&bytes)
-    };
+    let seed_of = |i: usize| sequence_seed(run.seed, step, i);
     let policy = decoder.valid();
     let roll = rollout(&policy, run.train_users, picked, &spec, seed_of)
         .map_err(|e| Error::model(format!("grpo step {step}"), e.to_string()))?;
@@ -333,12 +210,12 @@ fn train_step(
             };
             let loss: f32 = parts.loss.clone().into_scalar();
             if !loss.is_finite() {
-                return Err(non_finite(run, step, "loss", loss as f64));
+                return Err(non_finite(loop_spec, step, "loss", loss as f64, HINT));
             }
             let mut grads = GradientsParams::from_grads(parts.loss.backward(), &*decoder);
             let norm = clip_grad_norm(&*decoder, &mut grads, cfg.max_grad_norm);
             if !norm.is_finite() {
-                return Err(non_finite(run, step, "gradient norm", norm));
+                return Err(non_finite(loop_spec, step, "gradient norm", norm, HINT));
             }
             *decoder = optim.step(lr, decoder.clone(), grads);
             loss_sum += loss as f64;
@@ -355,18 +232,19 @@ fn train_step(
     }
     scalars.insert("grad_norm".into(), norm_sum / iters);
     let update = t.elapsed().as_secs_f64();
-    for (i, s) in [roll.sampling_seconds, roll.scoring_seconds, update]
-        .into_iter()
-        .enumerate()
-    {
-        outcome.seconds[i] += s;
-    }
     scalars.insert("time/sampling".into(), roll.sampling_seconds);
     scalars.insert("time/scoring".into(), roll.scoring_seconds);
     scalars.insert("time/update".into(), update);
-    let table = completion_rows(run, &roll, &advantages);
-    Ok((scalars, table))
+    let tokens = scalars["completions/mean_length"] * roll.completions.len() as f64;
+    Ok(StepOutput {
+        rows: completion_rows(run, &roll, &advantages),
+        scalars,
+        tokens,
+        seconds: [roll.sampling_seconds, roll.scoring_seconds, update],
+    })
 }
+
+const HINT: &str = "try a lower grpo.learning_rate or grpo.max_grad_norm";
 
 /// Reward, length and validity statistics of a rollout, under TRL's names.
 fn rollout_scalars(run: &GrpoRun, roll: &Rollout, spread: &[f32]) -> BTreeMap<String, f64> {
@@ -449,23 +327,6 @@ fn completion_rows(run: &GrpoRun, roll: &Rollout, advantages: &[f32]) -> Vec<Com
             }
         })
         .collect()
-}
-
-fn non_finite(run: &GrpoRun, step: u32, what: &str, value: f64) -> Error {
-    let last = latest_checkpoint(&run.checkpoint_root())
-        .ok()
-        .flatten()
-        .map_or("none yet".to_string(), |(d, _)| d.display().to_string());
-    let msg = format!(
-        "the {what} is {value}: training stopped; the last good checkpoint is {last} \
-         (try a lower grpo.learning_rate or grpo.max_grad_norm)"
-    );
-    Error::model(format!("grpo step {step}"), msg)
-}
-
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    sum / n.max(1) as f64
 }
 
 /// Population standard deviation.
