@@ -7,6 +7,7 @@ pub mod clean;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod distill;
 pub mod error;
 pub mod eval;
 pub mod io;

@@ -1,0 +1,253 @@
+//! One step of a teacher-guided distillation: sample lists for the step's users (from the
+//! student for on-policy distillation, from the teacher for supervised), score them with the
+//! teacher (one forward pass, no graph), and take one AdamW step on the student's loss.
+
+use super::DistillJob;
+use super::config::KlEstimator;
+use super::kl::{exact_reverse_kl, masked_token_mean, sampled_kl_surrogate, sampled_reverse_kl};
+use crate::error::{Error, Result};
+use crate::log::CompletionRow;
+use crate::policy::{
+    Completion, Decoder, Generation, completion_logits, completion_logprobs, generate_chunked,
+};
+use crate::train::grpo::{GENERATE_CHUNK, clip_grad_norm, learning_rate};
+use crate::train::step_loop::{LoopSpec, StepOutput, mean, non_finite, sequence_seed};
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Tensor;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What the student minimises on the step's lists.
+#[derive(Debug, Clone, Copy)]
+pub enum Objective {
+    /// Reverse KL to the teacher on lists the student sampled.
+    ReverseKl(KlEstimator),
+    /// Cross-entropy on lists the teacher sampled.
+    TeacherCrossEntropy,
+}
+
+const HINT: &str = "try a lower distill.learning_rate or distill.max_grad_norm";
+
+/// One step for `picked` training users; see the module doc.
+pub fn teacher_step(
+    job: &DistillJob,
+    spec: &LoopSpec,
+    objective: Objective,
+    student: &mut Decoder,
+    optim: &mut ModuleOptimizer,
+    step: u32,
+    picked: &[usize],
+) -> Result<StepOutput> {
+    let cfg = job.cfg;
+    let teacher = job.teacher.ok_or_else(|| {
+        Error::field(
+            "distill.method",
+            "this method needs a teacher; none was given",
+        )
+    })?;
+    let tokenizer = &job.builder.tokenizer;
+    let pad = tokenizer.pad_id();
+    let n = cfg.samples_per_prompt as usize;
+    let prompts: Vec<Vec<u32>> = picked
+        .iter()
+        .flat_map(|&u| std::iter::repeat_n(job.builder.prompt(&job.train_users[u]), n))
+        .collect();
+    let seeds: Vec<u64> = (0..prompts.len())
+        .map(|i| sequence_seed(job.seed, step, i))
+        .collect();
+    let end = [tokenizer.end_id()];
+    let how = Generation {
+        sampler: job.sampling,
+        max_new_tokens: job.sampling.max_new_tokens as usize,
+        stop_tokens: &end,
+        pad_id: pad,
+    };
+
+    let t = Instant::now();
+    let on_policy = matches!(objective, Objective::ReverseKl(_));
+    let completions = match on_policy {
+        true => generate_chunked(&student.valid(), &prompts, &seeds, &how, GENERATE_CHUNK)?,
+        false => generate_chunked(teacher, &prompts, &seeds, &how, GENERATE_CHUNK)?,
+    };
+    let sampling_s = t.elapsed().as_secs_f64();
+    let tokens: Vec<Vec<u32>> = completions.iter().map(|c| c.tokens.clone()).collect();
+
+    // The teacher's side is a constant of the loss: computed without a graph.
+    let t = Instant::now();
+    let teacher_side = match objective {
+        Objective::ReverseKl(KlEstimator::Exact) => {
+            TeacherSide::Logits(completion_logits(teacher, &prompts, &tokens, pad)?.0)
+        }
+        Objective::ReverseKl(KlEstimator::Sampled) => {
+            TeacherSide::LogProbs(completion_logprobs(teacher, &prompts, &tokens, pad)?.0)
+        }
+        Objective::TeacherCrossEntropy => TeacherSide::OwnSamples,
+    };
+    let teacher_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let (loss, per_token_kl_bt, mask_bt) = match teacher_side {
+        TeacherSide::Logits(teacher_logits) => {
+            let (logits, mask) = completion_logits(&*student, &prompts, &tokens, pad)?;
+            let kl = exact_reverse_kl(logits, teacher_logits)?;
+            (masked_token_mean(kl.clone(), mask.clone())?, kl, mask)
+        }
+        TeacherSide::LogProbs(teacher_logp) => {
+            let (logp, mask) = completion_logprobs(&*student, &prompts, &tokens, pad)?;
+            let kl = sampled_reverse_kl(logp.clone().detach(), teacher_logp.clone())?;
+            let surrogate = sampled_kl_surrogate(logp, teacher_logp)?;
+            (masked_token_mean(surrogate, mask.clone())?, kl, mask)
+        }
+        TeacherSide::OwnSamples => {
+            let (logp, mask) = completion_logprobs(&*student, &prompts, &tokens, pad)?;
+            // Forward KL's sampled estimate on the teacher's own lists: log p_t − log p_s.
+            let teacher_logp = padded(&completions, &mask);
+            let kl = Tensor::from_data(teacher_logp, &logp.device()) - logp.clone().detach();
+            (masked_token_mean(logp.neg(), mask.clone())?, kl, mask)
+        }
+    };
+    let loss_value: f32 = loss.clone().into_scalar();
+    if !loss_value.is_finite() {
+        return Err(non_finite(spec, step, "loss", loss_value as f64, HINT));
+    }
+    let mut grads = GradientsParams::from_grads(loss.backward(), &*student);
+    let norm = clip_grad_norm(&*student, &mut grads, cfg.max_grad_norm);
+    if !norm.is_finite() {
+        return Err(non_finite(spec, step, "gradient norm", norm, HINT));
+    }
+    let lr = learning_rate(step, cfg.steps, cfg.warmup_steps, cfg.learning_rate);
+    *student = optim.step(lr, student.clone(), grads);
+    let update_s = t.elapsed().as_secs_f64();
+
+    let list_kl = list_means(&per_token_kl_bt, &mask_bt)?;
+    let mut scalars = sample_scalars(job, &completions);
+    scalars.insert("loss".into(), loss_value as f64);
+    // The KL the loss pulls on: reverse KL(student ‖ teacher) on the student's lists, or the
+    // forward KL(teacher ‖ student) estimate on the teacher's (supervised).
+    let kl_name = if on_policy {
+        "teacher_kl"
+    } else {
+        "teacher_forward_kl"
+    };
+    scalars.insert(kl_name.into(), token_mean(&per_token_kl_bt, &mask_bt)?);
+    scalars.insert("grad_norm".into(), norm);
+    scalars.insert("lr".into(), lr);
+    scalars.insert("time/sampling".into(), sampling_s);
+    scalars.insert("time/teacher".into(), teacher_s);
+    scalars.insert("time/update".into(), update_s);
+    let rows = completion_rows(job, picked, &prompts, &completions, &list_kl, kl_name);
+    Ok(StepOutput {
+        scalars,
+        rows,
+        tokens: tokens.iter().map(Vec::len).sum::<usize>() as f64,
+        seconds: [sampling_s, teacher_s, update_s],
+    })
+}
+
+/// The teacher's constant inputs to the loss.
+enum TeacherSide {
+    Logits(Tensor<3>),
+    LogProbs(Tensor<2>),
+    /// Supervised: the teacher's log-probs of its own samples came with them.
+    OwnSamples,
+}
+
+/// The sampler's per-token log-probs as a `[batch, longest]` tensor's data, 0 at padding.
+fn padded(completions: &[Completion], mask_bt: &Tensor<2>) -> burn::tensor::TensorData {
+    let [b, t] = mask_bt.dims();
+    let mut values = vec![0f32; b * t];
+    for (row, c) in completions.iter().enumerate() {
+        values[row * t..row * t + c.logprobs.len()].copy_from_slice(&c.logprobs);
+    }
+    burn::tensor::TensorData::new(values, [b, t])
+}
+
+/// Length, stop, validity and entropy statistics of the sampled lists, under TRL's names.
+fn sample_scalars(job: &DistillJob, completions: &[Completion]) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let n = completions.len().max(1) as f64;
+    let lengths = completions.iter().map(|c| c.tokens.len() as f64);
+    out.insert("completions/mean_length".into(), mean(lengths));
+    let clipped = completions.iter().filter(|c| !c.stopped).count();
+    out.insert("completions/clipped_ratio".into(), clipped as f64 / n);
+    let (sum, count) = completions
+        .iter()
+        .flat_map(|c| &c.logprobs)
+        .fold((0.0, 0usize), |(s, k), &lp| (s - lp as f64, k + 1));
+    // Per-token entropy of the sampler (student or teacher), as GRPO logs it.
+    out.insert("entropy".into(), sum / count.max(1) as f64);
+    let valid = completions
+        .iter()
+        .filter(|c| job.builder.parse_response(&c.tokens).is_valid())
+        .count();
+    out.insert("valid_rate".into(), valid as f64 / n);
+    out
+}
+
+/// The mean of `values_bt` over real tokens, as a number.
+fn token_mean(values_bt: &Tensor<2>, mask_bt: &Tensor<2>) -> Result<f64> {
+    let (v, m) = (host(values_bt)?, host(mask_bt)?);
+    let (sum, n) = v
+        .iter()
+        .zip(&m)
+        .filter(|(_, m)| **m == 1.0)
+        .fold((0.0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
+    Ok(sum / n.max(1) as f64)
+}
+
+/// Each list's mean over its real tokens.
+fn list_means(values_bt: &Tensor<2>, mask_bt: &Tensor<2>) -> Result<Vec<f64>> {
+    let t = values_bt.dims()[1];
+    let (v, m) = (host(values_bt)?, host(mask_bt)?);
+    Ok(v.chunks(t)
+        .zip(m.chunks(t))
+        .map(|(v, m)| {
+            let (s, n) = v
+                .iter()
+                .zip(m)
+                .filter(|(_, m)| **m == 1.0)
+                .fold((0.0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
+            s / n.max(1) as f64
+        })
+        .collect())
+}
+
+fn host(x: &Tensor<2>) -> Result<Vec<f32>> {
+    x.clone()
+        .try_to_vec_as::<f32>()
+        .map_err(|e| Error::model("distillation", format!("reading a tensor: {e:?}")))
+}
+
+/// The first list of up to `log_completions` users, with its KL to the teacher as its one
+/// "reward" (there are no rewards in teacher-guided distillation).
+fn completion_rows(
+    job: &DistillJob,
+    picked: &[usize],
+    prompts: &[Vec<u32>],
+    completions: &[Completion],
+    list_kl: &[f64],
+    kl_name: &str,
+) -> Vec<CompletionRow> {
+    let n = job.cfg.samples_per_prompt as usize;
+    let tok = &job.builder.tokenizer;
+    picked
+        .iter()
+        .enumerate()
+        .take(job.cfg.log_completions as usize)
+        .map(|(group, &u)| {
+            let i = group * n;
+            let list = job.builder.parse_response(&completions[i].tokens);
+            CompletionRow {
+                user_id: job.train_users[u].id.clone(),
+                prompt: tok.decode(&prompts[i]),
+                completion: tok.decode(&completions[i].tokens),
+                queries: list.queries.clone(),
+                valid: list.is_valid(),
+                rewards: BTreeMap::from([(kl_name.to_string(), list_kl[i])]),
+                composite: f64::NAN,
+                advantage: f64::NAN,
+            }
+        })
+        .collect()
+}
