@@ -7,6 +7,7 @@ use quill::clean::CleanerConfig;
 use quill::config::{Check, Section};
 use quill::data::DataConfig;
 use quill::device::DeviceKind;
+use quill::distill::{DistillConfig, DistillMethod};
 use quill::policy::SamplingConfig;
 use quill::retrieval::RetrievalConfig;
 use quill::reward::{CompositeConfig, JudgeConfig};
@@ -72,6 +73,8 @@ quill::config_section! {
         pub sampling: SamplingConfig = SamplingConfig::default(), Check::Any;
         /// GRPO / Dr.GRPO on the composite reward, from the warm-started policy.
         pub grpo: GrpoConfig = GrpoConfig::default(), Check::Any;
+        /// Distillation of the GRPO-trained policy (the teacher) into a small student.
+        pub distill: DistillConfig = DistillConfig::default(), Check::Any;
         /// The test-split evaluation.
         pub evaluation: EvaluationConfig = EvaluationConfig::default(), Check::Any;
         /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
@@ -200,6 +203,28 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
              grpo.enabled = false",
         ));
     }
+    if c.distill.enabled {
+        if !c.warm_start.enabled {
+            return Err(quill::Error::field(
+                "distill.enabled",
+                "the student is warm-started like the teacher: set warm_start.enabled = true, \
+                 or distill.enabled = false",
+            ));
+        }
+        let teacher = c.grpo.enabled && c.grpo.steps > 0;
+        if c.distill.method != DistillMethod::None && !teacher {
+            return Err(quill::Error::field(
+                "distill.method",
+                format!(
+                    "{} distillation learns from the GRPO-trained teacher: set grpo.enabled = \
+                     true with grpo.steps > 0, or distill.method = \"none\"",
+                    c.distill.method
+                ),
+            ));
+        }
+        quill::policy::find_preset(&c.distill.student_preset)
+            .map_err(|e| quill::Error::field("distill.student_preset", e.to_string()))?;
+    }
     c.judge.check_available()?;
     reward_spec(c)?;
     quill::policy::find_preset(&c.policy.preset)?;
@@ -220,12 +245,44 @@ pub fn config_hash(c: &ExperimentConfig) -> Result<String> {
 /// only names the run or shapes the test-split evaluation after training (`[experiment]`
 /// name and output directory, `[evaluation]`). Re-evaluating a finished run with more samples,
 /// or under a copied run directory's new name, reuses its policy instead of retraining.
+/// `[distill]` is left out too: the teacher does not depend on how it is distilled.
 pub fn grpo_hash(c: &ExperimentConfig) -> Result<String> {
+    let mut training = c.clone();
+    training.distill = DistillConfig::default();
+    distill_hash(&training)
+}
+
+/// A hash of everything the distillation stage depends on: [`grpo_hash`]'s sections and
+/// `[distill]`.
+pub fn distill_hash(c: &ExperimentConfig) -> Result<String> {
     let mut training = c.clone();
     training.experiment.name = String::new();
     training.experiment.output_dir = std::path::PathBuf::new();
     training.evaluation = EvaluationConfig::default();
     config_hash(&training)
+}
+
+/// The config of the student's warm start: the experiment's, with the student's preset,
+/// warm-start learning rate and fine-tuning steps.
+pub fn student_config(c: &ExperimentConfig) -> ExperimentConfig {
+    let mut student = c.clone();
+    student.policy.preset = c.distill.student_preset.clone();
+    if c.distill.student_warm_start_lr > 0.0 {
+        student.warm_start.learning_rate = c.distill.student_warm_start_lr;
+    }
+    if c.distill.student_sft_steps > 0 {
+        student.warm_start.sft_steps = c.distill.student_sft_steps;
+    }
+    student
+}
+
+/// A hash of the student's warm start: its own sections and the teacher warm start's, whose
+/// tokenizer it uses.
+pub fn student_warm_start_hash(c: &ExperimentConfig) -> Result<String> {
+    hash_of(
+        &(warm_start_hash(&student_config(c))?, warm_start_hash(c)?),
+        "the student warm start's config",
+    )
 }
 
 /// A hash of the sections the warm start depends on (seed, device, data, cleaner, format,
@@ -323,5 +380,31 @@ mod tests {
         ] {
             assert_ne!(hash_of(changed), base, "{changed}");
         }
+    }
+
+    #[test]
+    fn distillation_settings_change_only_the_distillation_and_student_hashes() {
+        let parsed = |src: &str| parse(src, Path::new("t.toml")).unwrap();
+        let base = parsed("[distill]\nenabled = true\n");
+        let other = parsed("[distill]\nenabled = true\nmethod = \"supervised\"\n");
+        assert_eq!(grpo_hash(&base).unwrap(), grpo_hash(&other).unwrap());
+        assert_eq!(
+            warm_start_hash(&base).unwrap(),
+            warm_start_hash(&other).unwrap()
+        );
+        assert_ne!(distill_hash(&base).unwrap(), distill_hash(&other).unwrap());
+        // The student's warm start depends on its preset, not on how it is distilled.
+        let same = student_warm_start_hash(&base).unwrap();
+        assert_eq!(same, student_warm_start_hash(&other).unwrap());
+        let tiny = parsed("[distill]\nenabled = true\nstudent_preset = \"tiny\"\n");
+        assert_ne!(same, student_warm_start_hash(&tiny).unwrap());
+        assert_eq!(student_config(&tiny).policy.preset, "tiny");
+        let short = parsed("[distill]\nenabled = true\nstudent_sft_steps = 300\n");
+        assert_ne!(same, student_warm_start_hash(&short).unwrap());
+        assert_eq!(student_config(&short).warm_start.sft_steps, 300);
+        assert_eq!(student_config(&base).warm_start.sft_steps, base.warm_start.sft_steps);
+        // ... and on the teacher's warm start, whose tokenizer it shares.
+        let teacher = parsed("[distill]\nenabled = true\n[policy]\npreset = \"mini\"\n");
+        assert_ne!(same, student_warm_start_hash(&teacher).unwrap());
     }
 }

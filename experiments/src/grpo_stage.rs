@@ -53,6 +53,25 @@ pub fn cleaned(
         .collect()
 }
 
+/// The cleaned validation users of the held-out checks during training (`grpo.eval_users` of
+/// them) and the retrieval evaluation over their clicks.
+pub fn valid_split(
+    exp: &Experiment,
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+    scoring: &Scoring,
+) -> (Vec<UserRecord>, OfflineEvaluator) {
+    let cfg = &exp.config;
+    let valid = cleaned(data, cleaner, Split::Valid, cfg.grpo.eval_users as usize);
+    let offline = OfflineEvaluator {
+        corpus: data.corpus.clone(),
+        retriever: scoring.stack.retriever.clone(),
+        fusion: cfg.retrieval.fusion.fusion(),
+        fresh_from: OfflineEvaluator::window_start(&data.corpus, &valid),
+    };
+    (valid, offline)
+}
+
 /// Runs GRPO unless a finished run of the same config is saved; returns the report for
 /// `metrics.json` and whether the final policy exists (false after `stop_after`).
 pub fn grpo_stage(
@@ -94,13 +113,7 @@ pub fn grpo_stage(
         .with_context(|| format!("loading the warm start {}", warm_dir.display()))?;
 
     let train = cleaned(data, cleaner, Split::Train, usize::MAX);
-    let valid = cleaned(data, cleaner, Split::Valid, cfg.grpo.eval_users as usize);
-    let offline = OfflineEvaluator {
-        corpus: data.corpus.clone(),
-        retriever: scoring.stack.retriever.clone(),
-        fusion: cfg.retrieval.fusion.fusion(),
-        fresh_from: OfflineEvaluator::window_start(&data.corpus, &valid),
-    };
+    let (valid, offline) = valid_split(exp, data, cleaner, scoring);
     // Greedy, as the held-out check during training is usually run (TRL, the paper).
     let evaluator = PolicyEvaluator {
         decoding: Decoding::Greedy,
@@ -153,8 +166,10 @@ pub fn grpo_stage(
         report["stopped_at"] = json!(outcome.steps);
         return Ok((report, false));
     }
-    let provenance =
-        json!({ "stage": "grpo", "steps": outcome.steps, "seed": cfg.experiment.seed });
+    let provenance = json!({
+        "preset": cfg.policy.preset, "stage": "grpo", "steps": outcome.steps,
+        "seed": cfg.experiment.seed,
+    });
     save_checkpoint(
         &grpo_policy_dir(exp),
         &outcome.decoder,

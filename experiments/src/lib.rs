@@ -8,6 +8,7 @@ pub mod baselines_cmd;
 pub mod cli;
 pub mod config;
 pub mod data_cmd;
+pub mod distill_stage;
 pub mod evaluate_stage;
 pub mod explain;
 pub mod grpo_stage;

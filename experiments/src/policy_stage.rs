@@ -31,6 +31,15 @@ pub fn checkpoint_dir(exp: &Experiment) -> PathBuf {
     )
 }
 
+/// Where a warm start is saved, under which hash, and with which tokenizer.
+pub struct WarmStartTarget {
+    pub dir: PathBuf,
+    /// A saved warm start is reused only under the same hash.
+    pub config_hash: String,
+    /// A given tokenizer (a student shares its teacher's); `None` trains one on the data.
+    pub tokenizer: Option<PolicyTokenizer>,
+}
+
 /// Runs the warm start unless a checkpoint of the same resolved config exists; returns the
 /// report for `metrics.json`.
 pub fn warm_start_stage(
@@ -38,9 +47,24 @@ pub fn warm_start_stage(
     data: &Dataset,
     cleaner: Option<&Cleaner>,
 ) -> Result<Value> {
+    let target = WarmStartTarget {
+        dir: checkpoint_dir(exp),
+        config_hash: crate::config::warm_start_hash(&exp.config)?,
+        tokenizer: None,
+    };
+    warm_start_into(exp, data, cleaner, target)
+}
+
+/// The warm start of `exp`'s policy section into `target`, reused when saved under its hash.
+pub fn warm_start_into(
+    exp: &Experiment,
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+    target: WarmStartTarget,
+) -> Result<Value> {
     let cfg = &exp.config;
-    let dir = checkpoint_dir(exp);
-    let config_hash = crate::config::warm_start_hash(cfg)?;
+    let dir = target.dir;
+    let config_hash = target.config_hash;
     let report_path = dir.join("warm_start.json");
     if let Ok(text) = std::fs::read_to_string(&report_path) {
         let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -83,7 +107,10 @@ pub fn warm_start_stage(
         0 => preset.config.vocab_size,
         v => v as usize,
     };
-    let tokenizer = PolicyTokenizer::train(training_texts(&data.corpus, &train, &lists), vocab)?;
+    let tokenizer = match target.tokenizer {
+        Some(shared) => shared,
+        None => PolicyTokenizer::train(training_texts(&data.corpus, &train, &lists), vocab)?,
+    };
     let builder = PromptBuilder::new(
         tokenizer.clone(),
         cfg.policy.prompt_budget as usize,

@@ -1,6 +1,7 @@
 //! `quill run`: the pipeline — data → cleaner → statistics → tokenizer and warm start → GRPO
-//! → test-split evaluation — with results written atomically under the experiment's output
-//! directory. A sweep runs this once per cell (`crate::sweep`).
+//! → distillation into a student (when `[distill]` is on) → test-split evaluation — with
+//! results written atomically under the experiment's output directory. A sweep runs this once
+//! per cell (`crate::sweep`).
 
 use crate::config::Experiment;
 use crate::grpo_stage::RunOptions;
@@ -80,6 +81,27 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
             }
             policies.push(("grpo", crate::grpo_stage::grpo_policy_dir(exp)));
         }
+        if cfg.distill.enabled {
+            use crate::distill_stage::{
+                distill_stage, distilled_policy_dir, student_warm_start_dir,
+            };
+            let d = distill_stage(exp, &data, cleaner, &scoring, opts)?;
+            let teacher = policy_size(&metrics["warm_start"]);
+            let student = policy_size(&d.warm_start);
+            metrics["policies"] = json!({
+                "warm_start": teacher, "grpo": teacher,
+                "student_warm_start": student, "student": student,
+            });
+            metrics["student_warm_start"] = d.warm_start;
+            metrics["distill"] = d.distill;
+            if !d.finished {
+                write_json(&out.join("metrics.json"), &metrics)?;
+                eprintln!("stopped early as asked; `quill run FILE --resume` continues");
+                return Ok(());
+            }
+            policies.push(("student_warm_start", student_warm_start_dir(exp)));
+            policies.push(("student", distilled_policy_dir(exp)));
+        }
         let (test, speed) =
             crate::evaluate_stage::evaluate_policies(exp, &data, cleaner, &scoring, &policies)?;
         metrics["test"] = test;
@@ -89,6 +111,11 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
     write_json(&out.join("metrics.json"), &metrics)?;
     eprintln!("wrote {}", out.join("metrics.json").display());
     Ok(())
+}
+
+/// A policy's preset and parameter count, from its warm start's report.
+fn policy_size(warm_start: &serde_json::Value) -> serde_json::Value {
+    json!({ "preset": warm_start["preset"], "parameters": warm_start["parameters"] })
 }
 
 /// Statistics over every user, optionally after cleaning, with a progress bar.

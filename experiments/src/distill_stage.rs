@@ -1,0 +1,217 @@
+//! The distillation stage of `quill run` (`[distill] enabled = true`): the student preset is
+//! warm-started like the teacher but with the teacher's tokenizer (`student/policy`, or a
+//! shared `student_warm_start-<hash>` stage in sweeps), then trained by the `[distill] method`
+//! from the GRPO-trained teacher (or, for `none`, by GRPO alone), with held-out evaluation,
+//! checkpoints and `--resume`. The distilled policy is saved under `distill/policy`.
+
+use crate::config::{Experiment, distill_hash, student_config, student_warm_start_hash};
+use crate::grpo_stage::{RunOptions, cleaned, grpo_policy_dir, valid_split};
+use crate::policy_stage::{WarmStartTarget, checkpoint_dir, warm_start_into};
+use crate::scoring::Scoring;
+use anyhow::{Context, Result};
+use quill::clean::Cleaner;
+use quill::data::{Dataset, Split};
+use quill::device::training_device;
+use quill::distill::{DistillJob, check_shared_tokenizer, distiller};
+use quill::io::write_json;
+use quill::policy::{TOKENIZER_FILE, load_checkpoint, save_checkpoint};
+use quill::text::{PolicyTokenizer, PromptBuilder};
+use quill::train::grpo::{Decoding, PolicyEvaluator};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// Where the student's warm start is saved: `student/policy`, or the sweep's shared
+/// `stages/student_warm_start-<hash>`.
+pub fn student_warm_start_dir(exp: &Experiment) -> PathBuf {
+    exp.stage_path(
+        "student/policy",
+        "student_warm_start",
+        student_warm_start_hash(&exp.config),
+    )
+}
+
+/// The distillation run's directory (logs, checkpoints, the final `policy/`).
+pub fn distill_dir(exp: &Experiment) -> PathBuf {
+    exp.stage_path("distill", "distill", distill_hash(&exp.config))
+}
+
+/// The distilled student's final policy.
+pub fn distilled_policy_dir(exp: &Experiment) -> PathBuf {
+    distill_dir(exp).join("policy")
+}
+
+/// What `quill run` records of the stage.
+pub struct DistillReport {
+    /// The student's warm start, as `metrics.json`'s `warm_start` records the teacher's.
+    pub warm_start: Value,
+    /// The distillation run.
+    pub distill: Value,
+    /// Whether the distilled policy exists (false after `stop_after`).
+    pub finished: bool,
+}
+
+/// Warm-starts the student (or reuses it) and distils it (or reuses a finished run of the
+/// same config).
+pub fn distill_stage(
+    exp: &Experiment,
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+    scoring: &Scoring,
+    opts: RunOptions,
+) -> Result<DistillReport> {
+    let cfg = &exp.config;
+    let teacher_warm = checkpoint_dir(exp);
+    let teacher_tokenizer_path = teacher_warm.join(TOKENIZER_FILE);
+    let tokenizer = PolicyTokenizer::load(&teacher_tokenizer_path)?;
+    let student_exp = Experiment {
+        config: student_config(cfg),
+        path: exp.path.clone(),
+        base_dir: exp.base_dir.clone(),
+        stage_dir: exp.stage_dir.clone(),
+        cell: None,
+    };
+    let student_warm = student_warm_start_dir(exp);
+    eprintln!(
+        "distill: student {} warm start with the teacher's tokenizer",
+        cfg.distill.student_preset
+    );
+    let target = WarmStartTarget {
+        dir: student_warm.clone(),
+        config_hash: student_warm_start_hash(cfg)?,
+        tokenizer: Some(tokenizer.clone()),
+    };
+    let warm_start = warm_start_into(&student_exp, data, cleaner, target)?;
+
+    let dir = distill_dir(exp);
+    let report_path = dir.join("distill.json");
+    let config_hash = distill_hash(cfg)?;
+    if let Ok(text) = std::fs::read_to_string(&report_path) {
+        let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if saved["config_hash"] == json!(config_hash) && distilled_policy_dir(exp).is_dir() {
+            eprintln!(
+                "distill: reusing the finished run in {} (same config)",
+                dir.display()
+            );
+            return Ok(DistillReport {
+                warm_start,
+                distill: saved,
+                finished: true,
+            });
+        }
+    }
+    if report_path.exists() {
+        std::fs::remove_file(&report_path)
+            .with_context(|| format!("removing the stale {}", report_path.display()))?;
+    }
+    let student_tokenizer_path = student_warm.join(TOKENIZER_FILE);
+    let student_tokenizer = PolicyTokenizer::load(&student_tokenizer_path)?;
+    check_shared_tokenizer(
+        (&teacher_tokenizer_path, &tokenizer),
+        (&student_tokenizer_path, &student_tokenizer),
+    )?;
+    let tokenizer_json = tokenizer.to_json()?;
+    let builder = PromptBuilder::new(
+        tokenizer,
+        cfg.policy.prompt_budget as usize,
+        cfg.format.clone(),
+    )?;
+    let method = distiller(&cfg.distill);
+    let teacher = if method.uses_teacher() {
+        let inference = quill::device::device(cfg.experiment.device)?;
+        let teacher_dir = grpo_policy_dir(exp);
+        let (teacher, _) = load_checkpoint(&teacher_dir, &inference)
+            .with_context(|| format!("loading the teacher {}", teacher_dir.display()))?;
+        Some(teacher)
+    } else {
+        None
+    };
+    let device = training_device(cfg.experiment.device)?;
+    let (student, student_cfg) = load_checkpoint(&student_warm, &device)
+        .with_context(|| format!("loading the student {}", student_warm.display()))?;
+
+    let train = cleaned(data, cleaner, Split::Train, usize::MAX);
+    let (valid, offline) = valid_split(exp, data, cleaner, scoring);
+    let evaluator = PolicyEvaluator {
+        decoding: Decoding::Greedy,
+        builder: &builder,
+        composite: &scoring.composite,
+        offline: &offline,
+        users: valid,
+        max_new_tokens: cfg.sampling.max_new_tokens as usize,
+        batch: cfg.evaluation.batch_size as usize,
+    };
+    let job = DistillJob {
+        cfg: &cfg.distill,
+        grpo: &cfg.grpo,
+        sampling: &cfg.sampling,
+        builder: &builder,
+        composite: &scoring.composite,
+        teacher: teacher.as_ref(),
+        train_users: &train,
+        evaluator: Some(&evaluator),
+        seed: cfg.experiment.seed,
+        dir: &dir,
+        config_hash: config_hash.clone(),
+        student_cfg: &student_cfg,
+        stop_after: opts.stop_after,
+    };
+    let steps = match method.uses_teacher() {
+        true => cfg.distill.steps,
+        false => cfg.grpo.steps,
+    };
+    eprintln!(
+        "distill: {} ({}), {steps} steps, student {} ({} parameters)",
+        method.name(),
+        cfg.distill.estimator,
+        cfg.distill.student_preset,
+        student_cfg.param_count()
+    );
+    let outcome = method.train(&job, student, &device, opts.resume)?;
+    if let Some(step) = outcome.resumed_from {
+        eprintln!("distill: resumed from the checkpoint of step {step}");
+    }
+    let [sampling, teacher_s, update] = outcome.seconds;
+    eprintln!(
+        "distill: {} steps done; {sampling:.0}s sampling, {teacher_s:.0}s teacher or rewards, \
+         {update:.0}s updating",
+        outcome.steps
+    );
+    let mut report = json!({
+        "config_hash": config_hash,
+        "method": method.name(),
+        "estimator": cfg.distill.estimator.to_string(),
+        "student_preset": cfg.distill.student_preset,
+        "student_parameters": student_cfg.param_count(),
+        "steps": outcome.steps,
+        "resumed_from": outcome.resumed_from,
+        "seconds": { "sampling": sampling, "teacher_or_rewards": teacher_s, "update": update },
+        "last_step": outcome.last_step,
+        "valid_evals": outcome.evals.iter().map(|(s, e)| json!({"step": s, "eval": e})).collect::<Vec<_>>(),
+    });
+    if !outcome.finished {
+        report["stopped_at"] = json!(outcome.steps);
+        return Ok(DistillReport {
+            warm_start,
+            distill: report,
+            finished: false,
+        });
+    }
+    let provenance = json!({
+        "preset": cfg.distill.student_preset, "stage": "distill", "method": method.name(),
+        "steps": outcome.steps, "seed": cfg.experiment.seed,
+    });
+    save_checkpoint(
+        &distilled_policy_dir(exp),
+        &outcome.decoder,
+        &student_cfg,
+        Some(tokenizer_json.as_bytes()),
+        provenance,
+    )?;
+    // Written after the policy: its presence with this hash marks a finished stage.
+    write_json(&report_path, &report)?;
+    Ok(DistillReport {
+        warm_start,
+        distill: report,
+        finished: true,
+    })
+}
