@@ -2,13 +2,14 @@
 //! (metric vs best-of-N), the reward ablation and the offline retrieval table, each as means
 //! with 95% intervals over seeds.
 //!
-//! Every view holds all other axes at a reference value: `ablation = full`, and for the
-//! preset and any other swept field the value with the most rows. An axis whose value follows
-//! from the view's own (a learning rate zipped with the preset) varies with it instead. Rows
-//! that differ only in their seed are the repeats an interval is taken over.
+//! Every view holds all other axes at a reference value: `ablation = full`, `method =
+//! on_policy` (distillation), and for the preset and any other swept field the value with the
+//! most rows. An axis whose value follows from the view's own (a learning rate zipped with the
+//! preset) varies with it instead. Rows that differ only in their seed are the repeats an
+//! interval is taken over.
 
 use super::plots::Series;
-use super::results::Results;
+use super::results::{METHOD, Results};
 use super::stats::Estimate;
 use std::collections::BTreeMap;
 
@@ -32,9 +33,15 @@ impl<'a> Analysis<'a> {
                     None => counts.push((value, 1)),
                 }
             }
-            let full = counts.iter().any(|(v, _)| v == "full");
-            let chosen = if column == "ablation" && full {
-                Some("full".to_string())
+            // The paper's own settings where present: all rewards, on-policy distillation.
+            let preferred = match column.as_str() {
+                "ablation" => Some("full"),
+                METHOD => Some("on_policy"),
+                _ => None,
+            }
+            .filter(|p| counts.iter().any(|(v, _)| v == p));
+            let chosen = if let Some(p) = preferred {
+                Some(p.to_string())
             } else {
                 // The most common value; on a tie, the first seen.
                 let best = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
@@ -129,7 +136,11 @@ impl<'a> Analysis<'a> {
                 out.push(p.to_string());
             }
         }
-        out.sort_by_key(|p| (p != "warm_start", p != "grpo", p.clone()));
+        let order = ["warm_start", "grpo", "student_warm_start", "student"];
+        out.sort_by_key(|p| {
+            let known = order.iter().position(|o| o == p);
+            (known.unwrap_or(order.len()), p.clone())
+        });
         out
     }
 
@@ -329,6 +340,7 @@ pub fn label(policy: &str) -> String {
     match policy {
         "warm_start" => "warm start".into(),
         "grpo" => "GRPO".into(),
+        "student_warm_start" => "student warm start".into(),
         "history_as_queries" => "history as queries".into(),
         "bootstrap_lists" => "bootstrap lists".into(),
         other => other.into(),

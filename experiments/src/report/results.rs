@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 /// The ranking metrics, in the paper's column order.
 pub const RANKING: [&str; 5] = ["recall@5", "recall@10", "ndcg@5", "ndcg@10", "mrr"];
 
+/// The column of a distillation cell's method (`on_policy`, `supervised`, `none`), filled for
+/// every row of the cell, as a swept axis is: the teacher's rows carry it too, though they do
+/// not depend on it (the views that compare methods take each seed's teacher once).
+pub const METHOD: &str = "method";
+
 /// Columns every row has, before the metrics; sweep axes not among them are added after `cell`.
 pub const KEYS: [&str; 9] = [
     "experiment",
@@ -114,7 +119,12 @@ pub fn collect(runs: &[(PathBuf, Value)]) -> Results {
     let mut rewards: Vec<String> = Vec::new();
     let mut records: Vec<BTreeMap<String, String>> = Vec::new();
     for (dir, m) in runs {
-        let cell_axes = axis_values(m);
+        let mut cell_axes = axis_values(m);
+        // A distillation cell names its method even when the method is not swept, so a single
+        // distillation run still reads as one.
+        if let Some(method) = m["distill"]["method"].as_str() {
+            cell_axes.insert(METHOD.into(), method.into());
+        }
         for name in cell_axes.keys() {
             if !KEYS.contains(&name.as_str()) && !axes.contains(name) {
                 axes.push(name.clone());
@@ -136,8 +146,9 @@ pub fn collect(runs: &[(PathBuf, Value)]) -> Results {
             record.insert("cell".into(), cell.unwrap_or_default());
             record.insert("seed".into(), text(&m["seed"]));
             record.insert("ablation".into(), text(&m["ablation"]));
-            record.insert("preset".into(), text(&m["warm_start"]["preset"]));
-            record.insert("params".into(), text(&m["warm_start"]["parameters"]));
+            let model = model_of(m, record.get("policy").map_or("", String::as_str));
+            record.insert("preset".into(), text(&model["preset"]));
+            record.insert("params".into(), text(&model["parameters"]));
             for key in record.keys() {
                 if key.starts_with("reward/") && !rewards.contains(key) {
                     rewards.push(key.clone());
@@ -166,15 +177,35 @@ pub fn collect(runs: &[(PathBuf, Value)]) -> Results {
     Results { header, rows }
 }
 
-/// The cell's axes by short name (`seed`, `preset`, ...), as text.
+/// The cell's axes by short name (`seed`, `preset`, ...), as text. The distillation method is
+/// always `method`, the column the distillation view reads, whatever else the sweep varies.
 fn axis_values(m: &Value) -> BTreeMap<String, String> {
     let Some(axes) = m["cell"]["axes"].as_object() else {
         return BTreeMap::new();
     };
     let paths: Vec<String> = axes.keys().cloned().collect();
     axes.iter()
-        .map(|(path, v)| (crate::sweep::short_axis(path, &paths), text(v)))
+        .map(|(path, v)| {
+            let name = if path == "distill.method" {
+                METHOD.to_string()
+            } else {
+                crate::sweep::short_axis(path, &paths)
+            };
+            (name, text(v))
+        })
         .collect()
+}
+
+/// Where a policy's preset and parameter count are: its own entry under `policies` (a
+/// distillation cell holds a teacher and a smaller student), else the warm start's, which every
+/// policy of an ordinary cell, and the model-free references, share.
+fn model_of<'a>(m: &'a Value, policy: &str) -> &'a Value {
+    let own = &m["policies"][policy];
+    if own.is_object() {
+        own
+    } else {
+        &m["warm_start"]
+    }
 }
 
 /// One record per policy and decoding of a run's test section, and per best-of-N size.
