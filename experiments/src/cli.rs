@@ -83,6 +83,21 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Serve a policy checkpoint over HTTP: POST /v1/interests turns a user's signals into a
+    /// query list and retrieved news; GET /healthz.
+    Serve(crate::serve::ServeArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Serve a checkpoint in this process and load it from loopback at several concurrency
+    /// levels: users/s and p50/p95/p99 latency per level.
+    Serve(crate::serve::bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -205,5 +220,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Data {
             command: DataCommand::Sample { file, n, split },
         } => data_cmd::sample(&config::load(&file)?, n, split.as_deref()),
+        Command::Serve(args) => crate::serve::serve(args),
+        Command::Bench {
+            command: BenchCommand::Serve(args),
+        } => crate::serve::bench::bench_serve(args).map(drop),
     }
 }

@@ -17,4 +17,5 @@ pub mod policy_stage;
 pub mod report;
 pub mod run;
 pub mod scoring;
+pub mod serve;
 pub mod sweep;
