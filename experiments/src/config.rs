@@ -402,7 +402,10 @@ mod tests {
         let short = parsed("[distill]\nenabled = true\nstudent_sft_steps = 300\n");
         assert_ne!(same, student_warm_start_hash(&short).unwrap());
         assert_eq!(student_config(&short).warm_start.sft_steps, 300);
-        assert_eq!(student_config(&base).warm_start.sft_steps, base.warm_start.sft_steps);
+        assert_eq!(
+            student_config(&base).warm_start.sft_steps,
+            base.warm_start.sft_steps
+        );
         // ... and on the teacher's warm start, whose tokenizer it shares.
         let teacher = parsed("[distill]\nenabled = true\n[policy]\npreset = \"mini\"\n");
         assert_ne!(same, student_warm_start_hash(&teacher).unwrap());

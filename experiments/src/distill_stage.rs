@@ -5,18 +5,17 @@
 //! checkpoints and `--resume`. The distilled policy is saved under `distill/policy`.
 
 use crate::config::{Experiment, distill_hash, student_config, student_warm_start_hash};
-use crate::grpo_stage::{RunOptions, cleaned, grpo_policy_dir, valid_split};
+use crate::grpo_stage::{RunOptions, cleaned, grpo_policy_dir, held_out_evaluator, valid_split};
 use crate::policy_stage::{WarmStartTarget, checkpoint_dir, warm_start_into};
 use crate::scoring::Scoring;
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split};
 use quill::device::training_device;
-use quill::distill::{DistillJob, check_shared_tokenizer, distiller};
+use quill::distill::{DistillJob, DistillMethod, check_shared_tokenizer, distiller};
 use quill::io::write_json;
 use quill::policy::{TOKENIZER_FILE, load_checkpoint, save_checkpoint};
 use quill::text::{PolicyTokenizer, PromptBuilder};
-use quill::train::grpo::{Decoding, PolicyEvaluator};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -131,15 +130,7 @@ pub fn distill_stage(
 
     let train = cleaned(data, cleaner, Split::Train, usize::MAX);
     let (valid, offline) = valid_split(exp, data, cleaner, scoring);
-    let evaluator = PolicyEvaluator {
-        decoding: Decoding::Greedy,
-        builder: &builder,
-        composite: &scoring.composite,
-        offline: &offline,
-        users: valid,
-        max_new_tokens: cfg.sampling.max_new_tokens as usize,
-        batch: cfg.evaluation.batch_size as usize,
-    };
+    let evaluator = held_out_evaluator(exp, &builder, scoring, &offline, valid);
     let job = DistillJob {
         cfg: &cfg.distill,
         grpo: &cfg.grpo,
@@ -179,7 +170,9 @@ pub fn distill_stage(
     let mut report = json!({
         "config_hash": config_hash,
         "method": method.name(),
-        "estimator": cfg.distill.estimator.to_string(),
+        // The estimator is a setting of on-policy distillation only.
+        "estimator": (cfg.distill.method == DistillMethod::OnPolicy)
+            .then(|| cfg.distill.estimator.to_string()),
         "student_preset": cfg.distill.student_preset,
         "student_parameters": student_cfg.param_count(),
         "steps": outcome.steps,

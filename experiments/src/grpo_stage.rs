@@ -72,6 +72,26 @@ pub fn valid_split(
     (valid, offline)
 }
 
+/// The held-out check during training: greedy, as it is usually run (TRL, the paper).
+pub fn held_out_evaluator<'a>(
+    exp: &Experiment,
+    builder: &'a PromptBuilder,
+    scoring: &'a Scoring,
+    offline: &'a OfflineEvaluator,
+    users: Vec<UserRecord>,
+) -> PolicyEvaluator<'a> {
+    let cfg = &exp.config;
+    PolicyEvaluator {
+        decoding: Decoding::Greedy,
+        builder,
+        composite: &scoring.composite,
+        offline,
+        users,
+        max_new_tokens: cfg.sampling.max_new_tokens as usize,
+        batch: cfg.evaluation.batch_size as usize,
+    }
+}
+
 /// Runs GRPO unless a finished run of the same config is saved; returns the report for
 /// `metrics.json` and whether the final policy exists (false after `stop_after`).
 pub fn grpo_stage(
@@ -114,16 +134,7 @@ pub fn grpo_stage(
 
     let train = cleaned(data, cleaner, Split::Train, usize::MAX);
     let (valid, offline) = valid_split(exp, data, cleaner, scoring);
-    // Greedy, as the held-out check during training is usually run (TRL, the paper).
-    let evaluator = PolicyEvaluator {
-        decoding: Decoding::Greedy,
-        builder: &builder,
-        composite: &scoring.composite,
-        offline: &offline,
-        users: valid,
-        max_new_tokens: cfg.sampling.max_new_tokens as usize,
-        batch: cfg.evaluation.batch_size as usize,
-    };
+    let evaluator = held_out_evaluator(exp, &builder, scoring, &offline, valid);
     let run = GrpoRun {
         cfg: &cfg.grpo,
         sampling: &cfg.sampling,

@@ -5,6 +5,7 @@
 use super::stats::Estimate;
 use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -164,24 +165,7 @@ where
         .collect();
     let (x0, x1) = padded(&xs, 0.06);
     let (y0, y1) = padded(&ys, 0.1);
-    let mut ctx = ChartBuilder::on(root)
-        .caption(labels.title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(plot_error)?;
-    ctx.configure_mesh()
-        .x_desc(labels.x)
-        .y_desc(labels.y)
-        .x_labels(x_axis.ticks(x1 - x0))
-        .x_label_formatter(&|v| x_axis.label(*v))
-        .y_label_formatter(&|v| format!("{v:.3}"))
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(plot_error)?;
+    let mut ctx = xy_chart(root, labels, x_axis, (x0, x1), (y0, y1))?;
     for (i, s) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         let pts: Vec<(f64, f64)> = s
@@ -223,6 +207,38 @@ where
         .draw()
         .map_err(plot_error)?;
     Ok(())
+}
+
+/// Axes, caption and mesh of a chart of estimates against a placed x axis.
+fn xy_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    labels: &Labels,
+    x_axis: XAxis,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut ctx = ChartBuilder::on(root)
+        .caption(labels.title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(plot_error)?;
+    ctx.configure_mesh()
+        .x_desc(labels.x)
+        .y_desc(labels.y)
+        .x_labels(x_axis.ticks(x1 - x0))
+        .x_label_formatter(&|v| x_axis.label(*v))
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(plot_error)?;
+    Ok(ctx)
 }
 
 fn draw_bars<DB: DrawingBackend>(
@@ -304,24 +320,7 @@ where
     // would be, and none of the compared ones is both.
     let (y0, y1) = padded(&ys, 0.1);
     let y0 = y0 - 0.25 * (y1 - y0);
-    let mut ctx = ChartBuilder::on(root)
-        .caption(labels.title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(plot_error)?;
-    ctx.configure_mesh()
-        .x_desc(labels.x)
-        .y_desc(labels.y)
-        .x_labels(x_axis.ticks(x1 - x0))
-        .x_label_formatter(&|v| x_axis.label(*v))
-        .y_label_formatter(&|v| format!("{v:.3}"))
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(plot_error)?;
+    let mut ctx = xy_chart(root, labels, x_axis, (x0, x1), (y0, y1))?;
     for (i, (p, x)) in points.iter().zip(xs).enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         if p.y.half_width > 0.0 {
