@@ -13,6 +13,7 @@
 //! again. `runner` runs cells; `crate::report` reads them back.
 
 pub mod runner;
+mod schedule;
 
 use crate::config::{Experiment, ExperimentConfig, config_hash};
 use anyhow::{Context, Result, anyhow, bail};

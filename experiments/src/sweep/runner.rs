@@ -1,19 +1,20 @@
 //! Running a sweep's cells: finished cells are skipped, cells run `--jobs` at a time (each in
 //! its own `quill` process, its output in the cell's `log.txt`), and `--shard i/n` runs one of
 //! n disjoint parts so that machines can share a sweep. Cells that share a stage (a warm
-//! start, a GRPO run) wait until one of them has trained it.
+//! start, a GRPO run, a student's warm start) wait until the cell that trains it has ended
+//! (`schedule`).
 
+use super::schedule::Schedule;
 use super::{Cell, cells_dir, expand};
 use crate::config::Experiment;
 use crate::grpo_stage::RunOptions;
 use anyhow::{Context, Result, anyhow, bail};
 use quill::io::write_json;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 /// `--shard i/n`: the i-th (1-based) of n disjoint parts; cell k belongs to part k mod n + 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,29 +93,7 @@ pub fn run_sweep(exp: &Experiment, opts: &SweepOptions) -> Result<()> {
         mine.len() - todo.len(),
         todo.len(),
     );
-    // Cells that share a stage must not train it at the same time: first one cell per
-    // distinct warm start, then one per distinct GRPO run, then the rest (which find both).
-    let mut phases: [Vec<&Cell>; 3] = Default::default();
-    let (mut warm_seen, mut grpo_seen) = (Vec::new(), Vec::new());
-    for cell in todo {
-        let run = cell.experiment(exp);
-        let warm = crate::policy_stage::checkpoint_dir(&run);
-        let grpo = crate::grpo_stage::grpo_dir(&run);
-        let phase = if !warm_seen.contains(&warm) {
-            0
-        } else if !grpo_seen.contains(&grpo) {
-            1
-        } else {
-            2
-        };
-        warm_seen.push(warm);
-        grpo_seen.push(grpo);
-        phases[phase].push(cell);
-    }
-    let mut failed = Vec::new();
-    for phase in &phases {
-        failed.extend(run_cells(exp, phase, jobs, opts));
-    }
+    let failed = run_cells(exp, &todo, jobs, opts);
     // Cells without a policy (warm start off) have no test results, and so no report.
     let report = match crate::report::results::runs(&exp.output_dir()) {
         Ok(runs) if runs.is_empty() => Ok(None),
@@ -176,22 +155,59 @@ fn run_cells(
             })
             .collect();
     }
-    let queue = Mutex::new(cells.iter().copied().collect::<VecDeque<_>>());
+    let stages: Vec<Vec<String>> = cells.iter().map(|c| stages_of(exp, c)).collect();
+    let schedule = Mutex::new(Schedule::new(&stages));
+    let cell_ended = Condvar::new();
     let failed = Mutex::new(Vec::new());
+    // The next cell a worker may start: waits while every remaining cell depends on one still
+    // running; `None` once all have started.
+    let next = || -> Option<usize> {
+        let mut s = schedule.lock().ok()?;
+        loop {
+            if let Some(i) = s.next() {
+                return Some(i);
+            }
+            if s.all_started() {
+                return None;
+            }
+            s = cell_ended.wait(s).ok()?;
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(cells.len()) {
             scope.spawn(|| {
-                while let Some(cell) = queue.lock().map(|mut q| q.pop_front()).ok().flatten() {
+                while let Some(i) = next() {
+                    let cell = cells[i];
                     if let Err(e) = run_in_process_of_its_own(exp, cell, sweep)
                         && let Ok(mut f) = failed.lock()
                     {
                         f.push((cell.id.clone(), e));
                     }
+                    if let Ok(mut s) = schedule.lock() {
+                        s.end(i);
+                    }
+                    cell_ended.notify_all();
                 }
             });
         }
     });
     failed.into_inner().unwrap_or_default()
+}
+
+/// The stages a cell trains or reuses (see `Schedule`): its warm start and GRPO run, and with
+/// distillation on, the student's warm start and the distillation run. The cleaner is left
+/// out: two cells that train one cleaner at once (seconds) both save the same one.
+fn stages_of(exp: &Experiment, cell: &Cell) -> Vec<String> {
+    let run = cell.experiment(exp);
+    let mut dirs = vec![
+        crate::policy_stage::checkpoint_dir(&run),
+        crate::grpo_stage::grpo_dir(&run),
+    ];
+    if run.config.distill.enabled {
+        dirs.push(crate::distill_stage::student_warm_start_dir(&run));
+        dirs.push(crate::distill_stage::distill_dir(&run));
+    }
+    dirs.iter().map(|d| d.display().to_string()).collect()
 }
 
 /// Runs one cell as `quill run FILE --cell ID`, its output in the cell's `log.txt`.
