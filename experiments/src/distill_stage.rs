@@ -5,6 +5,7 @@
 //! checkpoints and `--resume`. The distilled policy is saved under `distill/policy`.
 
 use crate::config::{Experiment, distill_hash, student_config, student_warm_start_hash};
+use crate::finished_stage::{outcome_report, reuse_finished, save_finished};
 use crate::grpo_stage::{RunOptions, cleaned, grpo_policy_dir, held_out_evaluator, valid_split};
 use crate::policy_stage::{WarmStartTarget, checkpoint_dir, warm_start_into};
 use crate::scoring::Scoring;
@@ -13,8 +14,7 @@ use quill::clean::Cleaner;
 use quill::data::{Dataset, Split};
 use quill::device::training_device;
 use quill::distill::{DistillJob, DistillMethod, check_shared_tokenizer, distiller};
-use quill::io::write_json;
-use quill::policy::{TOKENIZER_FILE, load_checkpoint, save_checkpoint};
+use quill::policy::{TOKENIZER_FILE, load_checkpoint};
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -84,23 +84,13 @@ pub fn distill_stage(
     let dir = distill_dir(exp);
     let report_path = dir.join("distill.json");
     let config_hash = distill_hash(cfg)?;
-    if let Ok(text) = std::fs::read_to_string(&report_path) {
-        let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if saved["config_hash"] == json!(config_hash) && distilled_policy_dir(exp).is_dir() {
-            eprintln!(
-                "distill: reusing the finished run in {} (same config)",
-                dir.display()
-            );
-            return Ok(DistillReport {
-                warm_start,
-                distill: saved,
-                finished: true,
-            });
-        }
-    }
-    if report_path.exists() {
-        std::fs::remove_file(&report_path)
-            .with_context(|| format!("removing the stale {}", report_path.display()))?;
+    let policy_dir = distilled_policy_dir(exp);
+    if let Some(saved) = reuse_finished("distill", &report_path, &config_hash, &policy_dir)? {
+        return Ok(DistillReport {
+            warm_start,
+            distill: saved,
+            finished: true,
+        });
     }
     let student_tokenizer_path = student_warm.join(TOKENIZER_FILE);
     let student_tokenizer = PolicyTokenizer::load(&student_tokenizer_path)?;
@@ -158,31 +148,16 @@ pub fn distill_stage(
         student_cfg.param_count()
     );
     let outcome = method.train(&job, student, &device, opts.resume)?;
-    if let Some(step) = outcome.resumed_from {
-        eprintln!("distill: resumed from the checkpoint of step {step}");
-    }
-    let [sampling, teacher_s, update] = outcome.seconds;
-    eprintln!(
-        "distill: {} steps done; {sampling:.0}s sampling, {teacher_s:.0}s teacher or rewards, \
-         {update:.0}s updating",
-        outcome.steps
+    let parts = ["sampling", "teacher_or_rewards", "update"];
+    let mut report = outcome_report("distill", &config_hash, &outcome, parts);
+    report["method"] = json!(method.name());
+    // The estimator is a setting of on-policy distillation only.
+    report["estimator"] = json!(
+        (cfg.distill.method == DistillMethod::OnPolicy).then(|| cfg.distill.estimator.to_string())
     );
-    let mut report = json!({
-        "config_hash": config_hash,
-        "method": method.name(),
-        // The estimator is a setting of on-policy distillation only.
-        "estimator": (cfg.distill.method == DistillMethod::OnPolicy)
-            .then(|| cfg.distill.estimator.to_string()),
-        "student_preset": cfg.distill.student_preset,
-        "student_parameters": student_cfg.param_count(),
-        "steps": outcome.steps,
-        "resumed_from": outcome.resumed_from,
-        "seconds": { "sampling": sampling, "teacher_or_rewards": teacher_s, "update": update },
-        "last_step": outcome.last_step,
-        "valid_evals": outcome.evals.iter().map(|(s, e)| json!({"step": s, "eval": e})).collect::<Vec<_>>(),
-    });
+    report["student_preset"] = json!(cfg.distill.student_preset);
+    report["student_parameters"] = json!(student_cfg.param_count());
     if !outcome.finished {
-        report["stopped_at"] = json!(outcome.steps);
         return Ok(DistillReport {
             warm_start,
             distill: report,
@@ -193,15 +168,15 @@ pub fn distill_stage(
         "preset": cfg.distill.student_preset, "stage": "distill", "method": method.name(),
         "steps": outcome.steps, "seed": cfg.experiment.seed,
     });
-    save_checkpoint(
-        &distilled_policy_dir(exp),
-        &outcome.decoder,
+    save_finished(
+        &policy_dir,
+        &outcome,
         &student_cfg,
-        Some(tokenizer_json.as_bytes()),
+        &tokenizer_json,
         provenance,
+        &report_path,
+        &report,
     )?;
-    // Written after the policy: its presence with this hash marks a finished stage.
-    write_json(&report_path, &report)?;
     Ok(DistillReport {
         warm_start,
         distill: report,

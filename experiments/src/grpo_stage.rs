@@ -3,14 +3,14 @@
 //! `--resume`; the final policy is saved under `grpo/policy` beside the warm start's `policy`.
 
 use crate::config::Experiment;
+use crate::finished_stage::{outcome_report, reuse_finished, save_finished};
 use crate::scoring::Scoring;
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split, UserRecord};
 use quill::device::training_device;
 use quill::eval::OfflineEvaluator;
-use quill::io::write_json;
-use quill::policy::{TOKENIZER_FILE, load_checkpoint, save_checkpoint};
+use quill::policy::{TOKENIZER_FILE, load_checkpoint};
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill::train::grpo::{Decoding, GrpoRun, PolicyEvaluator, train_grpo};
 use serde_json::{Value, json};
@@ -105,20 +105,9 @@ pub fn grpo_stage(
     let dir = grpo_dir(exp);
     let report_path = dir.join("grpo.json");
     let config_hash = crate::config::grpo_hash(cfg)?;
-    if let Ok(text) = std::fs::read_to_string(&report_path) {
-        let saved: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if saved["config_hash"] == json!(config_hash) && grpo_policy_dir(exp).is_dir() {
-            eprintln!(
-                "grpo: reusing the finished run in {} (same config)",
-                dir.display()
-            );
-            return Ok((saved, true));
-        }
-    }
-    // From here on the saved run (if any) is not this config's: its marker must not outlive it.
-    if report_path.exists() {
-        std::fs::remove_file(&report_path)
-            .with_context(|| format!("removing the stale {}", report_path.display()))?;
+    if let Some(saved) = reuse_finished("grpo", &report_path, &config_hash, &grpo_policy_dir(exp))?
+    {
+        return Ok((saved, true));
     }
     let warm_dir = crate::policy_stage::checkpoint_dir(exp);
     let tokenizer = PolicyTokenizer::load(&warm_dir.join(TOKENIZER_FILE))?;
@@ -157,38 +146,27 @@ pub fn grpo_stage(
         train.len()
     );
     let outcome = train_grpo(&run, decoder, &decoder_cfg, &device, opts.resume)?;
-    if let Some(step) = outcome.resumed_from {
-        eprintln!("grpo: resumed from the checkpoint of step {step}");
-    }
-    let [sampling, scoring_s, update] = outcome.seconds;
-    eprintln!(
-        "grpo: {} steps done; {sampling:.0}s sampling, {scoring_s:.0}s scoring, {update:.0}s updating",
-        outcome.steps
+    let report = outcome_report(
+        "grpo",
+        &config_hash,
+        &outcome,
+        ["sampling", "scoring", "update"],
     );
-    let mut report = json!({
-        "config_hash": config_hash,
-        "steps": outcome.steps,
-        "resumed_from": outcome.resumed_from,
-        "seconds": { "sampling": sampling, "scoring": scoring_s, "update": update },
-        "last_step": outcome.last_step,
-        "valid_evals": outcome.evals.iter().map(|(s, e)| json!({"step": s, "eval": e})).collect::<Vec<_>>(),
-    });
     if !outcome.finished {
-        report["stopped_at"] = json!(outcome.steps);
         return Ok((report, false));
     }
     let provenance = json!({
         "preset": cfg.policy.preset, "stage": "grpo", "steps": outcome.steps,
         "seed": cfg.experiment.seed,
     });
-    save_checkpoint(
+    save_finished(
         &grpo_policy_dir(exp),
-        &outcome.decoder,
+        &outcome,
         &decoder_cfg,
-        Some(tokenizer_json.as_bytes()),
+        &tokenizer_json,
         provenance,
+        &report_path,
+        &report,
     )?;
-    // Written after the policy: its presence with this hash marks a finished stage.
-    write_json(&report_path, &report)?;
     Ok((report, true))
 }

@@ -11,6 +11,7 @@ pub mod data_cmd;
 pub mod distill_stage;
 pub mod evaluate_stage;
 pub mod explain;
+pub mod finished_stage;
 pub mod grpo_stage;
 pub mod locate;
 pub mod policy_stage;

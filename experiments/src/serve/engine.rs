@@ -153,7 +153,8 @@ impl Engine {
             "checkpoint": dir,
             "config": exp.path,
             "model": {
-                // A GRPO checkpoint records its stage, not its preset: the experiment's is it.
+                // Checkpoints record their preset (a distilled student's is not the config's
+                // `policy.preset`); older ones fall back on the experiment's.
                 "preset": provenance.get("preset").cloned().unwrap_or(json!(cfg.policy.preset)),
                 "stage": provenance.get("stage").cloned().unwrap_or(Value::Null),
                 "parameters": shape.param_count(),

@@ -1,6 +1,6 @@
 //! The three `Distiller`s of `[distill] method`.
 
-use super::step::{Objective, teacher_step};
+use super::step::{Guide, Objective, teacher_step};
 use super::{DistillJob, Distiller, KlEstimator};
 use crate::error::{Error, Result};
 use crate::policy::{Decoder, Policy};
@@ -134,9 +134,10 @@ fn with_teacher(
         progress_scalar: "loss",
         decoder_cfg: job.student_cfg,
     };
+    let guide = Guide { teacher, objective };
     let mut step_fn =
         |student: &mut Decoder, optim: &mut ModuleOptimizer, step, picked: &[usize]| {
-            teacher_step(job, &spec, objective, student, optim, step, picked)
+            teacher_step(job, &spec, guide, student, optim, step, picked)
         };
     run_steps(&spec, student, device, resume, &mut step_fn)
 }

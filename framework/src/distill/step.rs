@@ -27,25 +27,27 @@ pub enum Objective {
     TeacherCrossEntropy,
 }
 
+/// The teacher and what the student learns from it.
+#[derive(Clone, Copy)]
+pub struct Guide<'a> {
+    pub teacher: &'a Decoder,
+    pub objective: Objective,
+}
+
 const HINT: &str = "try a lower distill.learning_rate or distill.max_grad_norm";
 
 /// One step for `picked` training users; see the module doc.
 pub fn teacher_step(
     job: &DistillJob,
     spec: &LoopSpec,
-    objective: Objective,
+    guide: Guide,
     student: &mut Decoder,
     optim: &mut ModuleOptimizer,
     step: u32,
     picked: &[usize],
 ) -> Result<StepOutput> {
     let cfg = job.cfg;
-    let teacher = job.teacher.ok_or_else(|| {
-        Error::field(
-            "distill.method",
-            "this method needs a teacher; none was given",
-        )
-    })?;
+    let Guide { teacher, objective } = guide;
     let tokenizer = &job.builder.tokenizer;
     let pad = tokenizer.pad_id();
     let n = cfg.samples_per_prompt as usize;
@@ -120,7 +122,7 @@ pub fn teacher_step(
     *student = optim.step(lr, student.clone(), grads);
     let update_s = t.elapsed().as_secs_f64();
 
-    let list_kl = list_means(&per_token_kl_bt, &mask_bt)?;
+    let (token_kl, list_kl) = token_and_list_means(&per_token_kl_bt, &mask_bt)?;
     let mut scalars = sample_scalars(job, &completions);
     scalars.insert("loss".into(), loss_value as f64);
     // The KL the loss pulls on: reverse KL(student ‖ teacher) on the student's lists, or the
@@ -130,7 +132,7 @@ pub fn teacher_step(
     } else {
         "teacher_forward_kl"
     };
-    scalars.insert(kl_name.into(), token_mean(&per_token_kl_bt, &mask_bt)?);
+    scalars.insert(kl_name.into(), token_kl);
     scalars.insert("grad_norm".into(), norm);
     scalars.insert("lr".into(), lr);
     scalars.insert("time/sampling".into(), sampling_s);
@@ -185,22 +187,14 @@ fn sample_scalars(job: &DistillJob, completions: &[Completion]) -> BTreeMap<Stri
     out
 }
 
-/// The mean of `values_bt` over real tokens, as a number.
-fn token_mean(values_bt: &Tensor<2>, mask_bt: &Tensor<2>) -> Result<f64> {
-    let (v, m) = (host(values_bt)?, host(mask_bt)?);
-    let (sum, n) = v
-        .iter()
-        .zip(&m)
-        .filter(|(_, m)| **m == 1.0)
-        .fold((0.0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
-    Ok(sum / n.max(1) as f64)
-}
-
-/// Each list's mean over its real tokens.
-fn list_means(values_bt: &Tensor<2>, mask_bt: &Tensor<2>) -> Result<Vec<f64>> {
+/// The mean of `values_bt` over all real tokens, and each list's mean over its own, from one
+/// read of the values and the mask.
+fn token_and_list_means(values_bt: &Tensor<2>, mask_bt: &Tensor<2>) -> Result<(f64, Vec<f64>)> {
     let t = values_bt.dims()[1];
     let (v, m) = (host(values_bt)?, host(mask_bt)?);
-    Ok(v.chunks(t)
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    let lists = v
+        .chunks(t)
         .zip(m.chunks(t))
         .map(|(v, m)| {
             let (s, n) = v
@@ -208,9 +202,12 @@ fn list_means(values_bt: &Tensor<2>, mask_bt: &Tensor<2>) -> Result<Vec<f64>> {
                 .zip(m)
                 .filter(|(_, m)| **m == 1.0)
                 .fold((0.0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
+            sum += s;
+            count += n;
             s / n.max(1) as f64
         })
-        .collect())
+        .collect();
+    Ok((sum / count.max(1) as f64, lists))
 }
 
 fn host(x: &Tensor<2>) -> Result<Vec<f32>> {
