@@ -28,7 +28,7 @@
 
 use crate::data::{Signal, SignalKind, UserRecord};
 use crate::error::{Error, Result};
-use crate::text::query_list::{QueryList, QueryListFormat};
+use crate::text::query_list::{QueryList, QueryListFormat, format_faults};
 use crate::text::tokenizer::PolicyTokenizer;
 
 /// `<bos>`, `<user>` and `<queries>`: the tokens every prompt has.
@@ -198,6 +198,55 @@ impl PromptBuilder {
         let pad = self.tokenizer.pad_id();
         let ids: Vec<u32> = ids.iter().copied().filter(|&i| i != pad).collect();
         QueryList::parse(&self.tokenizer.decode(&ids), &self.format)
+    }
+
+    /// Indices into `ids` of the tokens that wrote a format fault of the response
+    /// ([`format_faults`]): the choices unlikelihood fine-tuning pushes down. Sorted, distinct.
+    pub fn response_faults(&self, ids: &[u32]) -> Vec<usize> {
+        let pad = self.tokenizer.pad_id();
+        let kept: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] != pad).collect();
+        let tokens: Vec<u32> = kept.iter().map(|&i| ids[i]).collect();
+        let text = self.tokenizer.decode(&tokens);
+        let starts = self.token_starts(&tokens, &text);
+        let mut out: Vec<usize> = format_faults(&text, &self.format)
+            .into_iter()
+            .filter(|r| r.start < text.len())
+            // The token whose text covers the fault's first byte: the last one starting at or
+            // before it.
+            .map(|r| kept[starts.partition_point(|&s| s <= r.start) - 1])
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The byte where each token's text starts in `text`, the decoding of `tokens`.
+    fn token_starts(&self, tokens: &[u32], text: &str) -> Vec<usize> {
+        // One decode per token, when the pieces add up to the whole (every token decodes to
+        // whole characters); otherwise a token splits a character, and the start of token `k`
+        // is the length of the decoded prefix before it.
+        let pieces: Vec<String> = tokens
+            .iter()
+            .map(|&t| self.tokenizer.decode(&[t]))
+            .collect();
+        if pieces.concat() == text {
+            let mut at = 0;
+            return pieces
+                .iter()
+                .map(|p| {
+                    let s = at;
+                    at += p.len();
+                    s
+                })
+                .collect();
+        }
+        let mut starts: Vec<usize> = (0..tokens.len())
+            .map(|k| self.tokenizer.decode(&tokens[..k]).len().min(text.len()))
+            .collect();
+        for k in 1..starts.len() {
+            starts[k] = starts[k].max(starts[k - 1]);
+        }
+        starts
     }
 }
 
@@ -411,6 +460,45 @@ mod tests {
         assert_eq!(b.parse_response(&padded), list);
         let cut = b.parse_response(&ids[..ids.len() - 1]);
         assert!(!cut.is_valid() && cut.queries == queries);
+    }
+
+    #[test]
+    fn response_faults_name_the_tokens_that_wrote_each_fault() {
+        let b = builder(64);
+        let text_of = |ids: &[u32], at: &[usize]| -> Vec<String> {
+            at.iter().map(|&i| b.tokenizer.decode(&[ids[i]])).collect()
+        };
+        // The repeat's first token and the line break closing it; padding is skipped over.
+        let q = |s: &str| s.to_string();
+        let mut ids = b.response_of(&[q("riverton hawks"), q("maria okafor"), q("riverton hawks")]);
+        ids.insert(0, b.tokenizer.pad_id());
+        let faults = b.response_faults(&ids);
+        assert_eq!(faults.len(), 2, "{faults:?}");
+        let texts = text_of(&ids, &faults);
+        assert!(texts[0].trim_start().starts_with('r'), "{texts:?}");
+        assert!(texts[1].starts_with('\n'), "{texts:?}");
+        assert!(
+            faults[0] > ids.len() / 2,
+            "the second copy, not the first: {faults:?}"
+        );
+        // A valid list has none; a special token at a line start is itself the fault.
+        assert!(
+            b.response_faults(&b.response_of(&[q("abc"), q("abd"), q("abe")]))
+                .is_empty()
+        );
+        let mut ids = b
+            .tokenizer
+            .encode_plain("- riverton hawks\n- maria okafor\n- abc\n");
+        let signal_at = ids.len();
+        ids.extend([b.tokenizer.signal_id(), b.tokenizer.end_id()]);
+        assert_eq!(b.response_faults(&ids), vec![signal_at]);
+        // A character split across tokens (byte-level BPE on an unseen script) still maps
+        // to the token that starts the repeat.
+        let ids = b.response_of(&[q("東京 café"), q("maria okafor"), q("東京 café")]);
+        let faults = b.response_faults(&ids);
+        assert_eq!(faults.len(), 2, "{faults:?}");
+        let before = b.tokenizer.decode(&ids[..faults[0]]);
+        assert!(before.ends_with("okafor\n- "), "{before:?}");
     }
 
     /// The figures of the report: tokenizer training time at vocabulary 2048 on the quickstart

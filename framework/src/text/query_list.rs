@@ -70,48 +70,7 @@ pub struct QueryList {
 impl QueryList {
     /// Parses model output. Never panics, whatever the input.
     pub fn parse(text: &str, format: &QueryListFormat) -> QueryList {
-        let mut queries = Vec::new();
-        let mut problems = Vec::new();
-        let mut terminated = false;
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if terminated {
-                if !line.is_empty() {
-                    problems.push(FormatProblem::TrailingText);
-                    break;
-                }
-                continue;
-            }
-            if line == TERMINATOR {
-                terminated = true;
-            } else if let Some(q) = line.strip_prefix("- ") {
-                queries.push(q.trim().to_string());
-            } else if !line.is_empty() {
-                problems.push(FormatProblem::BadLine(i + 1));
-            }
-        }
-        if !terminated {
-            problems.push(FormatProblem::Unterminated);
-        }
-        if queries.len() < format.min_queries as usize {
-            problems.push(FormatProblem::TooFewQueries(queries.len()));
-        }
-        if queries.len() > format.max_queries as usize {
-            problems.push(FormatProblem::TooManyQueries(queries.len()));
-        }
-        let mut seen: Vec<String> = Vec::new();
-        for (i, q) in queries.iter().enumerate() {
-            let chars = q.chars().count();
-            if chars < format.min_query_chars as usize || chars > format.max_query_chars as usize {
-                problems.push(FormatProblem::BadLength(i));
-            }
-            let key = q.to_lowercase();
-            if seen.contains(&key) {
-                problems.push(FormatProblem::Duplicate(i));
-            }
-            seen.push(key);
-        }
-        QueryList { queries, problems }
+        scan(text, format).0
     }
 
     pub fn is_valid(&self) -> bool {
@@ -129,6 +88,104 @@ impl QueryList {
         out.push_str(TERMINATOR);
         out
     }
+}
+
+/// Byte ranges of `text` whose writing broke the format: for each problem that one choice of
+/// the writer caused, where that choice is. Unlikelihood fine-tuning (`train::unlikelihood`)
+/// pushes down the tokens that wrote them.
+///
+/// - a bad line: its first character that leaves the "- " prefix ("-ce": the "c");
+/// - a duplicate: the first character of the repeated query and the line break that closes
+///   it (the two decisions that made it a repeat; the characters between merely spell it);
+/// - a query too long: its first character past the bound; too short: its line break;
+/// - a terminator inside a query line ("- summit latest<end>"): the terminator;
+/// - too many queries: the "-" that opened the first one past the bound;
+/// - too few: the terminator, written too early.
+///
+/// An unterminated list or text after the terminator has no single culprit and gives none.
+pub fn format_faults(text: &str, format: &QueryListFormat) -> Vec<std::ops::Range<usize>> {
+    scan(text, format).1
+}
+
+/// The one walk over the lines behind [`QueryList::parse`] and [`format_faults`].
+fn scan(text: &str, format: &QueryListFormat) -> (QueryList, Vec<std::ops::Range<usize>>) {
+    let mut queries = Vec::new();
+    let mut problems = Vec::new();
+    let mut faults = Vec::new();
+    // Per query: the byte where its text starts, the byte where its line ends, where its
+    // line starts (its "-").
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    let mut terminator_at = None;
+    let mut offset = 0;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let at = offset;
+        offset += raw.len();
+        let body = raw.strip_suffix('\n').unwrap_or(raw);
+        let body = body.strip_suffix('\r').unwrap_or(body);
+        let line = body.trim();
+        let start = at + (body.len() - body.trim_start().len());
+        let end = at + body.trim_end().len();
+        if terminator_at.is_some() {
+            if !line.is_empty() {
+                problems.push(FormatProblem::TrailingText);
+                break;
+            }
+            continue;
+        }
+        if line == TERMINATOR {
+            terminator_at = Some(start);
+        } else if let Some(q) = line.strip_prefix("- ") {
+            if let Some(at) = q.find(TERMINATOR) {
+                // "- summit latest<end>": the terminator belongs on a line of its own.
+                let off = start + 2 + at;
+                faults.push(off..off + 1);
+            }
+            let lead = q.len() - q.trim_start().len();
+            queries.push(q.trim().to_string());
+            spans.push((start + 2 + lead, end, start));
+        } else if !line.is_empty() {
+            problems.push(FormatProblem::BadLine(i + 1));
+            let off = start + usize::from(line.starts_with('-'));
+            faults.push(off..off + 1);
+        }
+    }
+    if terminator_at.is_none() {
+        problems.push(FormatProblem::Unterminated);
+    }
+    if queries.len() < format.min_queries as usize {
+        problems.push(FormatProblem::TooFewQueries(queries.len()));
+        if let Some(t) = terminator_at {
+            faults.push(t..t + 1);
+        }
+    }
+    if queries.len() > format.max_queries as usize {
+        problems.push(FormatProblem::TooManyQueries(queries.len()));
+        let dash = spans[format.max_queries as usize].2;
+        faults.push(dash..dash + 1);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (i, q) in queries.iter().enumerate() {
+        let (from, line_end, _) = spans[i];
+        let chars = q.chars().count();
+        if chars < format.min_query_chars as usize || chars > format.max_query_chars as usize {
+            problems.push(FormatProblem::BadLength(i));
+            faults.push(if chars < format.min_query_chars as usize {
+                line_end..line_end + 1
+            } else {
+                let past = q.char_indices().nth(format.max_query_chars as usize);
+                let off = from + past.map_or(0, |(b, _)| b);
+                off..off + 1
+            });
+        }
+        let key = q.to_lowercase();
+        if seen.contains(&key) {
+            problems.push(FormatProblem::Duplicate(i));
+            faults.push(from..from + 1);
+            faults.push(line_end..line_end + 1);
+        }
+        seen.push(key);
+    }
+    (QueryList { queries, problems }, faults)
 }
 
 #[cfg(test)]
@@ -173,12 +230,54 @@ mod tests {
         );
     }
 
+    /// The text a fault range points at.
+    fn at(text: &str, faults: &[std::ops::Range<usize>]) -> Vec<String> {
+        faults.iter().map(|r| text[r.clone()].to_string()).collect()
+    }
+
+    #[test]
+    fn faults_point_at_the_choice_that_broke_the_format() {
+        // A bad line points past its "-"; a duplicate at its first letter and its line break.
+        let text = "-ce\n- brightwater\n- baggage\n-  brightwater \n<end>";
+        let faults = format_faults(text, &fmt());
+        assert_eq!(faults, vec![1..2, 31..32, 42..43]);
+        assert_eq!(at(text, &faults), vec!["c", "b", " "]);
+        // A line that does not start with "-" at all is blamed from its first character.
+        let text = "- abc\n- abd\n<signal><end>";
+        assert_eq!(at(text, &format_faults(text, &fmt())), vec!["<"]);
+        // Too few: the early terminator; too many: the dash that opened query 9.
+        let text = "- abc\n- abd\n<end>";
+        assert_eq!(format_faults(text, &fmt()), vec![12..13]);
+        let many = (0..10)
+            .map(|i| format!("- query {i}\n"))
+            .collect::<String>()
+            + "<end>";
+        assert_eq!(format_faults(&many, &fmt()), vec![80..81]);
+        assert_eq!(&many[80..82], "- ");
+        // Too short: the line break after it; too long: the first character past the bound.
+        let long = "x".repeat(80) + "yz";
+        let text = format!("- ab\n- {long}\n- abc\n<end>");
+        let faults = format_faults(&text, &fmt());
+        assert_eq!(at(&text, &faults), vec!["\n", "y"]);
+        // Valid, unterminated and trailing-text lists give no fault.
+        assert!(format_faults("- abc\n- abd\n- abe\n<end>", &fmt()).is_empty());
+        assert!(format_faults("- abc\n- abd\n- abe", &fmt()).is_empty());
+        assert!(format_faults("- abc\n- abd\n- abe\n<end>\nmore", &fmt()).is_empty());
+        // A terminator written at the end of a query line instead of on its own.
+        let text = "- abc\n- abd\n- abe<end>";
+        assert_eq!(format_faults(text, &fmt()), vec![17..18]);
+        assert_eq!(&text[17..22], "<end>");
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic() {
         // A cheap deterministic fuzz: every prefix of a messy string, including multi-byte chars.
         let messy = "- ü\u{fffd}\r\n<end>\n\n- \0- <end>- é\t\n\u{202e}";
         for end in messy.char_indices().map(|(i, _)| i) {
             let _ = QueryList::parse(&messy[..end], &fmt());
+            for r in format_faults(&messy[..end], &fmt()) {
+                assert!(r.start <= end && messy.is_char_boundary(r.start), "{r:?}");
+            }
         }
     }
 }
