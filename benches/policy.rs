@@ -5,6 +5,10 @@
 //! take minutes per sample on two cores); `QUILL_BENCH_FASTEST=n` reports the fastest of n runs
 //! instead (see `fastest`); `QUILL_BENCH_DEVICE=wgpu|cuda` runs on a GPU backend (build with
 //! that cargo feature). `benches/policy_pytorch.py` measures the same with PyTorch.
+//! `QUILL_BENCH_SHARDS=1,2` (the default) lists the shard counts training is measured with:
+//! 1 is the plain step (`train_step_16x128`), n > 1 splits the batch into n row shards whose
+//! forward and backward passes run on their own threads (`quill::train::data_parallel`), as
+//! `train_step_16x128_{n}shards`; the first count is the one the memory child uses.
 //!
 //! Peak memory is measured in a fresh child process per preset and workload (this binary run
 //! again with `QUILL_BENCH_MEMORY=preset:train|sample`): in the benchmarking process itself
@@ -26,6 +30,7 @@ use quill::device::{DeviceKind, device};
 use quill::policy::{
     Decoder, DecoderConfig, Generation, SamplingConfig, completion_logprobs, find_preset, generate,
 };
+use quill::train::data_parallel::sharded_grads;
 use std::hint::black_box;
 
 const TRAIN_BATCH: usize = 16;
@@ -51,6 +56,29 @@ fn ids(n: usize, salt: usize, vocab: usize) -> Vec<u32> {
         .collect()
 }
 
+/// `QUILL_BENCH_SHARDS`: the shard counts training is measured with (default 1 and 2).
+fn shard_counts() -> Vec<usize> {
+    let list = std::env::var("QUILL_BENCH_SHARDS").unwrap_or_else(|_| "1,2".into());
+    let counts: Vec<usize> = list
+        .split(',')
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| match n.trim().parse() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("QUILL_BENCH_SHARDS={list}: shard counts from 1 up, comma-separated"),
+        })
+        .collect();
+    assert!(!counts.is_empty(), "QUILL_BENCH_SHARDS={list}: no count");
+    counts
+}
+
+/// The name of the training measurement with `shards` shards.
+fn train_name(shards: usize) -> String {
+    match shards {
+        1 => "train_step_16x128".into(),
+        n => format!("train_step_16x128_{n}shards"),
+    }
+}
+
 /// A model, its optimizer and the fixed batch of one training step.
 struct Training {
     model: Option<Decoder>,
@@ -58,10 +86,12 @@ struct Training {
     prompts: Vec<Vec<u32>>,
     completions: Vec<Vec<u32>>,
     device: Device,
+    /// Row shards whose forward and backward passes run on threads of their own.
+    shards: usize,
 }
 
 impl Training {
-    fn new(cfg: &DecoderConfig, device: &Device) -> Self {
+    fn new(cfg: &DecoderConfig, device: &Device, shards: usize) -> Self {
         let vocab = cfg.vocab_size;
         // Every token but the first of each row is a target.
         Training {
@@ -72,14 +102,30 @@ impl Training {
                 .map(|r| ids(TRAIN_TOKENS - 1, r, vocab))
                 .collect(),
             device: device.clone(),
+            shards,
         }
     }
 
     fn step(&mut self) {
         let m = self.model.take().expect("model");
-        let (logp, mask) = completion_logprobs(&m, &self.prompts, &self.completions, 0).unwrap();
-        let loss = -(logp.sum() / mask.sum());
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        let (prompts, completions) = (&self.prompts, &self.completions);
+        let grads = if self.shards == 1 {
+            // The plain step, as the training loops take it.
+            let (logp, mask) = completion_logprobs(&m, prompts, completions, 0).unwrap();
+            let loss = -(logp.sum() / mask.sum());
+            GradientsParams::from_grads(loss.backward(), &m)
+        } else {
+            // Each shard's term is divided by the whole batch's token count, so the terms sum
+            // to the plain step's loss.
+            let tokens: usize = completions.iter().map(Vec::len).sum();
+            let (_, grads) = sharded_grads(&m, self.shards, prompts.len(), |d, rows| {
+                let (logp, _) =
+                    completion_logprobs(d, &prompts[rows.clone()], &completions[rows], 0)?;
+                Ok(-(logp.sum() / tokens as f32))
+            })
+            .unwrap();
+            grads
+        };
         let m = self.optim.step(1e-3, m, grads);
         // A GPU queues the work: wait for it, or the timer stops before the step has run.
         self.device.sync().expect("the training step");
@@ -110,11 +156,14 @@ fn policy(c: &mut Criterion, presets: &[String], device: &Device) {
         let mut group = c.benchmark_group(format!("policy_{name}"));
         group.sample_size(10);
 
-        let mut training = Training::new(&cfg, device);
         group.throughput(Throughput::Elements((TRAIN_BATCH * TRAIN_TOKENS) as u64));
-        group.bench_function("train_step_16x128", |b| b.iter(|| training.step()));
-
-        let inference = training.model.take().expect("model").valid();
+        let mut inference = None;
+        for shards in shard_counts() {
+            let mut training = Training::new(&cfg, device, shards);
+            group.bench_function(train_name(shards), |b| b.iter(|| training.step()));
+            inference.get_or_insert_with(|| training.model.take().expect("model").valid());
+        }
+        let inference = inference.expect("a shard count");
         group.throughput(Throughput::Elements((SAMPLE_SEQUENCES * SAMPLE_NEW) as u64));
         group.bench_function("sample_128x64", |b| {
             b.iter(|| sample(&inference, cfg.vocab_size))
@@ -177,7 +226,7 @@ fn status_kib(field: &str) -> Option<u64> {
 fn memory_child(spec: &str) {
     let (preset, workload) = spec.split_once(':').expect("preset:workload");
     let cfg = find_preset(preset).expect("a preset name").config;
-    let mut training = Training::new(&cfg, &Device::flex());
+    let mut training = Training::new(&cfg, &Device::flex(), shard_counts()[0]);
     let inference = (workload == "sample").then(|| training.model.take().unwrap().valid());
     let before = status_kib("VmRSS").expect("/proc/self/status");
     std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak RSS");
@@ -207,24 +256,46 @@ fn memory_child(spec: &str) {
 /// `RAYON_NUM_THREADS=1` it measures the work done, whatever the load.
 fn fastest(presets: &[String], runs: usize, device: &Device) {
     let time = |f: &mut dyn FnMut()| {
-        f(); // warm-up
-        let (mut wall, mut cpu) = (f64::INFINITY, f64::INFINITY);
-        for _ in 0..runs {
-            let (start, start_cpu) = (std::time::Instant::now(), cpu_seconds());
-            f();
-            wall = wall.min(start.elapsed().as_secs_f64());
-            cpu = cpu.min(cpu_seconds() - start_cpu);
-        }
-        (wall, cpu)
+        let (start, start_cpu) = (std::time::Instant::now(), cpu_seconds());
+        f();
+        (start.elapsed().as_secs_f64(), cpu_seconds() - start_cpu)
     };
+    let least = |times: &[(f64, f64)]| {
+        times
+            .iter()
+            .fold((f64::INFINITY, f64::INFINITY), |(w, c), &(tw, tc)| {
+                (w.min(tw), c.min(tc))
+            })
+    };
+    let counts = shard_counts();
     for name in presets {
         let cfg = find_preset(name).expect("a preset name").config;
-        let mut training = Training::new(&cfg, device);
-        let (train, train_cpu) = time(&mut || training.step());
-        let inference = training.model.take().expect("model").valid();
-        let (sampling, sampling_cpu) = time(&mut || {
-            sample(&inference, cfg.vocab_size);
-        });
+        let mut trainings: Vec<Training> = counts
+            .iter()
+            .map(|&shards| Training::new(&cfg, device, shards))
+            .collect();
+        // The shard counts take turns, run by run, so that a load which comes and goes on a
+        // shared machine falls on all of them alike.
+        let mut train_runs = vec![Vec::with_capacity(runs); counts.len()];
+        for training in &mut trainings {
+            training.step(); // warm-up
+        }
+        for _ in 0..runs {
+            for (training, times) in trainings.iter_mut().zip(&mut train_runs) {
+                times.push(time(&mut || training.step()));
+            }
+        }
+        let inference = trainings[0].model.take().expect("model").valid();
+        sample(&inference, cfg.vocab_size); // warm-up
+        let sample_runs: Vec<(f64, f64)> = (0..runs)
+            .map(|_| {
+                time(&mut || {
+                    sample(&inference, cfg.vocab_size);
+                })
+            })
+            .collect();
+        let (train, train_cpu) = least(&train_runs[0]);
+        let (sampling, sampling_cpu) = least(&sample_runs);
         let (train_tokens, sample_tokens) = (
             (TRAIN_BATCH * TRAIN_TOKENS) as f64,
             (SAMPLE_SEQUENCES * SAMPLE_NEW) as f64,
@@ -242,6 +313,25 @@ fn fastest(presets: &[String], runs: usize, device: &Device) {
             train_tokens / train_cpu,
             sample_tokens / sampling_cpu,
         );
+        for (&shards, times) in counts.iter().zip(&train_runs) {
+            let (wall, cpu) = least(times);
+            let each: Vec<String> = times
+                .iter()
+                .map(|(w, _)| format!("{:.0}", w * 1e3))
+                .collect();
+            println!(
+                "{name}: {}: {:.0} tokens/s ({:.0} ms/step, {:.0} ms CPU), {:.2}x {}; \
+                 per CPU-second {:.0} tokens; runs (ms, interleaved): {}",
+                train_name(shards),
+                train_tokens / wall,
+                wall * 1e3,
+                cpu * 1e3,
+                train / wall,
+                train_name(counts[0]),
+                train_tokens / cpu,
+                each.join(" "),
+            );
+        }
         if !is_cpu(device) {
             report_device_memory(name, device);
         }

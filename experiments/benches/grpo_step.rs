@@ -7,7 +7,8 @@
 //! dev build (fast when it is fresh), but Quill's own code is at opt-level 1 there, so steps
 //! took ~1.4x longer in one run: report the release figures. `QUILL_BENCH_PRESETS=nano,micro,small`
 //! picks presets (default nano,micro), `QUILL_BENCH_STEPS` the measured steps (default 3, after
-//! 1 warm-up), `QUILL_BENCH_DEVICE=wgpu|cuda` a GPU backend (build with that cargo feature).
+//! 1 warm-up), `QUILL_BENCH_DEVICE=wgpu|cuda` a GPU backend (build with that cargo feature),
+//! `QUILL_BENCH_SHARDS` the update's row shards (default 2 on the CPU, as `quill run` uses).
 //!
 //! The decoders are freshly initialised (no warm start: timing does not depend on the weights,
 //! only on how long completions are). A random decoder rarely emits the end token, so nearly
@@ -93,6 +94,17 @@ fn main() -> Result<()> {
         PROMPTS * GROUP
     );
     let device = training_device(cfg.experiment.device)?;
+    // Row shards of the update (`[experiment] cpu_shards`, which `quill run` sets the same way):
+    // `QUILL_BENCH_SHARDS`, default 2 on the CPU backend and 1 on a GPU one.
+    let shards = match std::env::var("QUILL_BENCH_SHARDS") {
+        Ok(s) => s
+            .parse::<usize>()
+            .map_err(|e| anyhow::anyhow!("QUILL_BENCH_SHARDS={s}: {e}"))?,
+        Err(_) if matches!(cfg.experiment.device, DeviceKind::Cpu) => 2,
+        Err(_) => 1,
+    };
+    quill::train::data_parallel::set_training_shards(shards);
+    println!("update: {shards} row shard(s)");
 
     for name in presets.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let preset = find_preset(name)?;

@@ -21,6 +21,11 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
         cfg.experiment.name,
         out.display()
     );
+    let shards = match cfg.experiment.device {
+        quill::device::DeviceKind::Cpu => cfg.experiment.cpu_shards as usize,
+        _ => 1,
+    };
+    quill::train::data_parallel::set_training_shards(shards);
     let resolved = toml::to_string_pretty(cfg).context("serialising the resolved config")?;
     write_atomic(&out.join("config.toml"), resolved.as_bytes())?;
 

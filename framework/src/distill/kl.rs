@@ -74,6 +74,18 @@ pub fn sampled_kl_surrogate(
 /// The mean of `values_bt` over the tokens where `mask_bt` is 1, a scalar `[1]`. Padding is
 /// filled with 0 before the sum, so a non-finite value there cannot leak in.
 pub fn masked_token_mean(values_bt: Tensor<2>, mask_bt: Tensor<2>) -> Result<Tensor<1>> {
+    let (sum, tokens) = masked_sum_and_count(values_bt, mask_bt)?;
+    Ok(sum.div_scalar(tokens.max(1.0)))
+}
+
+/// The sum of `values_bt` over the tokens where `mask_bt` is 1, a scalar `[1]`, padding
+/// filled with 0 as in [`masked_token_mean`]. A shard of a batch divides it by the whole
+/// batch's token count, so the shards' terms add up to the batch's mean.
+pub fn masked_token_sum(values_bt: Tensor<2>, mask_bt: Tensor<2>) -> Result<Tensor<1>> {
+    Ok(masked_sum_and_count(values_bt, mask_bt)?.0)
+}
+
+fn masked_sum_and_count(values_bt: Tensor<2>, mask_bt: Tensor<2>) -> Result<(Tensor<1>, f32)> {
     if values_bt.dims() != mask_bt.dims() {
         let msg = format!(
             "values have shape {:?}, the mask {:?}",
@@ -86,8 +98,7 @@ pub fn masked_token_mean(values_bt: Tensor<2>, mask_bt: Tensor<2>) -> Result<Ten
     let mask = Tensor::<2>::from_data(mask_bt.into_data(), &device);
     let tokens: f32 = mask.clone().sum().into_scalar();
     let padding = mask.clone().equal_elem(0.0);
-    let sum = values_bt.mask_fill(padding, 0.0).sum();
-    Ok(sum.div_scalar(tokens.max(1.0)))
+    Ok((values_bt.mask_fill(padding, 0.0).sum(), tokens))
 }
 
 #[cfg(test)]

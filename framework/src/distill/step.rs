@@ -1,21 +1,24 @@
 //! One step of a teacher-guided distillation: sample lists for the step's users (from the
 //! student for on-policy distillation, from the teacher for supervised), score them with the
-//! teacher (one forward pass, no graph), and take one AdamW step on the student's loss.
+//! teacher (one forward pass, no graph), and take one AdamW step on the student's loss, whose
+//! forward and backward pass run in row shards (`train::data_parallel`).
 
 use super::DistillJob;
 use super::config::KlEstimator;
-use super::kl::{exact_reverse_kl, masked_token_mean, sampled_kl_surrogate, sampled_reverse_kl};
+use super::kl::{exact_reverse_kl, masked_token_sum, sampled_kl_surrogate, sampled_reverse_kl};
 use crate::error::{Error, Result};
 use crate::log::CompletionRow;
 use crate::policy::{
     Completion, Decoder, Generation, completion_logits, completion_logprobs, generate_chunked,
 };
+use crate::train::data_parallel::{sharded_grads, training_shards};
 use crate::train::grpo::{GENERATE_CHUNK, clip_grad_norm, learning_rate};
 use crate::train::step_loop::{LoopSpec, StepOutput, mean, non_finite, sequence_seed};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// What the student minimises on the step's lists.
@@ -89,31 +92,17 @@ pub fn teacher_step(
     let teacher_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (loss, per_token_kl_bt, mask_bt) = match teacher_side {
-        TeacherSide::Logits(teacher_logits) => {
-            let (logits, mask) = completion_logits(&*student, &prompts, &tokens, pad)?;
-            let kl = exact_reverse_kl(logits, teacher_logits)?;
-            (masked_token_mean(kl.clone(), mask.clone())?, kl, mask)
-        }
-        TeacherSide::LogProbs(teacher_logp) => {
-            let (logp, mask) = completion_logprobs(&*student, &prompts, &tokens, pad)?;
-            let kl = sampled_reverse_kl(logp.clone().detach(), teacher_logp.clone())?;
-            let surrogate = sampled_kl_surrogate(logp, teacher_logp)?;
-            (masked_token_mean(surrogate, mask.clone())?, kl, mask)
-        }
-        TeacherSide::OwnSamples => {
-            let (logp, mask) = completion_logprobs(&*student, &prompts, &tokens, pad)?;
-            // Forward KL's sampled estimate on the teacher's own lists: log p_t − log p_s.
-            let teacher_logp = padded(&completions, &mask);
-            let kl = Tensor::from_data(teacher_logp, &logp.device()) - logp.clone().detach();
-            (masked_token_mean(logp.neg(), mask.clone())?, kl, mask)
-        }
+    let batch = StudentBatch {
+        prompts: &prompts,
+        tokens: &tokens,
+        completions: &completions,
+        pad,
     };
-    let loss_value: f32 = loss.clone().into_scalar();
+    let (loss_value, mut grads, row_kl) =
+        student_grads(student, &batch, &teacher_side, training_shards())?;
     if !loss_value.is_finite() {
         return Err(non_finite(spec, step, "loss", loss_value as f64, HINT));
     }
-    let mut grads = GradientsParams::from_grads(loss.backward(), &*student);
     let norm = clip_grad_norm(&*student, &mut grads, cfg.max_grad_norm);
     if !norm.is_finite() {
         return Err(non_finite(spec, step, "gradient norm", norm, HINT));
@@ -122,7 +111,7 @@ pub fn teacher_step(
     *student = optim.step(lr, student.clone(), grads);
     let update_s = t.elapsed().as_secs_f64();
 
-    let (token_kl, list_kl) = token_and_list_means(&per_token_kl_bt, &mask_bt)?;
+    let (token_kl, list_kl) = token_and_list_means(&row_kl);
     let mut scalars = sample_scalars(job, &completions);
     scalars.insert("loss".into(), loss_value as f64);
     // The KL the loss pulls on: reverse KL(student ‖ teacher) on the student's lists, or the
@@ -147,12 +136,84 @@ pub fn teacher_step(
     })
 }
 
-/// The teacher's constant inputs to the loss.
+/// The teacher's constant inputs to the loss, for the whole batch (on the teacher's device).
 enum TeacherSide {
     Logits(Tensor<3>),
     LogProbs(Tensor<2>),
     /// Supervised: the teacher's log-probs of its own samples came with them.
     OwnSamples,
+}
+
+/// Per list, the sum of a per-token value over its real tokens and their count.
+type RowSums = Vec<(f64, usize)>;
+
+/// The lists of one step and their prompts.
+struct StudentBatch<'a> {
+    prompts: &'a [Vec<u32>],
+    /// The completions' tokens.
+    tokens: &'a [Vec<u32>],
+    completions: &'a [Completion],
+    pad: u32,
+}
+
+/// The student's loss on `batch` and its gradients (not clipped), computed in `shards` row
+/// shards, and each list's (sum, count) of the per-token KL the step logs.
+///
+/// Every objective is a mean over the batch's real tokens; each shard divides its masked sum
+/// by the whole batch's token count (the completions' lengths, counted here), so the shards'
+/// terms add up to the batch's mean. The teacher's logits or log-probs were computed for the
+/// whole batch; a shard reads its rows and its own width (its longest completion) of them.
+fn student_grads(
+    student: &Decoder,
+    batch: &StudentBatch,
+    side: &TeacherSide,
+    shards: usize,
+) -> Result<(f32, GradientsParams, RowSums)> {
+    let StudentBatch {
+        prompts,
+        tokens,
+        completions,
+        pad,
+    } = *batch;
+    let total = tokens.iter().map(Vec::len).sum::<usize>().max(1) as f32;
+    // Each shard's per-list KL sums, keyed by its first row, put in row order below.
+    let kl_rows: Mutex<Vec<(usize, RowSums)>> = Mutex::new(Vec::new());
+    let (loss, grads) = sharded_grads(student, shards, prompts.len(), |d, rows| {
+        let (p, c) = (&prompts[rows.clone()], &tokens[rows.clone()]);
+        let (loss_bt, kl_bt, mask) = match side {
+            TeacherSide::Logits(teacher) => {
+                let (logits, mask) = completion_logits(d, p, c, pad)?;
+                let [_, width, vocab] = logits.dims();
+                let teacher = teacher.clone().slice([rows.clone(), 0..width, 0..vocab]);
+                let kl = exact_reverse_kl(logits, teacher)?;
+                (kl.clone(), kl, mask)
+            }
+            TeacherSide::LogProbs(teacher) => {
+                let (logp, mask) = completion_logprobs(d, p, c, pad)?;
+                let width = logp.dims()[1];
+                let teacher = teacher.clone().slice([rows.clone(), 0..width]);
+                let kl = sampled_reverse_kl(logp.clone().detach(), teacher.clone())?;
+                (sampled_kl_surrogate(logp, teacher)?, kl, mask)
+            }
+            TeacherSide::OwnSamples => {
+                let (logp, mask) = completion_logprobs(d, p, c, pad)?;
+                // Forward KL's sampled estimate on the teacher's own lists: log p_t − log p_s.
+                let teacher_logp = padded(&completions[rows.clone()], &mask);
+                let kl = Tensor::from_data(teacher_logp, &logp.device()) - logp.clone().detach();
+                (logp.neg(), kl, mask)
+            }
+        };
+        let sums = row_sums(&kl_bt, &mask)?;
+        kl_rows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((rows.start, sums));
+        Ok(masked_token_sum(loss_bt, mask)?.div_scalar(total))
+    })?;
+    let mut kl_rows = kl_rows.into_inner().unwrap_or_else(|e| e.into_inner());
+    kl_rows.sort_by_key(|(start, _)| *start);
+    let rows = kl_rows.into_iter().flat_map(|(_, sums)| sums).collect();
+    Ok((loss, grads, rows))
 }
 
 /// The sampler's per-token log-probs as a `[batch, longest]` tensor's data, 0 at padding.
@@ -187,27 +248,29 @@ fn sample_scalars(job: &DistillJob, completions: &[Completion]) -> BTreeMap<Stri
     out
 }
 
-/// The mean of `values_bt` over all real tokens, and each list's mean over its own, from one
-/// read of the values and the mask.
-fn token_and_list_means(values_bt: &Tensor<2>, mask_bt: &Tensor<2>) -> Result<(f64, Vec<f64>)> {
+/// Each row's sum of `values_bt` over its real tokens (where `mask_bt` is 1) and their count.
+fn row_sums(values_bt: &Tensor<2>, mask_bt: &Tensor<2>) -> Result<RowSums> {
     let t = values_bt.dims()[1];
     let (v, m) = (host(values_bt)?, host(mask_bt)?);
-    let (mut sum, mut count) = (0.0f64, 0usize);
-    let lists = v
-        .chunks(t)
+    Ok(v.chunks(t)
         .zip(m.chunks(t))
         .map(|(v, m)| {
-            let (s, n) = v
-                .iter()
+            v.iter()
                 .zip(m)
                 .filter(|(_, m)| **m == 1.0)
-                .fold((0.0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
-            sum += s;
-            count += n;
-            s / n.max(1) as f64
+                .fold((0.0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1))
         })
-        .collect();
-    Ok((sum / count.max(1) as f64, lists))
+        .collect())
+}
+
+/// The mean over all real tokens, and each list's mean over its own, from the lists'
+/// [`row_sums`].
+fn token_and_list_means(rows: &[(f64, usize)]) -> (f64, Vec<f64>) {
+    let (sum, count) = rows
+        .iter()
+        .fold((0.0f64, 0usize), |(s, n), &(rs, rn)| (s + rs, n + rn));
+    let lists = rows.iter().map(|&(s, n)| s / n.max(1) as f64).collect();
+    (sum / count.max(1) as f64, lists)
 }
 
 fn host(x: &Tensor<2>) -> Result<Vec<f32>> {
@@ -247,4 +310,79 @@ fn completion_rows(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+    use crate::train::grpo::testing::{assert_close, assert_same_grads, batch, pico};
+
+    /// Student (autodiff) and teacher (inference) of the `pico` preset, a batch of 6 lists of
+    /// unequal lengths with made-up sampler log-probs, and the student's loss and gradients
+    /// over 1 and 2 shards.
+    fn one_and_two_shards(objective: Objective) {
+        let student = pico(3, true);
+        let teacher = pico(11, false);
+        let (prompts, tokens) = batch(student.vocab_size() as u32);
+        let completions: Vec<Completion> = tokens
+            .iter()
+            .enumerate()
+            .map(|(r, t)| Completion {
+                tokens: t.clone(),
+                logprobs: (0..t.len()).map(|i| -0.1 - ((r + i) % 7) as f32).collect(),
+                stopped: r % 2 == 0,
+            })
+            .collect();
+        let side = match objective {
+            Objective::ReverseKl(KlEstimator::Exact) => {
+                TeacherSide::Logits(completion_logits(&teacher, &prompts, &tokens, 0).unwrap().0)
+            }
+            Objective::ReverseKl(KlEstimator::Sampled) => TeacherSide::LogProbs(
+                completion_logprobs(&teacher, &prompts, &tokens, 0)
+                    .unwrap()
+                    .0,
+            ),
+            Objective::TeacherCrossEntropy => TeacherSide::OwnSamples,
+        };
+        let batch = StudentBatch {
+            prompts: &prompts,
+            tokens: &tokens,
+            completions: &completions,
+            pad: 0,
+        };
+        let (l1, g1, kl1) = student_grads(&student, &batch, &side, 1).unwrap();
+        let (l2, g2, kl2) = student_grads(&student, &batch, &side, 2).unwrap();
+        let what = format!("{objective:?}");
+        assert_close(l2, l1, &format!("{what} loss"));
+        assert_same_grads(&student, &g2, &g1);
+        assert_eq!(kl1.len(), 6);
+        assert_eq!(kl2.len(), 6);
+        for ((s2, n2), (s1, n1)) in kl2.iter().zip(&kl1) {
+            assert_eq!(n2, n1);
+            assert_close(*s2 as f32, *s1 as f32, &format!("{what} list KL"));
+        }
+        let lengths: Vec<usize> = tokens.iter().map(Vec::len).collect();
+        assert_eq!(kl1.iter().map(|r| r.1).collect::<Vec<_>>(), lengths);
+        let (token_kl, _) = token_and_list_means(&kl1);
+        assert!(
+            token_kl.is_finite() && token_kl != 0.0,
+            "{what}: {token_kl}"
+        );
+    }
+
+    #[test]
+    fn sharded_exact_kl_equals_the_whole_batch() {
+        one_and_two_shards(Objective::ReverseKl(KlEstimator::Exact));
+    }
+
+    #[test]
+    fn sharded_sampled_kl_equals_the_whole_batch() {
+        one_and_two_shards(Objective::ReverseKl(KlEstimator::Sampled));
+    }
+
+    #[test]
+    fn sharded_supervised_loss_equals_the_whole_batch() {
+        one_and_two_shards(Objective::TeacherCrossEntropy);
+    }
 }

@@ -2,6 +2,7 @@
 //! GRPO / Dr.GRPO on the composite reward (`grpo`).
 
 mod config;
+pub mod data_parallel;
 pub mod grpo;
 mod self_filter;
 pub mod step_loop;

@@ -9,6 +9,7 @@
 //! reward, no future click — so the stage stays prompt-only like the bootstrap rule.
 
 use super::config::WarmStartConfig;
+use super::data_parallel::mean_nll_grads;
 use super::warm_start::{Epochs, Stage, WarmStartData, sample_lists};
 use crate::error::{Error, Result};
 use crate::policy::{Decoder, Sampler};
@@ -101,8 +102,10 @@ pub(super) fn self_filter_stage(
     let mut stage = Stage::new(cfg, cfg.self_filter_steps, cfg.self_filter_learning_rate);
     let decoder = stage.run(
         decoder,
-        |_| epochs.next_batch(&pairs, batch, rng, tokens),
-        builder.tokenizer.pad_id(),
+        |_, d| {
+            let (prompts, completions) = epochs.next_batch(&pairs, batch, rng, tokens);
+            mean_nll_grads(d, &prompts, &completions, builder.tokenizer.pad_id())
+        },
         &mut |step, loss| on_step("self_filter", step, loss),
         None,
     )?;

@@ -16,9 +16,10 @@
 //! completion the bootstrap list, so only response tokens are learned.
 
 use super::config::WarmStartConfig;
+use super::data_parallel::mean_nll_grads;
 use super::self_filter::self_filter_stage;
 use crate::error::{Error, Result};
-use crate::policy::{Decoder, Generation, Sampler, completion_logprobs, generate};
+use crate::policy::{Decoder, Generation, Sampler, generate};
 use crate::text::PromptBuilder;
 use crate::text::query_list::FormatProblem;
 use burn::module::Module;
@@ -121,7 +122,7 @@ pub fn warm_start(
     let mut lm = Stage::new(cfg, cfg.lm_steps, cfg.learning_rate);
     let decoder = lm.run(
         decoder,
-        |_| {
+        |_, d| {
             // Random windows of the stream: the first token is the prompt, the rest is learned.
             let (mut prompts, mut completions) = (Vec::new(), Vec::new());
             for _ in 0..batch {
@@ -130,9 +131,8 @@ pub fn warm_start(
                 completions.push(data.lm_stream[at + 1..at + window].to_vec());
             }
             tokens += batch * (window - 1);
-            (prompts, completions)
+            mean_nll_grads(d, &prompts, &completions, pad)
         },
-        pad,
         &mut |step, loss| on_step("lm", step, loss),
         None,
     )?;
@@ -163,8 +163,10 @@ pub fn warm_start(
     let mut sft = Stage::new(cfg, cfg.sft_steps, cfg.learning_rate);
     let decoder = sft.run(
         decoder,
-        |_| epochs.next_batch(&data.sft, batch, &mut rng, &mut tokens),
-        pad,
+        |_, d| {
+            let (prompts, completions) = epochs.next_batch(&data.sft, batch, &mut rng, &mut tokens);
+            mean_nll_grads(d, &prompts, &completions, pad)
+        },
         &mut |step, loss| on_step("sft", step, loss),
         probing.then_some(&mut probe as &mut dyn FnMut(&Decoder) -> Result<f64>),
     )?;
@@ -295,15 +297,16 @@ impl<'a> Stage<'a> {
         }
     }
 
-    /// Trains `decoder`; with `probe`, measures the weights every `probe_every` steps from
-    /// `probe_from` (and at the last step) and returns the best-measured ones, the later on
-    /// ties (they have seen more data at a lower learning rate).
+    /// Trains `decoder` on the loss value and gradients `grads_of_step(step, decoder)` gives
+    /// (a supervised stage's come from [`mean_nll_grads`], sharded); with `probe`,
+    /// measures the weights every `probe_every` steps from `probe_from` (and at the last step)
+    /// and returns the best-measured ones, the later on ties (they have seen more data at a
+    /// lower learning rate).
     #[allow(clippy::type_complexity)]
     pub(super) fn run(
         &mut self,
         mut decoder: Decoder,
-        mut next_batch: impl FnMut(u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>),
-        pad: u32,
+        mut grads_of_step: impl FnMut(u32, &Decoder) -> Result<(f32, GradientsParams)>,
         on_step: &mut dyn FnMut(u32, f32),
         mut probe: Option<&mut dyn FnMut(&Decoder) -> Result<f64>>,
     ) -> Result<Decoder> {
@@ -318,13 +321,7 @@ impl<'a> Stage<'a> {
         let mut window = Vec::new();
         let mut best: Option<(f64, Decoder)> = None;
         for step in 1..=steps {
-            let (prompts, completions) = next_batch(step);
-            let (logp, mask) = completion_logprobs(&decoder, &prompts, &completions, pad)?;
-            let loss = -(logp.sum() / mask.sum());
-            let value: f32 = loss
-                .clone()
-                .try_into_scalar::<f32>()
-                .map_err(|e| Error::model("warm start", format!("reading the loss: {e:?}")))?;
+            let (value, grads) = grads_of_step(step, &decoder)?;
             if !value.is_finite() {
                 let msg = format!(
                     "training diverged at step {step} (loss {value}); try a learning_rate below {}",
@@ -332,7 +329,6 @@ impl<'a> Stage<'a> {
                 );
                 return Err(Error::field("warm_start.learning_rate", msg));
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &decoder);
             let lr = learning_rate(step, steps, self.peak_lr, cfg.warmup_steps);
             decoder = optim.step(lr, decoder, grads);
             on_step(step, value);
@@ -423,7 +419,7 @@ pub(super) fn sample_lists(
 
 #[cfg(test)]
 mod tests {
-    use super::{Stage, learning_rate};
+    use super::{Stage, learning_rate, mean_nll_grads};
     use crate::policy::{Decoder, find_preset};
     use crate::train::WarmStartConfig;
     use burn::tensor::Device;
@@ -443,7 +439,14 @@ mod tests {
             probe_from: 3,
             ..WarmStartConfig::default()
         };
-        let batch = |_| (vec![vec![1, 2, 3]; 2], vec![vec![4, 5, 6, 7]; 2]);
+        let batch = |_, d: &Decoder| {
+            mean_nll_grads(
+                d,
+                &[vec![1, 2, 3], vec![1, 2, 3]],
+                &[vec![4, 5, 6, 7], vec![4, 5, 6, 7]],
+                0,
+            )
+        };
         // Scripted probe results; each probe also records the weights it saw.
         let rates = [0.5, 0.9, 0.9, 0.7];
         let mut seen = Vec::new();
@@ -456,7 +459,6 @@ mod tests {
             .run(
                 Decoder::new(&cfg, 1, &Device::flex().autodiff()),
                 batch,
-                0,
                 &mut |_, _| (),
                 Some(&mut probe),
             )

@@ -3,7 +3,8 @@
 //! (`objective`), per-query credit (`query_credit`), the learning-rate schedule and gradient
 //! clipping (`optim`), sampling and scoring groups (`rollout`), which rewards raise or lower
 //! the policy's entropy (`likelihood_cov`), checkpoints for exact resume (`state`), held-out
-//! evaluation (`evaluate`) and the loop itself (`trainer`).
+//! evaluation (`evaluate`), the update's sharded forward and backward pass (`update`) and the
+//! loop itself (`trainer`).
 
 mod advantage;
 mod config;
@@ -15,6 +16,7 @@ mod query_credit;
 mod rollout;
 mod state;
 mod trainer;
+mod update;
 
 pub use advantage::{
     advantages, decoupled_advantages, group_advantages, group_spread, keep_groups,
@@ -22,7 +24,10 @@ pub use advantage::{
 pub use config::{AdvantageKind, GrpoConfig, LossAggregation};
 pub use evaluate::{Decoding, PolicyEval, PolicyEvaluator};
 pub use likelihood_cov::{mean_token_logprobs, within_group_covariance};
-pub use objective::{LossParts, ObjectiveConfig, k3_kl, policy_loss, token_policy_loss};
+pub use objective::{
+    BatchTotals, LossParts, ObjectiveConfig, k3_kl, policy_loss, shard_policy_loss,
+    token_policy_loss,
+};
 pub use optim::{clip_grad_norm, freeze_all_but_last_blocks, grad_norm, learning_rate};
 pub use query_credit::{leave_one_out, line_queries, token_advantages, token_queries};
 pub use rollout::{GENERATE_CHUNK, Rollout, RolloutSpec, rollout};
@@ -31,3 +36,6 @@ pub use state::{
     load_training_checkpoint, save_training_checkpoint,
 };
 pub use trainer::{GrpoOutcome, GrpoRun, train_grpo};
+#[cfg(test)]
+pub(crate) use update::testing;
+pub use update::{PolicyBatch, QueryCredit, UpdateStats, policy_grads};

@@ -53,7 +53,7 @@ pub struct LossParts {
     pub high_clip_ratio: f32,
     /// Mean k3 KL to the reference over real tokens; 0 when no reference was passed.
     pub kl: f32,
-    /// Real (unmasked) tokens in the batch.
+    /// Real (unmasked) tokens in the batch (in these rows, for [`shard_policy_loss`]).
     pub tokens: usize,
 }
 
@@ -106,6 +106,56 @@ pub fn token_policy_loss(
     mask: Tensor<2>,
     cfg: &ObjectiveConfig,
 ) -> Result<LossParts> {
+    loss_of(logp, old_logp, ref_logp, advantages, mask, cfg, None)
+}
+
+/// The whole-batch quantities that normalise the loss of a shard of the batch's rows (see
+/// [`shard_policy_loss`]), counted on the host before the shards run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchTotals {
+    /// Completions in the whole batch (`B` of `ConstantLength` and `SeqMeanTokenMean`).
+    pub rows: usize,
+    /// Real (unmasked) tokens in the whole batch (`TokenMean`'s divisor, the statistics').
+    pub tokens: usize,
+}
+
+/// [`token_policy_loss`] of some rows of a larger batch, normalised by the whole batch's
+/// `totals` instead of these rows' own counts: `ConstantLength` divides by
+/// `totals.rows * max_len`, `TokenMean` by `totals.tokens`, `SeqMeanTokenMean` sums the rows'
+/// token means and divides by `totals.rows`; the clip shares and the KL are sums over these
+/// rows' tokens divided by `totals.tokens`. The shards' losses and statistics then add up to
+/// the whole batch's (up to float rounding), and so do their gradients. `tokens` is still
+/// these rows' count. An error when `totals` counts fewer rows or tokens than these rows hold.
+pub fn shard_policy_loss(
+    logp: Tensor<2>,
+    old_logp: Tensor<2>,
+    ref_logp: Option<Tensor<2>>,
+    advantages: &[f32],
+    mask: Tensor<2>,
+    cfg: &ObjectiveConfig,
+    totals: BatchTotals,
+) -> Result<LossParts> {
+    loss_of(
+        logp,
+        old_logp,
+        ref_logp,
+        advantages,
+        mask,
+        cfg,
+        Some(totals),
+    )
+}
+
+/// [`token_policy_loss`] normalised by `totals`, or by the batch's own counts when `None`.
+fn loss_of(
+    logp: Tensor<2>,
+    old_logp: Tensor<2>,
+    ref_logp: Option<Tensor<2>>,
+    advantages: &[f32],
+    mask: Tensor<2>,
+    cfg: &ObjectiveConfig,
+    totals: Option<BatchTotals>,
+) -> Result<LossParts> {
     let [b, t] = logp.dims();
     check_inputs(&logp, &old_logp, ref_logp.as_ref(), advantages, &mask, cfg)?;
     let device = logp.device();
@@ -143,10 +193,17 @@ pub fn token_policy_loss(
     let mut per_token = -unclipped.min_pair(clipped);
 
     let tokens = mask_host.iter().filter(|&&m| m == 1.0).count();
+    let whole = totals.unwrap_or(BatchTotals { rows: b, tokens });
+    if whole.rows < b || whole.tokens < tokens {
+        let msg = format!(
+            "the batch totals ({whole:?}) count fewer than these {b} rows and {tokens} tokens"
+        );
+        return Err(Error::model(ORIGIN, msg));
+    }
     let mut kl = 0.0;
     if let Some(ref_logp) = ref_logp {
         let k3 = k3_of_log_ratio((ref_logp.detach() - logp).mask_fill(pad_bt, 0.0));
-        kl = masked_mean(&read(&k3, "k3 KL")?, &mask_host);
+        kl = masked_mean(&read(&k3, "k3 KL")?, &mask_host, whole.tokens);
         if cfg.beta != 0.0 {
             per_token = per_token + k3.mul_scalar(cfg.beta);
         }
@@ -154,8 +211,10 @@ pub fn token_policy_loss(
 
     let masked = per_token * mask_bt;
     let loss = match cfg.aggregation {
-        LossAggregation::ConstantLength => masked.sum().div_scalar((b * cfg.max_len) as f32),
-        LossAggregation::TokenMean => masked.sum().div_scalar(tokens.max(1) as f32),
+        LossAggregation::ConstantLength => {
+            masked.sum().div_scalar((whole.rows * cfg.max_len) as f32)
+        }
+        LossAggregation::TokenMean => masked.sum().div_scalar(whole.tokens.max(1) as f32),
         LossAggregation::SeqMeanTokenMean => {
             let inv_count: Vec<f32> = mask_host
                 .chunks(t)
@@ -164,7 +223,7 @@ pub fn token_policy_loss(
             let inv_count_b1 = host_tensor(inv_count, [b, 1], &device);
             (masked.sum_dim(1) * inv_count_b1)
                 .sum()
-                .div_scalar(b as f32)
+                .div_scalar(whole.rows as f32)
         }
     };
 
@@ -178,7 +237,7 @@ pub fn token_policy_loss(
             high += usize::from(r > 1.0 + cfg.epsilon_high && a > 0.0);
         }
     }
-    let share = |n: usize| n as f32 / tokens.max(1) as f32;
+    let share = |n: usize| n as f32 / whole.tokens.max(1) as f32;
     Ok(LossParts {
         loss,
         clip_ratio: share(low + high),
@@ -265,13 +324,14 @@ fn read(tensor: &Tensor<2>, what: &str) -> Result<Vec<f32>> {
         .map_err(|e| Error::model(ORIGIN, format!("reading the {what}: {e:?}")))
 }
 
-fn masked_mean(values: &[f32], mask: &[f32]) -> f32 {
-    let (sum, n) = values
+/// The sum of `values` where `mask` is 1, over `count` (the whole batch's tokens).
+fn masked_mean(values: &[f32], mask: &[f32], count: usize) -> f32 {
+    let sum = values
         .iter()
         .zip(mask)
         .filter(|(_, m)| **m == 1.0)
-        .fold((0.0f64, 0usize), |(s, n), (v, _)| (s + *v as f64, n + 1));
-    (sum / n.max(1) as f64) as f32
+        .fold(0.0f64, |s, (v, _)| s + *v as f64);
+    (sum / count.max(1) as f64) as f32
 }
 
 #[cfg(test)]

@@ -8,22 +8,24 @@ use super::advantage::{advantages, group_spread, keep_groups};
 use super::config::GrpoConfig;
 use super::evaluate::PolicyEvaluator;
 use super::likelihood_cov::{mean_token_logprobs, within_group_covariance};
-use super::objective::{ObjectiveConfig, policy_loss, token_policy_loss};
+use super::objective::ObjectiveConfig;
 use super::optim::{clip_grad_norm, learning_rate};
-use super::query_credit::{leave_one_out, token_advantages, token_queries};
+use super::query_credit::{leave_one_out, token_queries};
 use super::rollout::{Rollout, RolloutSpec, rollout};
+use super::update::{PolicyBatch, QueryCredit, policy_grads};
 use crate::data::UserRecord;
 use crate::error::{Error, Result};
 use crate::log::CompletionRow;
-use crate::policy::{Decoder, DecoderConfig, Policy, SamplingConfig, completion_logprobs};
+use crate::policy::{Decoder, DecoderConfig, SamplingConfig, completion_logprobs};
 use crate::reward::CompositeReward;
 use crate::text::PromptBuilder;
 use crate::text::query_list::QueryList;
+use crate::train::data_parallel::training_shards;
 use crate::train::step_loop::{
     LoopSpec, StepOutput, TrainOutcome, mean, non_finite, run_steps, sequence_seed,
 };
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -168,11 +170,10 @@ fn train_step(
         } else {
             None
         };
-        let device = Policy::device(&*decoder);
-        // Constant log-probs (sampling policy, reference) computed without a graph, then moved.
+        // Constant log-probs (sampling policy, reference) computed once for the whole batch
+        // without a graph; each shard of the update reads its rows of them.
         let constant = |model: &Decoder| -> Result<Tensor<2>> {
-            let (logp, _) = completion_logprobs(model, &prompts, &completions, pad)?;
-            Ok(Tensor::from_data(logp.into_data(), &device))
+            Ok(completion_logprobs(model, &prompts, &completions, pad)?.0)
         };
         let old = if cfg.num_iterations > 1 {
             Some(constant(&policy)?)
@@ -187,32 +188,26 @@ fn train_step(
             aggregation: cfg.loss_aggregation,
             max_len: run.sampling.max_new_tokens as usize,
         };
+        let batch = PolicyBatch {
+            prompts: &prompts,
+            completions: &completions,
+            pad,
+            advantages: &row_advantages,
+            credit: credit.as_ref().map(|(credit, token_query)| QueryCredit {
+                credit,
+                token_query,
+                weight: cfg.query_credit as f32,
+            }),
+            old_logp: old.as_ref(),
+            ref_logp: reference.as_ref(),
+        };
         for _ in 0..cfg.num_iterations {
-            let (logp, mask) = completion_logprobs(&*decoder, &prompts, &completions, pad)?;
-            let old_logp = old.clone().unwrap_or_else(|| logp.clone().detach());
-            let parts = match &credit {
-                Some((credit, token_query)) => {
-                    let weight = cfg.query_credit as f32;
-                    let width = logp.dims()[1];
-                    let per_token =
-                        token_advantages(&row_advantages, credit, token_query, weight, width);
-                    let r = reference.clone();
-                    token_policy_loss(logp, old_logp, r, &per_token, mask, &objective)?
-                }
-                None => policy_loss(
-                    logp,
-                    old_logp,
-                    reference.clone(),
-                    &row_advantages,
-                    mask,
-                    &objective,
-                )?,
-            };
-            let loss: f32 = parts.loss.clone().into_scalar();
+            let (parts, mut grads) =
+                policy_grads(&*decoder, &batch, &objective, training_shards())?;
+            let loss = parts.loss;
             if !loss.is_finite() {
                 return Err(non_finite(loop_spec, step, "loss", loss as f64, HINT));
             }
-            let mut grads = GradientsParams::from_grads(parts.loss.backward(), &*decoder);
             let norm = clip_grad_norm(&*decoder, &mut grads, cfg.max_grad_norm);
             if !norm.is_finite() {
                 return Err(non_finite(loop_spec, step, "gradient norm", norm, HINT));
