@@ -167,7 +167,8 @@ pub fn warm_start_into(
     let device = training_device(cfg.experiment.device)?;
     let decoder = Decoder::new(&decoder_cfg, seed, &device);
     let ws = &cfg.warm_start;
-    let steps = u64::from(ws.lm_steps + ws.sft_steps + ws.self_filter_steps);
+    let steps =
+        u64::from(ws.lm_steps + ws.sft_steps + ws.unlikelihood_steps + ws.self_filter_steps);
     let bar = quill::progress::bar(steps, "warm start");
     let (decoder, report) = warm_start(
         decoder,
@@ -183,6 +184,17 @@ pub fn warm_start_into(
         },
     )?;
     bar.finish_and_clear();
+    if ws.unlikelihood_steps > 0 {
+        let last = report.unlikelihood_invalid.last().map_or(0.0, |w| w.1);
+        eprintln!(
+            "policy: unlikelihood fine-tuning pushed down {} tokens in {} sampled lists; \
+             {:.1}% of the last tenth's samples invalid ({:.0}s)",
+            report.unlikelihood_penalised,
+            report.unlikelihood_sampled,
+            100.0 * last,
+            report.unlikelihood_seconds
+        );
+    }
     if ws.self_filter_steps > 0 {
         eprintln!(
             "policy: self-filtered fine-tuning on {} valid of {} sampled lists ({:.0}s)",
@@ -192,7 +204,7 @@ pub fn warm_start_into(
     eprintln!(
         "policy: warm start {:.0}s + {:.0}s ({:.0} tokens/s); {:.1}% of {} sampled lists valid",
         report.lm_seconds,
-        report.sft_seconds + report.self_filter_seconds,
+        report.sft_seconds + report.unlikelihood_seconds + report.self_filter_seconds,
         report.train_tokens_per_second,
         100.0 * report.valid_rate,
         report.sampled_lists

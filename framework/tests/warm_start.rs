@@ -2,7 +2,7 @@
 //! sampled lists (temperature 1) valid, from a random decoder that writes none.
 
 use burn::tensor::Device;
-use quill::policy::{Decoder, SamplingConfig, find_preset};
+use quill::policy::{Decoder, SamplingConfig, completion_logprobs, find_preset};
 use quill::text::query_list::QueryListFormat;
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill::train::{WarmStartConfig, WarmStartData, self_filtered_pairs, validity, warm_start};
@@ -249,5 +249,101 @@ fn self_filtered_fine_tuning_learns_from_valid_samples_only() {
     assert!(
         err.contains("warm_start.self_filter_steps") && err.contains("none of the 48"),
         "{err}"
+    );
+}
+
+#[test]
+fn unlikelihood_fine_tuning_pushes_the_faulty_tokens_down() {
+    let builder = builder();
+    let (data, response) = fixed_response_data(&builder);
+    let mut cfg = find_preset("nano")
+        .unwrap()
+        .with_vocab(builder.tokenizer.vocab_size());
+    cfg.max_positions = 128;
+    let sampler = SamplingConfig::default();
+    let max_new = response.len() + 8;
+    let pad = builder.tokenizer.pad_id();
+    let fresh = || Decoder::new(&cfg, 1, &Device::flex().autodiff());
+    let trained = |ws: &WarmStartConfig| {
+        let mut stages = Vec::new();
+        let (decoder, report) = warm_start(
+            fresh(),
+            &data,
+            ws,
+            &builder,
+            &sampler,
+            max_new,
+            3,
+            |stage, _, _| stages.push(stage.to_string()),
+        )
+        .unwrap();
+        let steps = stages.iter().filter(|s| *s == "unlikelihood").count();
+        (decoder, report, steps)
+    };
+    // Half-trained, then 40 more steps: imitation alone, or with the unlikelihood penalty.
+    let half = WarmStartConfig {
+        lm_steps: 0,
+        sft_steps: 90,
+        batch_size: 8,
+        ..WarmStartConfig::default()
+    };
+    let imitation = WarmStartConfig {
+        unlikelihood_steps: 40,
+        unlikelihood_samples: 16,
+        unlikelihood_weight: 0.0,
+        ..half.clone()
+    };
+    let penalised = WarmStartConfig {
+        unlikelihood_weight: 16.0,
+        unlikelihood_format_weight: 1.0,
+        ..imitation.clone()
+    };
+    // The faulty lists the half-trained policy writes, and where their faults are.
+    let (start, _, _) = trained(&half);
+    let prompts: Vec<Vec<u32>> = (0..4)
+        .flat_map(|_| data.sft.iter().map(|p| p.0.clone()))
+        .collect();
+    let check = validity(&start, &builder, &prompts, &sampler, max_new, 11).unwrap();
+    assert!(
+        check.rate < 0.9,
+        "want faulty lists to test on: {}",
+        check.rate
+    );
+    let lists: Vec<Vec<u32>> = check
+        .examples
+        .iter()
+        .map(|text| builder.tokenizer.encode(text))
+        .collect();
+    let faults: Vec<Vec<usize>> = lists.iter().map(|l| builder.response_faults(l)).collect();
+    assert!(faults.iter().any(|f| !f.is_empty()));
+    // Mean log-probability of those faulty tokens under a policy.
+    let fault_logp = |decoder: &Decoder| {
+        let rows: Vec<Vec<u32>> = vec![data.sft[0].0.clone(); lists.len()];
+        let (logp, _) = completion_logprobs(decoder, &rows, &lists, pad).unwrap();
+        let [_, cols] = logp.dims();
+        let logp: Vec<f32> = logp.into_data().try_to_vec().unwrap();
+        let picked: Vec<f32> = faults
+            .iter()
+            .enumerate()
+            .flat_map(|(r, f)| f.iter().map(move |&j| (r, j)))
+            .map(|(r, j)| logp[r * cols + j])
+            .collect();
+        picked.iter().sum::<f32>() / picked.len() as f32
+    };
+    let (plain, plain_report, plain_steps) = trained(&imitation);
+    let (pushed, pushed_report, pushed_steps) = trained(&penalised);
+    assert_eq!((plain_steps, pushed_steps), (40, 40));
+    for report in [&plain_report, &pushed_report] {
+        assert_eq!(report.unlikelihood_sampled, 40 * 16);
+        assert_eq!(report.unlikelihood_invalid.len(), 10);
+        assert!(report.unlikelihood_loss.iter().all(|(_, l)| l.is_finite()));
+    }
+    assert!(pushed_report.unlikelihood_penalised > 0);
+    let (before, after_plain, after_pushed) =
+        (fault_logp(&start), fault_logp(&plain), fault_logp(&pushed));
+    assert!(
+        after_pushed < after_plain - 0.1 && after_pushed < before,
+        "mean log p of the faulty tokens: half-trained {before:.3}, after imitation \
+         {after_plain:.3}, after unlikelihood {after_pushed:.3}"
     );
 }

@@ -64,5 +64,19 @@ crate::config_section! {
         pub self_filter_samples: u32 = 2, Check::Range { min: 1.0, max: 1024.0 };
         /// Peak learning rate of self-filtered fine-tuning (same warm-up and cosine shape).
         pub self_filter_learning_rate: f64 = 3e-4, Check::Range { min: 1e-7, max: 1.0 };
+        /// Steps of unlikelihood fine-tuning after the supervised stage: imitation of the
+        /// bootstrap lists goes on, and the tokens that broke the format in lists the policy
+        /// samples at each step are pushed down (0 = no such stage).
+        pub unlikelihood_steps: u32 = 0, Check::Range { min: 0.0, max: 1e7 };
+        /// Lists the policy samples per unlikelihood step (temperature as in `[sampling]`).
+        pub unlikelihood_samples: u32 = 32, Check::Range { min: 1.0, max: 4096.0 };
+        /// Weight of the unlikelihood loss beside the imitation loss.
+        pub unlikelihood_weight: f64 = 1.0, Check::Range { min: 0.0, max: 1000.0 };
+        /// Weight, in unlikelihood fine-tuning, of the loss that raises the total probability
+        /// of the tokens the format allows at each line start and after each line's "-" of the
+        /// imitated lists (0 = imitation of the targets' own tokens only).
+        pub unlikelihood_format_weight: f64 = 0.0, Check::Range { min: 0.0, max: 1000.0 };
+        /// Peak learning rate of unlikelihood fine-tuning (same warm-up and cosine shape).
+        pub unlikelihood_learning_rate: f64 = 3e-4, Check::Range { min: 1e-7, max: 1.0 };
     }
 }

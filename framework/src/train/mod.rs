@@ -6,6 +6,7 @@ pub mod data_parallel;
 pub mod grpo;
 mod self_filter;
 pub mod step_loop;
+mod unlikelihood;
 mod warm_start;
 
 pub use config::{BootstrapFrom, PolicyConfig, WarmStartConfig};

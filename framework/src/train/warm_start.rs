@@ -1,7 +1,8 @@
 //! The warm start of a from-scratch policy, standing in for the paper's instruct models:
 //! language modelling on corpus and signal text, then supervised fine-tuning on bootstrap
 //! query lists (`text::bootstrap`: built from each training user's cleaned history only),
-//! optionally fine-tuning on the policy's own valid lists (`self_filter`), then a check of how
+//! optionally unlikelihood fine-tuning against the format faults of its own samples
+//! (`unlikelihood`) and fine-tuning on its own valid lists (`self_filter`), then a check of how
 //! many sampled lists are structurally valid.
 //!
 //! Fine-tuning keeps the weights that write valid lists most often, not simply the last ones:
@@ -18,12 +19,14 @@
 use super::config::WarmStartConfig;
 use super::data_parallel::mean_nll_grads;
 use super::self_filter::self_filter_stage;
+use super::unlikelihood::unlikelihood_stage;
 use crate::error::{Error, Result};
-use crate::policy::{Decoder, Generation, Sampler, generate};
+use crate::policy::{Decoder, Generation, Sampler, completion_logprobs, generate};
 use crate::text::PromptBuilder;
 use crate::text::query_list::FormatProblem;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::Tensor;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -58,6 +61,15 @@ pub struct WarmStartReport {
     pub probes: Vec<(u32, f64)>,
     /// The fine-tuning step whose weights were kept (the best probe; the last step without).
     pub kept_step: u32,
+    /// Unlikelihood fine-tuning: its losses (imitation plus weighted unlikelihood), the share
+    /// of the lists it sampled that were invalid (step, share since the previous entry), how
+    /// many it sampled and how many tokens it pushed down.
+    pub unlikelihood_loss: Vec<(u32, f32)>,
+    pub unlikelihood_invalid: Vec<(u32, f64)>,
+    pub unlikelihood_sampled: usize,
+    pub unlikelihood_penalised: usize,
+    /// Unlikelihood fine-tuning, its sampling included.
+    pub unlikelihood_seconds: f64,
     /// Self-filtered fine-tuning: its losses, the lists it sampled and the valid ones it kept.
     pub self_filter_loss: Vec<(u32, f32)>,
     pub self_filter_sampled: usize,
@@ -173,6 +185,21 @@ pub fn warm_start(
     let sft_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    let (decoder, unlikely) = unlikelihood_stage(
+        decoder,
+        data,
+        cfg,
+        builder,
+        sampler,
+        max_new_tokens,
+        seed,
+        &mut rng,
+        &mut tokens,
+        &mut on_step,
+    )?;
+    let unlikelihood_seconds = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
     let (decoder, filtered) = self_filter_stage(
         decoder,
         data,
@@ -202,6 +229,11 @@ pub fn warm_start(
         sft_loss: sft.losses,
         probes: sft.probes,
         kept_step: sft.kept_step,
+        unlikelihood_loss: unlikely.losses,
+        unlikelihood_invalid: unlikely.invalid,
+        unlikelihood_sampled: unlikely.sampled,
+        unlikelihood_penalised: unlikely.penalised,
+        unlikelihood_seconds,
         self_filter_loss: filtered.losses,
         self_filter_sampled: filtered.sampled,
         self_filter_kept: filtered.kept,
@@ -210,7 +242,7 @@ pub fn warm_start(
         self_filter_seconds,
         check_seconds: t.elapsed().as_secs_f64(),
         train_tokens_per_second: tokens as f64
-            / (lm_seconds + sft_seconds + self_filter_seconds).max(1e-9),
+            / (lm_seconds + sft_seconds + unlikelihood_seconds + self_filter_seconds).max(1e-9),
         valid_rate: checked.rate,
         sampled_lists: checked.lists,
         problems: checked.problems,
@@ -351,6 +383,18 @@ impl<'a> Stage<'a> {
         }
         Ok(best.map_or(decoder, |(_, d)| d))
     }
+}
+
+/// The mean negative log-likelihood of the completions' tokens given their prompts, in one
+/// piece (for a stage that adds terms of its own to it).
+pub(super) fn mean_nll(
+    decoder: &Decoder,
+    prompts: &[Vec<u32>],
+    completions: &[Vec<u32>],
+    pad: u32,
+) -> Result<Tensor<1>> {
+    let (logp, mask) = completion_logprobs(decoder, prompts, completions, pad)?;
+    Ok(-(logp.sum() / mask.sum()))
 }
 
 /// Samples one list per prompt and tallies which parse valid and what breaks the others.
