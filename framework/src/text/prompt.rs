@@ -14,7 +14,7 @@
 //! spaces, and a newline. The space makes a word's first token the same " word" token it is
 //! everywhere else in byte-level BPE (in abstracts and in "- query" lines). A dataset-declared
 //! kind has no token of its own: `<signal>` then " name:" as text. Signal text is encoded
-//! literally, so a search for "<end>" is text, never a forged terminator; a blank signal says
+//! literally, so a search for `<end>` is text, never a forged terminator; a blank signal says
 //! nothing and is skipped.
 //!
 //! The prompt fits a token budget, structure tokens included: whole signals are dropped from

@@ -98,7 +98,7 @@ impl QueryList {
 /// - a duplicate: the first character of the repeated query and the line break that closes
 ///   it (the two decisions that made it a repeat; the characters between merely spell it);
 /// - a query too long: its first character past the bound; too short: its line break;
-/// - a terminator inside a query line ("- summit latest<end>"): the terminator;
+/// - a terminator inside a query line (`- summit latest<end>`): the terminator;
 /// - too many queries: the "-" that opened the first one past the bound;
 /// - too few: the terminator, written too early.
 ///

@@ -72,7 +72,7 @@ pub struct PolicyTokenizer {
     /// Recognises special-token strings anywhere in the input.
     full: Arc<Tokenizer>,
     /// The same BPE without added tokens: encodes user text literally, so a search for
-    /// "<end>" cannot forge a terminator inside a prompt.
+    /// `<end>` cannot forge a terminator inside a prompt.
     plain: Arc<Tokenizer>,
     ids: SpecialIds,
 }
@@ -201,7 +201,7 @@ impl PolicyTokenizer {
         encode_with(&self.plain, text)
     }
 
-    /// The text of `ids`, special tokens written out (`<end>` decodes as "<end>"). Ids outside
+    /// The text of `ids`, special tokens written out (`<end>` decodes as the text `<end>`). Ids outside
     /// the vocabulary are skipped; a cut multi-byte character becomes U+FFFD.
     pub fn decode(&self, ids: &[u32]) -> String {
         // The byte-level decoder has no failure path; an error could only come from a

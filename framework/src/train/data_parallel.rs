@@ -158,21 +158,103 @@ where
     Ok((value, GradientsParams::from_grads(loss.backward(), decoder)))
 }
 
+/// Test helpers of sharded training steps, shared with the GRPO and distillation tests: a tiny
+/// decoder, a batch of unequal rows, and gradient comparison.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::{completion_logprobs, find_preset};
-    use burn::module::{ModuleVisitor, Param};
-    use burn::tensor::Device;
+pub(crate) mod testing {
+    use crate::policy::{Decoder, find_preset};
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::optim::GradientsParams;
+    use burn::tensor::{Device, Tensor};
 
-    /// The batch of a test step: 6 rows of unequal lengths, so shards hold unequal token counts.
-    fn batch(vocab: u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
-        let prompts = (0..6u32).map(|r| vec![(r * 7 + 1) % vocab, 3]).collect();
-        let completions = (0..6u32)
-            .map(|r| (0..5 + r * 3).map(|i| (r * 31 + i * 17) % vocab).collect())
+    /// The `pico` preset on the autodiff CPU device (or the inference one).
+    pub fn pico(seed: u64, autodiff: bool) -> Decoder {
+        let cfg = find_preset("pico").unwrap().config;
+        let device = if autodiff {
+            Device::flex().autodiff()
+        } else {
+            Device::flex()
+        };
+        Decoder::new(&cfg, seed, &device)
+    }
+
+    /// 6 rows of unequal lengths (5 to 20 tokens), so shards hold unequal token counts and
+    /// widths.
+    pub fn batch(vocab: u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+        let prompts = (0..6u32)
+            .map(|r| {
+                (0..2 + r % 3)
+                    .map(|i| (r * 7 + i * 5 + 1) % vocab)
+                    .collect()
+            })
+            .collect();
+        let lengths = [9u32, 5, 20, 7, 14, 11];
+        let completions = lengths
+            .iter()
+            .enumerate()
+            .map(|(r, &n)| {
+                let r = r as u32;
+                (0..n).map(|i| (r * 31 + i * 17 + 2) % vocab).collect()
+            })
             .collect();
         (prompts, completions)
     }
+
+    /// Every parameter's gradient, flattened, in the decoder's visiting order (empty for a
+    /// parameter without one).
+    pub fn flat(decoder: &Decoder, grads: &GradientsParams) -> Vec<Vec<f32>> {
+        struct Collect<'a> {
+            grads: &'a GradientsParams,
+            out: Vec<Vec<f32>>,
+        }
+        impl ModuleVisitor for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let g = self.grads.get::<D>(param.id);
+                let g = g.map(|g| g.into_data().try_to_vec::<f32>().unwrap());
+                self.out.push(g.unwrap_or_default());
+            }
+        }
+        let mut collect = Collect {
+            grads,
+            out: Vec::new(),
+        };
+        decoder.visit(&mut collect);
+        collect.out
+    }
+
+    /// Asserts that two sets of gradients of `decoder` agree within `1e-5` of each
+    /// parameter's largest gradient, and that some gradient is non-zero.
+    pub fn assert_same_grads(decoder: &Decoder, got: &GradientsParams, want: &GradientsParams) {
+        let (got, want) = (flat(decoder, got), flat(decoder, want));
+        assert_eq!(got.len(), want.len());
+        let mut any = false;
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(a.len(), b.len(), "parameter {i}");
+            let scale = b.iter().fold(0f32, |m, x| m.max(x.abs()));
+            any |= scale > 0.0;
+            let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(
+                diff <= 1e-5 * scale.max(1e-12),
+                "parameter {i}: {diff} vs scale {scale}"
+            );
+        }
+        assert!(any, "every gradient is zero");
+    }
+
+    /// `a` and `b` agree within `1e-5` relative.
+    pub fn assert_close(a: f32, b: f32, what: &str) {
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1e-6),
+            "{what}: {a} vs {b}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{assert_close, assert_same_grads, batch, flat, pico};
+    use super::*;
+    use crate::policy::completion_logprobs;
 
     fn grads_of(decoder: &Decoder, shards: usize) -> (f32, GradientsParams) {
         let vocab = decoder.embed_tokens.weight.dims()[0] as u32;
@@ -186,34 +268,6 @@ mod tests {
         .unwrap()
     }
 
-    /// Every parameter's gradient, flattened, in the decoder's visiting order.
-    fn flat(decoder: &Decoder, grads: &GradientsParams) -> Vec<Vec<f32>> {
-        struct Collect<'a> {
-            grads: &'a GradientsParams,
-            out: Vec<Vec<f32>>,
-        }
-        impl ModuleVisitor for Collect<'_> {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                let g = self
-                    .grads
-                    .get::<D>(param.id)
-                    .expect("a gradient per parameter");
-                self.out.push(g.into_data().try_to_vec::<f32>().unwrap());
-            }
-        }
-        let mut collect = Collect {
-            grads,
-            out: Vec::new(),
-        };
-        decoder.visit(&mut collect);
-        collect.out
-    }
-
-    fn tiny() -> Decoder {
-        let cfg = find_preset("pico").unwrap().config;
-        Decoder::new(&cfg, 3, &Device::flex().autodiff())
-    }
-
     #[test]
     fn ranges_are_contiguous_balanced_and_never_empty() {
         assert_eq!(shard_ranges(5, 2), vec![0..3, 3..5]);
@@ -225,31 +279,18 @@ mod tests {
 
     #[test]
     fn sharded_loss_and_gradients_equal_the_whole_batch() {
-        let decoder = tiny();
+        let decoder = pico(3, true);
         let (loss1, g1) = grads_of(&decoder, 1);
-        let want = flat(&decoder, &g1);
         for shards in [2, 3] {
             let (loss, g) = grads_of(&decoder, shards);
-            assert!(
-                (loss - loss1).abs() <= 1e-5 * loss1.abs(),
-                "{loss} vs {loss1}"
-            );
-            let got = flat(&decoder, &g);
-            assert_eq!(got.len(), want.len());
-            for (a, b) in got.iter().zip(&want) {
-                let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-12);
-                let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-                assert!(
-                    diff <= 1e-5 * scale,
-                    "{shards} shards: {diff} vs scale {scale}"
-                );
-            }
+            assert_close(loss, loss1, &format!("{shards} shards' loss"));
+            assert_same_grads(&decoder, &g, &g1);
         }
     }
 
     #[test]
     fn sharded_gradients_are_deterministic() {
-        let decoder = tiny();
+        let decoder = pico(3, true);
         let (la, ga) = grads_of(&decoder, 2);
         let (lb, gb) = grads_of(&decoder, 2);
         assert_eq!(la.to_bits(), lb.to_bits());

@@ -8,9 +8,8 @@
 //! distribution, how lists end without repeats. The filter reads only the list's format — no
 //! reward, no future click — so the stage stays prompt-only like the bootstrap rule.
 
-use super::config::WarmStartConfig;
 use super::data_parallel::mean_nll_grads;
-use super::warm_start::{Epochs, Stage, WarmStartData, sample_lists};
+use super::warm_start::{Epochs, Stage, StageInputs, sample_lists};
 use crate::error::{Error, Result};
 use crate::policy::{Decoder, Sampler};
 use crate::text::PromptBuilder;
@@ -57,19 +56,21 @@ pub(super) struct FilteredStage {
 
 /// The warm start's last stage: fine-tuning on the policy's own valid lists
 /// for the fine-tuning prompts. A no-op when `self_filter_steps` is 0.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn self_filter_stage(
     decoder: Decoder,
-    data: &WarmStartData,
-    cfg: &WarmStartConfig,
-    builder: &PromptBuilder,
-    sampler: &dyn Sampler,
-    max_new_tokens: usize,
-    seed: u64,
+    inputs: &StageInputs,
     rng: &mut ChaCha8Rng,
     tokens: &mut usize,
     on_step: &mut impl FnMut(&str, u32, f32),
 ) -> Result<(Decoder, FilteredStage)> {
+    let StageInputs {
+        data,
+        cfg,
+        builder,
+        sampler,
+        max_new_tokens,
+        seed,
+    } = *inputs;
     let mut out = FilteredStage {
         losses: Vec::new(),
         sampled: 0,

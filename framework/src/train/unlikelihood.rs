@@ -2,7 +2,7 @@
 //! policy keeps imitating the bootstrap lists, and at every step it also samples lists for
 //! training prompts at the configured temperature:
 //!
-//! - the tokens that broke the format in those samples ([`PromptBuilder::response_faults`]: a
+//! - the tokens that broke the format in those samples ([`crate::text::PromptBuilder::response_faults`]: a
 //!   repeated query's first token and its closing line break, the letter after a "-", a
 //!   terminator written too early, ...) are pushed down with the unlikelihood loss
 //!   `-log(1 - p(token))` (Welleck et al. 2020, "Neural Text Generation with Unlikelihood
@@ -25,12 +25,10 @@
 //! contexts of a repeat and of the first writing look alike to the model and the push spreads
 //! to both. Its weight is set on the real data.
 
-use super::config::WarmStartConfig;
 use super::data_parallel::grads_of;
-use super::warm_start::{Epochs, Stage, WarmStartData, mean_nll, sample_lists};
+use super::warm_start::{Epochs, Stage, StageInputs, mean_nll, sample_lists};
 use crate::error::Result;
-use crate::policy::{Decoder, Sampler, completion_logits, completion_logprobs};
-use crate::text::PromptBuilder;
+use crate::policy::{Decoder, completion_logits, completion_logprobs};
 use crate::text::format_points::{FormatClasses, FormatPoint};
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
@@ -53,19 +51,21 @@ pub(super) struct UnlikelihoodStage {
 }
 
 /// Runs `unlikelihood_steps` steps (none when 0) on `decoder`, an autodiff decoder.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn unlikelihood_stage(
     decoder: Decoder,
-    data: &WarmStartData,
-    cfg: &WarmStartConfig,
-    builder: &PromptBuilder,
-    sampler: &dyn Sampler,
-    max_new_tokens: usize,
-    seed: u64,
+    inputs: &StageInputs,
     rng: &mut ChaCha8Rng,
     tokens: &mut usize,
     on_step: &mut impl FnMut(&str, u32, f32),
 ) -> Result<(Decoder, UnlikelihoodStage)> {
+    let StageInputs {
+        data,
+        cfg,
+        builder,
+        sampler,
+        max_new_tokens,
+        seed,
+    } = *inputs;
     let mut out = UnlikelihoodStage {
         losses: Vec::new(),
         invalid: Vec::new(),

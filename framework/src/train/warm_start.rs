@@ -184,34 +184,23 @@ pub fn warm_start(
     )?;
     let sft_seconds = t.elapsed().as_secs_f64();
 
-    let t = Instant::now();
-    let (decoder, unlikely) = unlikelihood_stage(
-        decoder,
+    // What the stages after fine-tuning read.
+    let inputs = StageInputs {
         data,
         cfg,
         builder,
         sampler,
         max_new_tokens,
         seed,
-        &mut rng,
-        &mut tokens,
-        &mut on_step,
-    )?;
+    };
+    let t = Instant::now();
+    let (decoder, unlikely) =
+        unlikelihood_stage(decoder, &inputs, &mut rng, &mut tokens, &mut on_step)?;
     let unlikelihood_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let (decoder, filtered) = self_filter_stage(
-        decoder,
-        data,
-        cfg,
-        builder,
-        sampler,
-        max_new_tokens,
-        seed,
-        &mut rng,
-        &mut tokens,
-        &mut on_step,
-    )?;
+    let (decoder, filtered) =
+        self_filter_stage(decoder, &inputs, &mut rng, &mut tokens, &mut on_step)?;
     let self_filter_seconds = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -249,6 +238,18 @@ pub fn warm_start(
         examples: checked.examples,
     };
     Ok((decoder, report))
+}
+
+/// What a warm-start stage after supervised fine-tuning reads: the data, the settings, and how
+/// the policy samples.
+#[derive(Clone, Copy)]
+pub(super) struct StageInputs<'a> {
+    pub(super) data: &'a WarmStartData,
+    pub(super) cfg: &'a WarmStartConfig,
+    pub(super) builder: &'a PromptBuilder,
+    pub(super) sampler: &'a dyn Sampler,
+    pub(super) max_new_tokens: usize,
+    pub(super) seed: u64,
 }
 
 /// The learning rate of `step` (1-based) of `steps`: linear warm-up over `warmup` steps, then

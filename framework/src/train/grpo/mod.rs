@@ -18,6 +18,8 @@ mod state;
 mod trainer;
 mod update;
 
+#[cfg(test)]
+pub(crate) use crate::train::data_parallel::testing;
 pub use advantage::{
     advantages, decoupled_advantages, group_advantages, group_spread, keep_groups,
 };
@@ -36,6 +38,4 @@ pub use state::{
     load_training_checkpoint, save_training_checkpoint,
 };
 pub use trainer::{GrpoOutcome, GrpoRun, train_grpo};
-#[cfg(test)]
-pub(crate) use update::testing;
 pub use update::{PolicyBatch, QueryCredit, UpdateStats, policy_grads};

@@ -131,101 +131,10 @@ fn shard_loss(
     )
 }
 
-/// Test helpers shared with the distillation tests: a tiny decoder and gradient comparison.
-#[cfg(test)]
-pub(crate) mod testing {
-    use crate::policy::{Decoder, find_preset};
-    use burn::module::{Module, ModuleVisitor, Param};
-    use burn::optim::GradientsParams;
-    use burn::tensor::{Device, Tensor};
-
-    /// The `pico` preset on the autodiff CPU device (or the inference one).
-    pub fn pico(seed: u64, autodiff: bool) -> Decoder {
-        let cfg = find_preset("pico").unwrap().config;
-        let device = if autodiff {
-            Device::flex().autodiff()
-        } else {
-            Device::flex()
-        };
-        Decoder::new(&cfg, seed, &device)
-    }
-
-    /// 6 rows of unequal lengths (5 to 20 tokens), so shards hold unequal token counts and
-    /// widths.
-    pub fn batch(vocab: u32) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
-        let prompts = (0..6u32)
-            .map(|r| {
-                (0..2 + r % 3)
-                    .map(|i| (r * 7 + i * 5 + 1) % vocab)
-                    .collect()
-            })
-            .collect();
-        let lengths = [9u32, 5, 20, 7, 14, 11];
-        let completions = lengths
-            .iter()
-            .enumerate()
-            .map(|(r, &n)| {
-                let r = r as u32;
-                (0..n).map(|i| (r * 31 + i * 17 + 2) % vocab).collect()
-            })
-            .collect();
-        (prompts, completions)
-    }
-
-    /// Every parameter's gradient, flattened, in the decoder's visiting order (empty for a
-    /// parameter without one).
-    fn flat(decoder: &Decoder, grads: &GradientsParams) -> Vec<Vec<f32>> {
-        struct Collect<'a> {
-            grads: &'a GradientsParams,
-            out: Vec<Vec<f32>>,
-        }
-        impl ModuleVisitor for Collect<'_> {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                let g = self.grads.get::<D>(param.id);
-                let g = g.map(|g| g.into_data().try_to_vec::<f32>().unwrap());
-                self.out.push(g.unwrap_or_default());
-            }
-        }
-        let mut collect = Collect {
-            grads,
-            out: Vec::new(),
-        };
-        decoder.visit(&mut collect);
-        collect.out
-    }
-
-    /// Asserts that two sets of gradients of `decoder` agree within `1e-5` of each
-    /// parameter's largest gradient, and that some gradient is non-zero.
-    pub fn assert_same_grads(decoder: &Decoder, got: &GradientsParams, want: &GradientsParams) {
-        let (got, want) = (flat(decoder, got), flat(decoder, want));
-        assert_eq!(got.len(), want.len());
-        let mut any = false;
-        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(a.len(), b.len(), "parameter {i}");
-            let scale = b.iter().fold(0f32, |m, x| m.max(x.abs()));
-            any |= scale > 0.0;
-            let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-            assert!(
-                diff <= 1e-5 * scale.max(1e-12),
-                "parameter {i}: {diff} vs scale {scale}"
-            );
-        }
-        assert!(any, "every gradient is zero");
-    }
-
-    /// `a` and `b` agree within `1e-5` relative.
-    pub fn assert_close(a: f32, b: f32, what: &str) {
-        assert!(
-            (a - b).abs() <= 1e-5 * b.abs().max(1e-6),
-            "{what}: {a} vs {b}"
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testing::{assert_close, assert_same_grads, batch, pico};
     use super::*;
+    use crate::train::data_parallel::testing::{assert_close, assert_same_grads, batch, pico};
     use crate::train::grpo::{LossAggregation, freeze_all_but_last_blocks};
     use burn::module::Module;
     use burn::tensor::TensorData;
