@@ -60,7 +60,11 @@ pub fn mean_nll_grads(
 
 /// The value and gradients of a loss computed in one piece (a stage that does not shard).
 pub fn grads_of(decoder: &Decoder, loss: Tensor<1>) -> Result<(f32, GradientsParams)> {
-    shard_grads(decoder, 0..0, &|_: &Decoder, _| Ok(loss.clone()))
+    let value = loss
+        .clone()
+        .try_into_scalar::<f32>()
+        .map_err(|e| Error::model("training step", format!("reading the loss: {e:?}")))?;
+    Ok((value, GradientsParams::from_grads(loss.backward(), decoder)))
 }
 
 /// `rows` split into at most `shards` contiguous, non-empty ranges, in order, whose lengths
@@ -150,12 +154,7 @@ fn shard_grads<F>(
 where
     F: Fn(&Decoder, Range<usize>) -> Result<Tensor<1>>,
 {
-    let loss = loss_of_rows(decoder, rows)?;
-    let value = loss
-        .clone()
-        .try_into_scalar::<f32>()
-        .map_err(|e| Error::model("data parallel", format!("reading the loss: {e:?}")))?;
-    Ok((value, GradientsParams::from_grads(loss.backward(), decoder)))
+    grads_of(decoder, loss_of_rows(decoder, rows)?)
 }
 
 /// Test helpers of sharded training steps, shared with the GRPO and distillation tests: a tiny

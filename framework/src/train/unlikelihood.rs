@@ -109,10 +109,11 @@ pub(super) fn unlikelihood_stage(
             let mut negatives = Negatives::default();
             let drawn_lists = chosen.len();
             for (prompt, list) in chosen.into_iter().zip(lists) {
-                let list = list_without_pad(&list, pad);
+                // The policy can draw the pad token itself. The parser drops it, and so does
+                // the stage: a list is judged and penalised as the text it decodes to.
+                let list: Vec<u32> = list.into_iter().filter(|&t| t != pad).collect();
                 window_invalid += usize::from(!builder.parse_response(&list).is_valid());
                 let faults = builder.response_faults(&list);
-                negatives.sampled_tokens += list.len();
                 negatives.push(prompt, list, faults);
             }
             window_lists += drawn_lists;
@@ -188,26 +189,18 @@ fn imitation_with_format(
     let position =
         |marks: Vec<f32>| Tensor::<2>::from_data(TensorData::new(marks, [rows, cols]), &device);
     let probs = logp.exp();
-    let mass = |point, marks: Vec<f32>| {
-        let in_class = (probs.clone() * vocab_mask(point))
+    let class_mass = |point| {
+        (probs.clone() * vocab_mask(point))
             .sum_dim(2)
-            .reshape([rows, cols]);
-        in_class * position(marks)
+            .reshape([rows, cols])
     };
-    let line_start_marks = position(at_line_start.clone());
-    let dash_marks = position(after_dash.clone());
-    let in_class =
-        mass(FormatPoint::LineStart, at_line_start) + mass(FormatPoint::AfterDash, after_dash);
-    let marks = line_start_marks + dash_marks;
+    let (line_start, dash) = (position(at_line_start), position(after_dash));
+    let in_class = class_mass(FormatPoint::LineStart) * line_start.clone()
+        + class_mass(FormatPoint::AfterDash) * dash.clone();
+    let marks = line_start + dash;
     // Off the points, `in_class` is 0 and its mark 0: the clamp keeps the log finite there.
     let format = -(in_class.clamp_min(1e-12).log() * marks).sum() / points as f32;
     Ok(nll + format * format_weight)
-}
-
-/// Sampled lists stop at their stop token and carry no padding; this keeps the fault indices
-/// aligned with completion positions even if one ever did.
-fn list_without_pad(list: &[u32], pad: u32) -> Vec<u32> {
-    list.iter().copied().filter(|&t| t != pad).collect()
 }
 
 /// Sampled lists with at least one fault, and where their faults are.
@@ -223,7 +216,9 @@ struct Negatives {
 }
 
 impl Negatives {
+    /// Counts every sampled list's tokens; keeps the list only when it has a fault.
     fn push(&mut self, prompt: Vec<u32>, completion: Vec<u32>, faults: Vec<usize>) {
+        self.sampled_tokens += completion.len();
         if faults.is_empty() {
             return;
         }
@@ -274,8 +269,9 @@ mod tests {
         negatives.push(prompts[0].clone(), completions[0].clone(), vec![1, 3]);
         negatives.push(vec![1], vec![2], vec![]);
         negatives.push(prompts[1].clone(), completions[1].clone(), vec![0]);
+        // Every list's tokens count in the denominator (4 + 1 + 2), the faultless one's too.
         assert_eq!((negatives.prompts.len(), negatives.count), (2, 3));
-        negatives.sampled_tokens = 10;
+        assert_eq!(negatives.sampled_tokens, 7);
         let loss: f32 = negatives
             .loss(&decoder, 0)
             .unwrap()
@@ -290,7 +286,7 @@ mod tests {
             .iter()
             .map(|l| -(1.0 - l.exp()).ln())
             .sum::<f32>()
-            / 10.0;
+            / 7.0;
         assert!((loss - expected).abs() < 1e-5, "{loss} vs {expected}");
         assert!(Negatives::default().loss(&decoder, 0).unwrap().is_none());
     }
