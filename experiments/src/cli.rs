@@ -57,7 +57,8 @@ enum Command {
     },
     /// List registered reward plugins and ablations.
     Rewards,
-    /// Print a user's prompt and lists sampled from the experiment's policy checkpoint.
+    /// Print a user's prompt, the bootstrap list the warm start imitated for it, and lists
+    /// sampled from the experiment's policy checkpoint.
     Sample {
         /// The experiment TOML file.
         file: PathBuf,

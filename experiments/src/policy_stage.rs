@@ -1,6 +1,7 @@
 //! The policy stage of `quill run`: train the tokenizer, warm-start a preset (language
 //! modelling, then supervised bootstrap lists), measure structural validity, and save the
-//! checkpoint; and `quill sample`, which prints a user's prompt and sampled lists.
+//! checkpoint; and `quill sample`, which prints a user's prompt, its bootstrap target and
+//! sampled lists.
 
 use crate::config::Experiment;
 use anyhow::{Context, Result, bail};
@@ -241,7 +242,8 @@ pub fn bootstrap_target(
     }
 }
 
-/// `quill sample`: a user's prompt and `n` sampled lists from a checkpoint.
+/// `quill sample`: a user's prompt, its bootstrap target and `n` lists sampled from a
+/// checkpoint.
 pub fn sample(exp: &Experiment, user_id: &str, checkpoint: Option<&Path>, n: usize) -> Result<()> {
     let cfg = &exp.config;
     let dir = checkpoint.map_or_else(|| checkpoint_dir(exp), Path::to_path_buf);
@@ -275,6 +277,14 @@ pub fn sample(exp: &Experiment, user_id: &str, checkpoint: Option<&Path>, n: usi
         "prompt ({} tokens):\n{}\n",
         prompt.len(),
         builder.tokenizer.decode(&prompt)
+    );
+    // What the warm start imitated for this prompt: a sampled list reads best beside it.
+    let stats = TermStats::build(&data.corpus);
+    let bootstrap = Bootstrap::new(&stats, target_format(&cfg.format))?;
+    let target = bootstrap_target(&bootstrap, &builder, &user, cfg.warm_start.bootstrap_from);
+    println!(
+        "bootstrap target (the warm start's supervised list):\n{}\n",
+        quill::text::query_list::QueryList::render(&target)
     );
     let end = [builder.tokenizer.end_id()];
     let how = Generation {
