@@ -182,7 +182,16 @@ pub fn presets() -> Vec<Preset> {
             1,
             144,
         ),
-        preset("nano", "tests and smoke runs", 512, 64, 2, 4, 2, 192),
+        preset(
+            "nano",
+            "the quickstart policy; tests and smoke runs",
+            512,
+            64,
+            2,
+            4,
+            2,
+            192,
+        ),
         preset(
             "mini",
             "CPU scaling point between nano and micro",
@@ -195,7 +204,7 @@ pub fn presets() -> Vec<Preset> {
         ),
         preset(
             "micro",
-            "the CPU quickstart policy",
+            "CPU scaling point above mini; the GPU sweep's second size",
             1024,
             128,
             4,
