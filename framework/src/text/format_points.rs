@@ -85,6 +85,36 @@ impl FormatClasses {
         }
         out
     }
+
+    /// Where each query line of `response` opens: the position of the token that writes the
+    /// line's first character after its "- " (the word a query starts with). Stops at the
+    /// terminator. A repeated query opens with the token an earlier line opened with, so
+    /// unlikelihood fine-tuning pushes those tokens down at the later openings of a target
+    /// (`train::unlikelihood`).
+    pub fn openings(&self, response: &[u32]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut line = String::new();
+        for (j, &id) in response.iter().enumerate() {
+            let Some(piece) = self.pieces.get(id as usize) else {
+                break;
+            };
+            if id == self.end {
+                break;
+            }
+            let opened = line.starts_with("- ") && !line[2..].trim().is_empty();
+            match piece.rfind('\n') {
+                Some(at) => line = piece[at + 1..].to_string(),
+                None => line.push_str(piece),
+            }
+            let opens = line.starts_with("- ") && !line[2..].trim().is_empty();
+            // The token that first made the line a started query; a line break inside a
+            // piece starts a fresh line, which this piece may open as well.
+            if opens && (!opened || piece.contains('\n')) {
+                out.push(j);
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +148,28 @@ mod tests {
         for &(j, point) in &points {
             assert!(classes.allowed(point)[ids[j] as usize], "{j} {point:?}");
         }
+    }
+
+    #[test]
+    fn openings_are_the_tokens_that_start_each_query() {
+        let tok = tokenizer();
+        let classes = FormatClasses::new(&tok);
+        let text = "- riverton hawks\n- maria okafor\n-  riverton\n";
+        let mut ids = tok.encode_plain(text);
+        ids.push(tok.end_id());
+        let openings = classes.openings(&ids);
+        assert_eq!(openings.len(), 3, "{openings:?}");
+        // Each opening token's text carries the first letter of its query.
+        let first: Vec<char> = openings
+            .iter()
+            .map(|&j| tok.decode(&[ids[j]]).trim().chars().next().unwrap())
+            .collect();
+        assert_eq!(first, vec!['r', 'm', 'r']);
+        // Nothing after the terminator, and a bare "-" line opens nothing.
+        let mut ids = tok.encode_plain("- maria\n-\n");
+        ids.push(tok.end_id());
+        ids.extend(tok.encode_plain("- riverton\n"));
+        assert_eq!(classes.openings(&ids).len(), 1);
     }
 
     #[test]

@@ -76,6 +76,10 @@ crate::config_section! {
         /// of the tokens the format allows at each line start and after each line's "-" of the
         /// imitated lists (0 = imitation of the targets' own tokens only).
         pub unlikelihood_format_weight: f64 = 0.0, Check::Range { min: 0.0, max: 1000.0 };
+        /// Weight, in unlikelihood fine-tuning, of the loss that pushes down, at each query
+        /// line's opening in the imitated lists, the tokens that opened the list's earlier
+        /// lines (the start of a repeat; 0 = none).
+        pub unlikelihood_repeat_weight: f64 = 0.0, Check::Range { min: 0.0, max: 1000.0 };
         /// Peak learning rate of unlikelihood fine-tuning (same warm-up and cosine shape).
         pub unlikelihood_learning_rate: f64 = 3e-4, Check::Range { min: 1e-7, max: 1.0 };
     }

@@ -10,17 +10,25 @@
 //!   summed and divided by the tokens sampled, times `unlikelihood_weight`;
 //! - with `unlikelihood_format_weight`, the imitation loss gains a term that raises the total
 //!   probability of the tokens the format allows at each line start and after each "-" of the
-//!   targets ([`crate::text::format_points`]).
+//!   targets ([`crate::text::format_points`]);
+//! - with `unlikelihood_repeat_weight`, it also gains Welleck et al.'s token-level
+//!   unlikelihood at each query line's opening of the targets, against the tokens that opened
+//!   the target's earlier lines (where a repeat would begin). Measured on the quickstart
+//!   with 3,000 fine-tuning steps (nano, seed 42, test split): weight 4 lifts sampled lists
+//!   from 94.3% to 95.5% valid, but Recall@10 falls from 0.075 to 0.050 (16: 95.7%, 0.045),
+//!   because what it pushes down at a line's opening is the user's salient words, which the
+//!   next query should copy too. Off by default and in the quickstart.
 //!
 //! Why: a small policy imitating the bootstrap lists breaks the format in about one sampled
 //! list in seven at temperature 1, most often by writing a query twice, and imitation alone
 //! never shows it that mistake: the targets contain no repeats, so no target token is ever
 //! the one that makes one. Fine-tuning on its own valid lists (`self_filter`) helps less and
-//! also teaches its invented names. Both terms read only the list's format (no reward, no
+//! also teaches its invented names. All its terms read only the list's format (no reward, no
 //! future click), so the stage stays prompt-only like the bootstrap rule.
 //!
-//! The penalty is strong medicine: on the quickstart (nano) it takes sampled test lists from
-//! 86% to 94% valid at an unchanged Recall@10, but on a policy that has seen one fixed list a
+//! The penalty is strong medicine: on the quickstart (nano, seed 42, under the bootstrap
+//! rule before single terms stopped restating a phrase) it took sampled test lists from 86%
+//! to 94% valid at an unchanged Recall@10, but on a policy that has seen one fixed list a
 //! few dozen times (the integration test) it raises the invalid share, because there the
 //! contexts of a repeat and of the first writing look alike to the model and the push spreads
 //! to both. Its weight is set on the real data.
@@ -81,8 +89,12 @@ pub(super) fn unlikelihood_stage(
     let samples = cfg.unlikelihood_samples as usize;
     let weight = cfg.unlikelihood_weight as f32;
     let every = (steps / 10).max(1);
-    let format_weight = cfg.unlikelihood_format_weight as f32;
-    let classes = (format_weight > 0.0).then(|| FormatClasses::new(&builder.tokenizer));
+    let weights = TargetTerms {
+        format: cfg.unlikelihood_format_weight as f32,
+        repeat: cfg.unlikelihood_repeat_weight as f32,
+    };
+    let classes = (weights.format > 0.0 || weights.repeat > 0.0)
+        .then(|| FormatClasses::new(&builder.tokenizer));
     // Targets and sampled prompts are drawn in epochs of their own over the same pairs.
     let (mut targets, mut drawn) = (Epochs::new(data.sft.len()), Epochs::new(data.sft.len()));
     let (mut window_lists, mut window_invalid) = (0usize, 0usize);
@@ -92,7 +104,7 @@ pub(super) fn unlikelihood_stage(
         |step, d| {
             let (p, c) = targets.next_batch(&data.sft, batch, rng, tokens);
             let imitation = match &classes {
-                Some(classes) => imitation_with_format(d, &p, &c, pad, classes, format_weight)?,
+                Some(classes) => imitation_with_format(d, &p, &c, pad, classes, weights)?,
                 None => mean_nll(d, &p, &c, pad)?,
             };
             let mut untrained = 0;
@@ -137,17 +149,33 @@ pub(super) fn unlikelihood_stage(
     Ok((decoder, out))
 }
 
-/// The imitation loss (mean negative log-likelihood of the targets' tokens) plus
-/// `format_weight` times the mean, over the targets' format decision points
-/// ([`FormatClasses::points`]), of `-log` of the total probability of the tokens the format
-/// allows there. One forward pass serves both.
+/// The weights of the terms [`imitation_with_format`] adds to imitation on the targets.
+#[derive(Clone, Copy)]
+struct TargetTerms {
+    /// `unlikelihood_format_weight`: the format's classes at its decision points.
+    format: f32,
+    /// `unlikelihood_repeat_weight`: earlier lines' opening tokens at each later opening.
+    repeat: f32,
+}
+
+/// The imitation loss (mean negative log-likelihood of the targets' tokens), plus two terms on
+/// the targets themselves, each a mean over its positions. One forward pass serves all three.
+///
+/// - `format`: over the format decision points ([`FormatClasses::points`]), `-log` of the
+///   total probability of the tokens the format allows there.
+/// - `repeat`: at every query line's opening after the first ([`FormatClasses::openings`]),
+///   `-log(1 - p(c))` summed over the tokens `c` that opened the target's earlier lines,
+///   except the target's own token there. This is Welleck et al.'s token-level unlikelihood,
+///   with the previous context narrowed to where a repeat begins: a target never repeats a
+///   query, but a small policy restarts the line above it (mostly the adjacent one) as
+///   induction copies it, and its sampled repeats are too few to teach it otherwise.
 fn imitation_with_format(
     decoder: &Decoder,
     prompts: &[Vec<u32>],
     completions: &[Vec<u32>],
     pad: u32,
     classes: &FormatClasses,
-    format_weight: f32,
+    weights: TargetTerms,
 ) -> Result<Tensor<1>> {
     let (logits, mask) = completion_logits(decoder, prompts, completions, pad)?;
     let [rows, cols, vocab] = logits.dims();
@@ -156,6 +184,9 @@ fn imitation_with_format(
     let mut targets = vec![0i64; rows * cols];
     let mut at_line_start = vec![0f32; rows * cols];
     let mut after_dash = vec![0f32; rows * cols];
+    // (row, position, token) of every earlier opening token penalised at a later opening.
+    let mut repeats: Vec<(usize, usize, u32)> = Vec::new();
+    let mut repeat_points = 0usize;
     for (r, completion) in completions.iter().enumerate() {
         for (j, &id) in completion.iter().enumerate() {
             targets[r * cols + j] = i64::from(id);
@@ -166,41 +197,60 @@ fn imitation_with_format(
                 FormatPoint::AfterDash => after_dash[r * cols + j] = 1.0,
             }
         }
+        let openings = classes.openings(completion);
+        for (k, &j) in openings.iter().enumerate() {
+            let mut earlier: Vec<u32> = openings[..k].iter().map(|&i| completion[i]).collect();
+            earlier.sort_unstable();
+            earlier.dedup();
+            earlier.retain(|&c| c != completion[j]);
+            repeat_points += usize::from(!earlier.is_empty());
+            repeats.extend(earlier.into_iter().map(|c| (r, j, c)));
+        }
     }
     let targets = Tensor::<3, Int>::from_data(TensorData::new(targets, [rows, cols, 1]), &device);
     let picked = logp.clone().gather(2, targets).reshape([rows, cols]);
-    let nll = -((picked * mask.clone()).sum() / mask.sum());
+    let mut loss = -((picked * mask.clone()).sum() / mask.sum());
+    let probs = logp.exp();
     let points = at_line_start
         .iter()
         .chain(&after_dash)
         .filter(|&&m| m > 0.0)
         .count();
-    if points == 0 {
-        return Ok(nll);
+    if weights.format > 0.0 && points > 0 {
+        let vocab_mask = |point| {
+            let allowed: Vec<f32> = classes
+                .allowed(point)
+                .iter()
+                .map(|&a| f32::from(u8::from(a)))
+                .collect();
+            Tensor::<3>::from_data(TensorData::new(allowed, [1, 1, vocab]), &device)
+        };
+        let position =
+            |marks: Vec<f32>| Tensor::<2>::from_data(TensorData::new(marks, [rows, cols]), &device);
+        let class_mass = |point| {
+            (probs.clone() * vocab_mask(point))
+                .sum_dim(2)
+                .reshape([rows, cols])
+        };
+        let (line_start, dash) = (position(at_line_start), position(after_dash));
+        let in_class = class_mass(FormatPoint::LineStart) * line_start.clone()
+            + class_mass(FormatPoint::AfterDash) * dash.clone();
+        let marks = line_start + dash;
+        // Off the points, `in_class` is 0 and its mark 0: the clamp keeps the log finite there.
+        let format = -(in_class.clamp_min(1e-12).log() * marks).sum() / points as f32;
+        loss = loss + format * weights.format;
     }
-    let vocab_mask = |point| {
-        let allowed: Vec<f32> = classes
-            .allowed(point)
-            .iter()
-            .map(|&a| f32::from(u8::from(a)))
-            .collect();
-        Tensor::<3>::from_data(TensorData::new(allowed, [1, 1, vocab]), &device)
-    };
-    let position =
-        |marks: Vec<f32>| Tensor::<2>::from_data(TensorData::new(marks, [rows, cols]), &device);
-    let probs = logp.exp();
-    let class_mass = |point| {
-        (probs.clone() * vocab_mask(point))
-            .sum_dim(2)
-            .reshape([rows, cols])
-    };
-    let (line_start, dash) = (position(at_line_start), position(after_dash));
-    let in_class = class_mass(FormatPoint::LineStart) * line_start.clone()
-        + class_mass(FormatPoint::AfterDash) * dash.clone();
-    let marks = line_start + dash;
-    // Off the points, `in_class` is 0 and its mark 0: the clamp keeps the log finite there.
-    let format = -(in_class.clamp_min(1e-12).log() * marks).sum() / points as f32;
-    Ok(nll + format * format_weight)
+    if weights.repeat > 0.0 && repeat_points > 0 {
+        let mut marks = vec![0f32; rows * cols * vocab];
+        for &(r, j, c) in &repeats {
+            marks[(r * cols + j) * vocab + c as usize] = 1.0;
+        }
+        let marks = Tensor::<3>::from_data(TensorData::new(marks, [rows, cols, vocab]), &device);
+        let p = probs.clamp_max(MAX_PENALISED_PROB);
+        let repeat = -(p.neg().add_scalar(1.0).log() * marks).sum() / repeat_points as f32;
+        loss = loss + repeat * weights.repeat;
+    }
+    Ok(loss)
 }
 
 /// Sampled lists with at least one fault, and where their faults are.
@@ -254,9 +304,55 @@ impl Negatives {
 
 #[cfg(test)]
 mod tests {
-    use super::Negatives;
-    use crate::policy::{Decoder, completion_logprobs, find_preset};
+    use super::{Negatives, TargetTerms, imitation_with_format};
+    use crate::policy::{Decoder, completion_logits, completion_logprobs, find_preset};
+    use crate::text::PolicyTokenizer;
+    use crate::text::format_points::FormatClasses;
     use burn::tensor::Device;
+    use burn::tensor::activation::log_softmax;
+
+    #[test]
+    fn the_repeat_term_pushes_earlier_openings_down_at_each_later_opening() {
+        let texts = (0..30).map(|i| format!("- riverton hawks {i}\n- maria okafor\n"));
+        let tok = PolicyTokenizer::train(texts.collect::<Vec<String>>(), 300).unwrap();
+        let classes = FormatClasses::new(&tok);
+        let mut cfg = find_preset("nano").unwrap().with_vocab(tok.vocab_size());
+        cfg.max_positions = 64;
+        let decoder = Decoder::new(&cfg, 5, &Device::flex());
+        let mut target = tok.encode_plain("- riverton hawks\n- maria okafor\n- hawks\n");
+        target.push(tok.end_id());
+        let prompts = vec![tok.encode_plain("riverton")];
+        let completions = vec![target.clone()];
+        let pad = tok.pad_id();
+        let loss = |repeat| -> f32 {
+            let weights = TargetTerms {
+                format: 0.0,
+                repeat,
+            };
+            imitation_with_format(&decoder, &prompts, &completions, pad, &classes, weights)
+                .unwrap()
+                .into_scalar()
+        };
+        let term = loss(1.0) - loss(0.0);
+        // By hand: the second line's opening penalises the first's token; the third's, the
+        // first two (unless one of them is its own token). Mean over the two openings.
+        let open = classes.openings(&target);
+        assert_eq!(open.len(), 3);
+        let (logits, _) = completion_logits(&decoder, &prompts, &completions, pad).unwrap();
+        let logp: Vec<f32> = log_softmax(logits, 2).into_data().try_to_vec().unwrap();
+        let vocab = tok.vocab_size();
+        let penalty = |j: usize, c: u32| -(1.0 - logp[j * vocab + c as usize].exp()).ln();
+        let (a, b, c) = (target[open[0]], target[open[1]], target[open[2]]);
+        let mut expected = penalty(open[1], a);
+        for earlier in [a, b] {
+            if earlier != c {
+                expected += penalty(open[2], earlier);
+            }
+        }
+        expected /= 2.0;
+        assert!(term > 0.0);
+        assert!((term - expected).abs() < 1e-5, "{term} vs {expected}");
+    }
 
     #[test]
     fn the_penalty_sums_minus_log_one_minus_p_over_the_marked_tokens_per_sampled_token() {
