@@ -37,10 +37,17 @@
 //!    after "riverton hawks trade" is skipped, and so is "hawks"). Lists like "granite falls
 //!    gravity, granite falls quantum" teach a small policy to write an entity twice, and at
 //!    temperature 1 it then often writes the same query twice.
-//! 6. **Fallback** while fewer than `min_queries` are picked (sparse histories): single
-//!    informative terms by weight (a term of a picked phrase may stand alone once: "zephyr
-//!    air earnings", "earnings"), then [`GENERIC_QUERIES`] in order. [`BootstrapList::generic`]
-//!    counts the last kind.
+//! 6. **Fallback** while fewer than `min_queries` are picked (sparse or single-minded
+//!    histories): single informative terms by weight that no picked phrase uses, then
+//!    [`GENERIC_QUERIES`] in order. [`BootstrapList::generic`] counts the last kind. So no
+//!    informative term appears in two queries of a list. An earlier rule let a term of a
+//!    picked phrase stand alone as well ("zephyr air earnings", "earnings"): a lone entity
+//!    word retrieves well, but a quarter of all target queries were such single words, most
+//!    restating a phrase, and a policy imitating them learns that a query may restate words
+//!    already written; at temperature 1 it then writes the same word twice. On the quickstart
+//!    (nano, seeds 42 / 1 / 7) the warm start's sampled test lists were 93.6 / 95.5 / 95.2%
+//!    valid under that rule and are 97.3 / 96.4 / 96.2% under this one, at sampled
+//!    Recall@10 0.061 / 0.052 / 0.060 and 0.042 / 0.069 / 0.050.
 //!
 //! The warm start builds targets for [`target_format`], strictly inside the format the policy
 //! is judged by. The result always parses valid under the format it was built for (a test
@@ -197,11 +204,13 @@ impl<'a> Bootstrap<'a> {
                 queries.push(q.to_string());
             }
         };
-        // Step 6: single terms, each once (a term of a picked phrase may stand alone).
+        // Step 6: single terms not used by a picked phrase, each once.
         let mut by_weight: Vec<(&String, f64)> = weight.iter().map(|(t, &w)| (t, w)).collect();
         by_weight.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         for (term, _) in by_weight {
-            push(&mut queries, term);
+            if !used.contains(term.as_str()) {
+                push(&mut queries, term);
+            }
         }
         let specific = queries.len();
         for q in GENERIC_QUERIES {
@@ -471,14 +480,18 @@ mod tests {
             vec!["riverton", "top stories", "breaking news"]
         );
         assert_eq!(one_search.generic, 2);
-        // One headline: its phrase, then its single terms by weight.
+        // One headline: its phrase, then the one informative term the phrase left out (never
+        // a word of the phrase again), then generic fill.
         let one_click = b.list(&[signal(
             1,
             SignalKind::NewsClick,
             "Maria Okafor transfer talks",
         )]);
-        assert_eq!(one_click.generic, 0);
-        assert_eq!(one_click.queries[0], "maria okafor transfer");
+        assert_eq!(
+            one_click.queries,
+            vec!["maria okafor transfer", "talks", "top stories"]
+        );
+        assert_eq!(one_click.generic, 1);
         let nothing = b.list(&[signal(1, SignalKind::Search, "www   ")]);
         assert_eq!(nothing.queries, GENERIC_QUERIES[..3].to_vec());
         assert_eq!(nothing.generic, 3);
@@ -559,7 +572,7 @@ mod tests {
         let targets = Bootstrap::new(&stats, target_format(&fmt())).unwrap();
         for u in &users {
             // Warm-start targets: valid with room to spare, and no informative term in two
-            // phrases (single terms of the fallback may restate one).
+            // queries.
             let list = targets.for_user(u);
             let parsed =
                 QueryList::parse(&QueryList::render(&list.queries), &target_format(&fmt()));
@@ -571,7 +584,6 @@ mod tests {
             );
             let phrases: Vec<Vec<String>> = list.queries[..list.queries.len() - list.generic]
                 .iter()
-                .filter(|q| q.contains(' '))
                 .map(|q| targets.informative(q))
                 .collect();
             for (i, a) in phrases.iter().enumerate() {
@@ -580,7 +592,7 @@ mod tests {
                 }
             }
         }
-        let (mut cold, mut with_generic) = (0, 0);
+        let (mut cold, mut warm_with_generic) = (0, 0);
         for u in &users {
             let list = b.for_user(u);
             let parsed = QueryList::parse(&QueryList::render(&list.queries), &fmt());
@@ -598,13 +610,13 @@ mod tests {
                 }
             }
             cold += usize::from(u.history.len() <= 3);
-            with_generic += usize::from(list.generic > 0);
+            warm_with_generic += usize::from(list.generic > 0 && u.history.len() > 3);
         }
         assert!(cold > 10, "the sample has cold users ({cold})");
-        // Generic fill is for the near-empty histories only.
+        // Generic fill is for the near-empty histories (one to three signals) only.
         assert!(
-            with_generic * 20 < users.len(),
-            "{with_generic} lists need generic fill"
+            warm_with_generic * 50 < users.len(),
+            "{warm_with_generic} lists of longer histories need generic fill"
         );
     }
 }
