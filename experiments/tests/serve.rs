@@ -31,7 +31,7 @@ fn checkpoint() -> &'static Path {
              [data]\nusers = 300\n[data.corpus]\narticles = 1500\n\
              [cleaner]\nepochs = 2\ntrain_users = 200\n\
              [policy]\npreset = \"pico\"\nprompt_budget = 64\n\
-             [warm_start]\nlm_steps = 20\nsft_steps = 120\nbatch_size = 8\neval_users = 2\n\
+             [warm_start]\nlm_steps = 20\nsft_steps = 300\nbatch_size = 8\neval_users = 2\n\
              [sampling]\nmax_new_tokens = 24\n\
              [grpo]\nenabled = false\n[evaluation]\nsamples_per_user = 1\n",
             out = dir.join("out")
