@@ -22,9 +22,18 @@ path, script = sys.argv[1], sys.argv[2]
 page = open(path, encoding="utf-8").read()
 open(path, "w", encoding="utf-8").write(page.replace("</body>", script + "\n</body>"))
 PY
-dom=$(chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-  --disable-component-update --disable-sync --no-first-run --user-data-dir="$work/profile" \
-  --virtual-time-budget=10000 --dump-dom "file://$work/index.html" 2>/dev/null)
+# Headless Chromium itself sometimes crashes (one CI check died with SIGSEGV, status 139, on a
+# report that then loaded three times in a row), so a crashed browser gets two more tries; a
+# page that loads but fails the check fails at once.
+dom=""
+for attempt in 1 2 3; do
+  status=0
+  dom=$(chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --user-data-dir="$work/profile-$attempt" \
+    --virtual-time-budget=10000 --dump-dom "file://$work/index.html" 2>/dev/null) || status=$?
+  [ "$status" -eq 0 ] && break
+  echo "chromium exited with status $status (attempt $attempt of 3)"
+done
 result=$(grep -o 'data-check="[^"]*"' <<<"$dom" || true)
 echo "chromium: ${result:-no result}"
 [[ "$result" == 'data-check="ok '* ]]
