@@ -94,6 +94,8 @@ impl FormatClasses {
     pub fn openings(&self, response: &[u32]) -> Vec<usize> {
         let mut out = Vec::new();
         let mut line = String::new();
+        // Whether the current line already holds a query's first character.
+        let mut opened = false;
         for (j, &id) in response.iter().enumerate() {
             let Some(piece) = self.pieces.get(id as usize) else {
                 break;
@@ -101,16 +103,16 @@ impl FormatClasses {
             if id == self.end {
                 break;
             }
-            let opened = line.starts_with("- ") && !line[2..].trim().is_empty();
             match piece.rfind('\n') {
-                Some(at) => line = piece[at + 1..].to_string(),
+                Some(at) => {
+                    line = piece[at + 1..].to_string();
+                    opened = false;
+                }
                 None => line.push_str(piece),
             }
-            let opens = line.starts_with("- ") && !line[2..].trim().is_empty();
-            // The token that first made the line a started query; a line break inside a
-            // piece starts a fresh line, which this piece may open as well.
-            if opens && (!opened || piece.contains('\n')) {
+            if !opened && line.starts_with("- ") && !line[2..].trim().is_empty() {
                 out.push(j);
+                opened = true;
             }
         }
         out

@@ -104,7 +104,7 @@ pub(super) fn unlikelihood_stage(
         |step, d| {
             let (p, c) = targets.next_batch(&data.sft, batch, rng, tokens);
             let imitation = match &classes {
-                Some(classes) => imitation_with_format(d, &p, &c, pad, classes, weights)?,
+                Some(classes) => imitation_with_target_terms(d, &p, &c, pad, classes, weights)?,
                 None => mean_nll(d, &p, &c, pad)?,
             };
             let mut untrained = 0;
@@ -149,7 +149,7 @@ pub(super) fn unlikelihood_stage(
     Ok((decoder, out))
 }
 
-/// The weights of the terms [`imitation_with_format`] adds to imitation on the targets.
+/// The weights of the terms [`imitation_with_target_terms`] adds to imitation on the targets.
 #[derive(Clone, Copy)]
 struct TargetTerms {
     /// `unlikelihood_format_weight`: the format's classes at its decision points.
@@ -169,7 +169,7 @@ struct TargetTerms {
 ///   with the previous context narrowed to where a repeat begins: a target never repeats a
 ///   query, but a small policy restarts the line above it (mostly the adjacent one) as
 ///   induction copies it, and its sampled repeats are too few to teach it otherwise.
-fn imitation_with_format(
+fn imitation_with_target_terms(
     decoder: &Decoder,
     prompts: &[Vec<u32>],
     completions: &[Vec<u32>],
@@ -191,13 +191,20 @@ fn imitation_with_format(
         for (j, &id) in completion.iter().enumerate() {
             targets[r * cols + j] = i64::from(id);
         }
-        for (j, point) in classes.points(completion) {
-            match point {
-                FormatPoint::LineStart => at_line_start[r * cols + j] = 1.0,
-                FormatPoint::AfterDash => after_dash[r * cols + j] = 1.0,
+        // Each term's positions are found only when the term is on: this runs every step.
+        if weights.format > 0.0 {
+            for (j, point) in classes.points(completion) {
+                match point {
+                    FormatPoint::LineStart => at_line_start[r * cols + j] = 1.0,
+                    FormatPoint::AfterDash => after_dash[r * cols + j] = 1.0,
+                }
             }
         }
-        let openings = classes.openings(completion);
+        let openings = if weights.repeat > 0.0 {
+            classes.openings(completion)
+        } else {
+            Vec::new()
+        };
         for (k, &j) in openings.iter().enumerate() {
             let mut earlier: Vec<u32> = openings[..k].iter().map(|&i| completion[i]).collect();
             earlier.sort_unstable();
@@ -216,7 +223,7 @@ fn imitation_with_format(
         .chain(&after_dash)
         .filter(|&&m| m > 0.0)
         .count();
-    if weights.format > 0.0 && points > 0 {
+    if points > 0 {
         let vocab_mask = |point| {
             let allowed: Vec<f32> = classes
                 .allowed(point)
@@ -240,7 +247,7 @@ fn imitation_with_format(
         let format = -(in_class.clamp_min(1e-12).log() * marks).sum() / points as f32;
         loss = loss + format * weights.format;
     }
-    if weights.repeat > 0.0 && repeat_points > 0 {
+    if repeat_points > 0 {
         let mut marks = vec![0f32; rows * cols * vocab];
         for &(r, j, c) in &repeats {
             marks[(r * cols + j) * vocab + c as usize] = 1.0;
@@ -304,7 +311,7 @@ impl Negatives {
 
 #[cfg(test)]
 mod tests {
-    use super::{Negatives, TargetTerms, imitation_with_format};
+    use super::{Negatives, TargetTerms, imitation_with_target_terms};
     use crate::policy::{Decoder, completion_logits, completion_logprobs, find_preset};
     use crate::text::PolicyTokenizer;
     use crate::text::format_points::FormatClasses;
@@ -329,7 +336,7 @@ mod tests {
                 format: 0.0,
                 repeat,
             };
-            imitation_with_format(&decoder, &prompts, &completions, pad, &classes, weights)
+            imitation_with_target_terms(&decoder, &prompts, &completions, pad, &classes, weights)
                 .unwrap()
                 .into_scalar()
         };
