@@ -119,7 +119,7 @@ pub fn warm_start_into(
     )?;
     let bos = tokenizer.bos_id();
     let mut lm_stream = Vec::new();
-    // Corpus and signal text only: the lists are learned in the supervised stage.
+    // Pre-split articles and signal text only: the lists are learned in the supervised stage.
     for text in training_texts(&data.corpus, &train, &[]) {
         lm_stream.push(bos);
         lm_stream.extend(tokenizer.encode_plain(&text));

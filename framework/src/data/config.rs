@@ -2,6 +2,7 @@
 
 use super::world::WorldConfig;
 use crate::config::Check;
+use chrono::NaiveDate;
 use std::path::PathBuf;
 
 crate::config_enum! {
@@ -62,23 +63,68 @@ crate::config_section! {
 }
 
 crate::config_section! {
-    /// The `[data.mind]` section: paths to MIND files.
+    /// The `[data.mind]` section: paths to MIND files and where its held-out clicks begin.
     pub struct MindConfig {
         /// MIND's news.tsv.
         pub news: PathBuf = PathBuf::from("MINDsmall_train/news.tsv"), Check::NonEmpty;
         /// MIND's behaviors.tsv.
         pub behaviors: PathBuf = PathBuf::from("MINDsmall_train/behaviors.tsv"), Check::NonEmpty;
+        /// First day of the held-out clicks, "YYYY-MM-DD" (UTC), e.g. "2019-11-09", the first
+        /// day of MINDsmall_train's impressions (all held out). Clicks of earlier impressions
+        /// join the history; the evaluation window opens on it; the tokenizer, term statistics
+        /// and word vectors read only articles first shown before it or never shown. An article
+        /// first shown earlier is no candidate, so a later date leaves some held-out clicks
+        /// uncatchable. "" = undeclared: no window, and training reads every article.
+        pub split_date: String = String::new(), Check::Any;
     }
 }
 
 crate::config_section! {
     /// The `[data.jsonl]` section: one's own logs in Quill's JSONL schema.
     pub struct JsonlConfig {
-        /// Users file: one JSON object per line (see `docs` in README, "Your own logs").
+        /// Users file: one JSON object per line (the schema is in docs/data.md).
         pub users: PathBuf = PathBuf::from("users.jsonl"), Check::NonEmpty;
         /// News corpus file: one NewsItem JSON object per line.
         pub news: PathBuf = PathBuf::from("news.jsonl"), Check::NonEmpty;
+        /// First day of the held-out clicks, "YYYY-MM-DD" (UTC): every history signal must be
+        /// earlier; the evaluation window opens on it (a click on older news is no candidate);
+        /// the tokenizer, term statistics and word vectors read only news dated before it.
+        /// "" = undeclared: no window, and training reads every article.
+        pub split_date: String = String::new(), Check::Any;
     }
+}
+
+impl MindConfig {
+    /// The declared split date; a malformed one is an error naming the field.
+    pub fn split_date(&self) -> crate::Result<Option<NaiveDate>> {
+        parse_split_date("data.mind.split_date", &self.split_date)
+    }
+}
+
+impl JsonlConfig {
+    /// The declared split date; a malformed one is an error naming the field.
+    pub fn split_date(&self) -> crate::Result<Option<NaiveDate>> {
+        parse_split_date("data.jsonl.split_date", &self.split_date)
+    }
+}
+
+/// `""` → `None`, `"YYYY-MM-DD"` → the date, anything else an error quoting it.
+fn parse_split_date(field: &str, text: &str) -> crate::Result<Option<NaiveDate>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| {
+            crate::Error::field(
+                field,
+                format!(
+                    "{text:?} is not a date: expected \"YYYY-MM-DD\" (e.g. \"2019-11-09\"), or \"\" \
+                     when the log declares no split"
+                ),
+            )
+        })
 }
 
 crate::config_section! {
@@ -104,8 +150,11 @@ crate::config_section! {
 }
 
 impl DataConfig {
-    /// Checks what single-field ranges cannot: the split fractions must leave room for test.
+    /// Checks what single-field ranges cannot: declared split dates must parse, and the split
+    /// fractions must leave room for test.
     pub fn check_consistency(&self) -> crate::Result<()> {
+        self.mind.split_date()?;
+        self.jsonl.split_date()?;
         if self.train_fraction + self.valid_fraction > 1.0 {
             return Err(crate::Error::field(
                 "data.valid_fraction",

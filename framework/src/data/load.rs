@@ -40,10 +40,13 @@ pub fn load_dataset(cfg: &DataConfig, seed: u64, base_dir: &Path) -> Result<Data
             })
         }
         DataSource::Mind => {
-            let (corpus, users) = super::loaders::load_mind(
+            let split_date = cfg.mind.split_date()?;
+            note_if_undeclared("data.mind.split_date", split_date);
+            let (corpus, users) = super::loaders::load_mind_split(
                 &resolve(&cfg.mind.news),
                 &resolve(&cfg.mind.behaviors),
                 limit,
+                split_date,
             )?;
             let name = format!("mind ({})", cfg.mind.behaviors.display());
             Ok(Dataset {
@@ -56,10 +59,13 @@ pub fn load_dataset(cfg: &DataConfig, seed: u64, base_dir: &Path) -> Result<Data
             })
         }
         DataSource::Jsonl => {
-            let (corpus, users) = super::loaders::load_jsonl_users(
+            let split_date = cfg.jsonl.split_date()?;
+            note_if_undeclared("data.jsonl.split_date", split_date);
+            let (corpus, users) = super::loaders::load_jsonl_split(
                 &resolve(&cfg.jsonl.users),
                 &resolve(&cfg.jsonl.news),
                 limit,
+                split_date,
             )?;
             let labelled = users
                 .iter()
@@ -75,5 +81,18 @@ pub fn load_dataset(cfg: &DataConfig, seed: u64, base_dir: &Path) -> Result<Data
                 oracle: None,
             })
         }
+    }
+}
+
+/// A log without a declared split date still runs, but nothing then separates the articles of
+/// its held-out clicks from the rest: say so once, with the field that fixes it.
+fn note_if_undeclared(field: &str, split_date: Option<chrono::NaiveDate>) {
+    if split_date.is_none() {
+        eprintln!(
+            "note: {field} is not set: offline evaluation has no freshness window (every \
+             article is a candidate), and the tokenizer, term statistics and word vectors read \
+             every article, the held-out clicks' included; set it to the first day of the \
+             held-out clicks"
+        );
     }
 }

@@ -37,10 +37,16 @@ impl NewsItem {
 
 /// A set of news articles with lookup by id. Article order is the load order; `index` values
 /// are stable for the life of the corpus and are what the rest of Quill passes around.
+///
+/// A dataset's corpus also carries its split date: held-out clicks are drawn from the articles
+/// published on or after it, so whatever is trained before evaluation (the policy's tokenizer
+/// and language modelling, term statistics, corpus-trained embedders) reads only
+/// [`Corpus::pre_split_items`], while retrieval indexes every article.
 #[derive(Debug, Clone, Default)]
 pub struct Corpus {
     items: Vec<NewsItem>,
     by_id: HashMap<String, u32>,
+    split_date: Option<NaiveDate>,
 }
 
 impl Corpus {
@@ -53,7 +59,33 @@ impl Corpus {
                 return Err(format!("duplicate news id {:?}", item.id));
             }
         }
-        Ok(Corpus { items, by_id })
+        Ok(Corpus {
+            items,
+            by_id,
+            split_date: None,
+        })
+    }
+
+    /// The corpus with its split date set (`None`: no split is known, every article counts as
+    /// readable by training).
+    pub fn with_split_date(mut self, split_date: Option<NaiveDate>) -> Corpus {
+        self.split_date = split_date;
+        self
+    }
+
+    /// The date from which articles are held out: history before it, future clicks and the
+    /// evaluation window on or after it.
+    pub fn split_date(&self) -> Option<NaiveDate> {
+        self.split_date
+    }
+
+    /// The articles published before the split date (all of them when there is none), in
+    /// corpus order: the only articles anything trained before evaluation may read.
+    pub fn pre_split_items(&self) -> impl Iterator<Item = &NewsItem> + Clone + Send + '_ {
+        let split = self.split_date;
+        self.items
+            .iter()
+            .filter(move |n| split.is_none_or(|d| n.date < d))
     }
 
     pub fn len(&self) -> usize {
@@ -120,6 +152,25 @@ mod tests {
         assert_eq!(c.get("c").unwrap().category, "sports");
         assert!(c.get("zz").is_none());
         assert_eq!(c.categories(), vec!["sports", "tech"]);
+    }
+
+    #[test]
+    fn pre_split_items_are_the_articles_dated_before_the_split() {
+        let mut items = vec![item("a", "x"), item("b", "x"), item("c", "x")];
+        for (day, n) in [3, 4, 5].iter().zip(items.iter_mut()) {
+            n.date = NaiveDate::from_ymd_opt(2024, 1, *day).unwrap();
+        }
+        let c = Corpus::new(items).unwrap();
+        let ids = |c: &Corpus| {
+            c.pre_split_items()
+                .map(|n| n.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&c), vec!["a", "b", "c"], "no split date: every article");
+        let c = c.with_split_date(NaiveDate::from_ymd_opt(2024, 1, 4));
+        assert_eq!(ids(&c), vec!["a"], "the split day itself is held out");
+        assert_eq!(c.split_date(), NaiveDate::from_ymd_opt(2024, 1, 4));
+        assert_eq!(c.len(), 3, "retrieval still sees every article");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use super::news::Corpus;
 use super::split::{Split, SplitFractions};
 use super::user::UserRecord;
+use chrono::NaiveDate;
 use std::sync::Arc;
 
 /// A source of users, readable by index so that the simulator can generate user `i` on demand
@@ -29,6 +30,7 @@ impl UserSource for InMemoryUsers {
 pub struct Dataset {
     /// A short description of where the data came from, for logs and reports.
     pub name: String,
+    /// Every article, with the dataset's split date (see [`Dataset::split_date`]).
     pub corpus: Arc<Corpus>,
     pub users: Arc<dyn UserSource>,
     pub splits: SplitFractions,
@@ -39,6 +41,14 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The date that separates history from held-out clicks, fixed by the data (the
+    /// simulator's split date, or the loader's declared `split_date`) and never by the labels:
+    /// the evaluation window opens on it, and training reads only articles published before
+    /// it. `None` when a log declares none: every article is then a candidate and readable.
+    pub fn split_date(&self) -> Option<NaiveDate> {
+        self.corpus.split_date()
+    }
+
     /// All users, in index order.
     pub fn iter(&self) -> impl Iterator<Item = UserRecord> + '_ {
         (0..self.users.num_users()).map(|i| self.users.user(i))

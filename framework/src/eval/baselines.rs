@@ -119,10 +119,7 @@ pub fn run_baselines(
     seed: u64,
 ) -> Vec<BaselineResult> {
     let fresh: Vec<u32> = (0..eval.corpus.len() as u32)
-        .filter(|&a| {
-            eval.fresh_from
-                .is_none_or(|d| eval.corpus.item(a).date >= d)
-        })
+        .filter(|&a| eval.is_fresh(a))
         .collect();
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xba5e_11e5);

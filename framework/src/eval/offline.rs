@@ -21,22 +21,12 @@ pub struct OfflineEvaluator {
     pub retriever: Arc<dyn Retriever>,
     pub fusion: Fusion,
     /// Only articles published on or after this date can be recommended: the recall path
-    /// serves current news, and held-out clicks are all in the evaluation window.
+    /// serves current news. It is the dataset's split date (`Dataset::split_date`), fixed
+    /// before any label is read, so no held-out click decides what is a candidate.
     pub fresh_from: Option<NaiveDate>,
 }
 
 impl OfflineEvaluator {
-    /// The evaluation window opens at the earliest held-out click of `users` (a property of
-    /// the split, not of any one user's labels).
-    pub fn window_start(corpus: &Corpus, users: &[UserRecord]) -> Option<NaiveDate> {
-        users
-            .iter()
-            .flat_map(|u| &u.future_clicks)
-            .filter_map(|id| corpus.get(id))
-            .map(|n| n.date)
-            .min()
-    }
-
     /// Each query's fresh top articles, best first.
     pub fn rank_per_query(&self, queries: &[String]) -> Vec<Vec<u32>> {
         let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
@@ -58,7 +48,8 @@ impl OfflineEvaluator {
         fuse(&self.rank_per_query(queries), self.fusion)
     }
 
-    fn is_fresh(&self, article: u32) -> bool {
+    /// True when `article` is in the evaluation window.
+    pub fn is_fresh(&self, article: u32) -> bool {
         self.fresh_from
             .is_none_or(|d| self.corpus.item(article).date >= d)
     }
@@ -107,13 +98,11 @@ mod tests {
         );
         let mut user = crate::reward::testing::user(&[]);
         user.future_clicks = vec!["n1".into()];
-        let window = OfflineEvaluator::window_start(&c, std::slice::from_ref(&user));
-        assert_eq!(window, chrono::NaiveDate::from_ymd_opt(2024, 1, 2));
         let eval = OfflineEvaluator {
             corpus: Arc::new(c),
             retriever: Arc::new(retriever),
             fusion: Fusion::Rrf,
-            fresh_from: window,
+            fresh_from: chrono::NaiveDate::from_ymd_opt(2024, 1, 2),
         };
         // "old" (n0) is filtered; q1 → [2, 1], q2 → [3, 1]; RRF: 1 has 1/62 + 1/62, the best.
         let ranking = eval.rank(&["q1".into(), "q2".into()]);

@@ -16,7 +16,8 @@ use std::sync::Arc;
 crate::config_enum! {
     /// Which embedder serves dense retrieval and the embedding-based rewards.
     pub enum EmbedderKind {
-        /// Word vectors trained on the corpus at start-up (no download).
+        /// Word vectors trained at start-up on the corpus's articles published before the
+        /// split date (no download).
         WordVectors = "word_vectors",
         /// all-MiniLM-L6-v2 (fetch it first with scripts/fetch_minilm.sh).
         Minilm = "minilm",
@@ -85,8 +86,9 @@ impl RetrievalConfig {
     }
 
     /// Trains or loads the embedder, embeds the corpus once and builds the configured
-    /// retriever. Relative paths (the MiniLM directory) resolve against `base_dir`, the
-    /// experiment file's directory.
+    /// retriever. A corpus-trained embedder reads only the articles published before the
+    /// corpus's split date; every article is embedded and indexed. Relative paths (the MiniLM
+    /// directory) resolve against `base_dir`, the experiment file's directory.
     pub fn build_at(&self, corpus: &Corpus, seed: u64, base_dir: &Path) -> Result<RetrievalStack> {
         let model_dir = minilm_dir(&self.minilm_dir, base_dir);
         let embedder: Arc<dyn Embedder> = match self.embedder {

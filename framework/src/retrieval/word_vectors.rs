@@ -82,11 +82,11 @@ struct Header {
 const MAGIC: &[u8; 8] = b"QUILLWV1";
 
 impl WordVectors {
-    /// Trains on the titles and abstracts of `corpus`; the same corpus, config and seed give
-    /// bit-identical vectors.
+    /// Trains on the titles and abstracts of `corpus`'s pre-split articles (held-out clicks
+    /// must not shape what embeds evaluation queries); same inputs, bit-identical vectors.
     pub fn train(corpus: &Corpus, cfg: &WordVectorConfig, seed: u64) -> Result<WordVectors> {
         check(cfg, "retrieval.word_vectors")?;
-        let texts = || corpus.items().iter().map(|n| n.text());
+        let texts = || corpus.pre_split_items().map(|n| n.text());
         let mut freq: HashMap<String, u64> = HashMap::new();
         texts()
             .flat_map(|t| content_terms(&t))
@@ -98,9 +98,9 @@ impl WordVectors {
             .collect();
         if vocab.is_empty() {
             let message = format!(
-                "no content word occurs {} times in the {} articles; lower it",
+                "no content word occurs {} times in the {} pre-split articles; lower it",
                 cfg.min_count,
-                corpus.len()
+                texts().count()
             );
             return Err(Error::field("retrieval.word_vectors.min_count", message));
         }

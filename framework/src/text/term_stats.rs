@@ -14,11 +14,15 @@ pub struct TermStats {
 }
 
 impl TermStats {
-    /// Counts over title + abstract of every article.
+    /// Counts over title + abstract of the articles published before the corpus's split date
+    /// (every article when it has none): rewards and bootstrap targets read these statistics
+    /// during training, and the held-out clicks' articles must not shape them.
     pub fn build(corpus: &Corpus) -> TermStats {
         let mut df: HashMap<String, u32> = HashMap::new();
         let mut entity_words = HashSet::new();
-        for n in corpus.items() {
+        let mut docs = 0;
+        for n in corpus.pre_split_items() {
+            docs += 1;
             let mut terms = content_terms(&n.text());
             terms.sort();
             terms.dedup();
@@ -30,7 +34,7 @@ impl TermStats {
             }
         }
         TermStats {
-            docs: corpus.len(),
+            docs,
             df,
             entity_words,
         }
@@ -95,5 +99,23 @@ mod tests {
         assert!((s.idf("sourdough") - ((4.0f64 / 2.0).ln() + 1.0)).abs() < 1e-12);
         assert!((s.idf("unseen") - (4.0f64.ln() + 1.0)).abs() < 1e-12);
         assert!(s.is_entity_word("riverton") && !s.is_entity_word("playoff"));
+    }
+
+    #[test]
+    fn articles_from_the_split_date_on_are_not_counted() {
+        let mut late = item("d", "Hawks trade rumours", &["Lakeside Owls"]);
+        late.date = chrono::NaiveDate::from_ymd_opt(2024, 2, 1).unwrap();
+        let c = Corpus::new(vec![
+            item("a", "Hawks win playoff", &["Riverton Hawks"]),
+            item("b", "Sourdough baking tips", &[]),
+            late,
+        ])
+        .unwrap()
+        .with_split_date(chrono::NaiveDate::from_ymd_opt(2024, 2, 1));
+        let s = TermStats::build(&c);
+        // Two pre-split documents; "hawks" in one of them, "rumours" in none.
+        assert_eq!(s.docs(), 2);
+        assert!((s.idf("hawks") - ((3.0f64 / 2.0).ln() + 1.0)).abs() < 1e-12);
+        assert!(!s.occurs("rumours") && !s.is_entity_word("owls"));
     }
 }

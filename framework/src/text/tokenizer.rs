@@ -275,15 +275,17 @@ fn encode_with(tokenizer: &Tokenizer, text: &str) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-/// The texts the policy tokenizer is trained on, in a fixed order: every article's title and
-/// abstract, every signal text of `users` (the cleaned training users), and the rendered query
-/// lists `lists` (so "- ", newlines and query words get tokens of their own).
+/// The texts the policy tokenizer and its language modelling are trained on, in a fixed order:
+/// the title and abstract of every article published before the corpus's split date (the
+/// held-out clicks are drawn from the later ones, so their headlines stay unseen), every signal
+/// text of `users` (the cleaned training users), and the rendered query lists `lists` (so "- ",
+/// newlines and query words get tokens of their own).
 pub fn training_texts<'a>(
     corpus: &'a Corpus,
     users: &'a [UserRecord],
     lists: &'a [Vec<String>],
 ) -> impl Iterator<Item = String> + Send + 'a {
-    let articles = corpus.items().iter().map(|n| n.text());
+    let articles = corpus.pre_split_items().map(|n| n.text());
     let signals = users
         .iter()
         .flat_map(|u| u.history.iter().map(|s| s.text.clone()));

@@ -14,20 +14,35 @@
 //! - Every signal must belong to its record's user, and every `future_clicks` / `candidates` id
 //!   must be in the news file: otherwise evaluation would silently score against nothing.
 //! - `max_users` stops reading the users file after N users, so a sample of a huge log is cheap.
+//! - A declared split date (`[data.jsonl] split_date`, midnight UTC) is checked, not applied:
+//!   a history signal on or after it is an error, since history and held-out clicks are given
+//!   apart and a late signal would show the model what evaluation hides.
 
 use super::common::{IdLines, limit, numbered_lines, read_text};
 use crate::data::{Corpus, NewsItem, UserRecord};
 use crate::{Error, Result};
+use chrono::{DateTime, NaiveDate, NaiveTime};
 use std::path::Path;
 
-/// Loads own logs: `users` (one `UserRecord` per line) over the articles of `news` (one
-/// `NewsItem` per line); `max_users` = 0 reads all users, else the first N lines.
+/// Loads own logs without a split date; see [`load_jsonl_split`].
 pub fn load_jsonl_users(
     users: &Path,
     news: &Path,
     max_users: usize,
 ) -> Result<(Corpus, Vec<UserRecord>)> {
-    let corpus = load_news_jsonl(news)?;
+    load_jsonl_split(users, news, max_users, None)
+}
+
+/// Loads own logs: `users` (one `UserRecord` per line) over the articles of `news` (one
+/// `NewsItem` per line); `max_users` = 0 reads all users, else the first N lines. Every history
+/// signal must precede `split_date`, which the corpus carries.
+pub fn load_jsonl_split(
+    users: &Path,
+    news: &Path,
+    max_users: usize,
+    split_date: Option<NaiveDate>,
+) -> Result<(Corpus, Vec<UserRecord>)> {
+    let corpus = load_news_jsonl(news)?.with_split_date(split_date);
     let text = read_text(users)?;
     let max = limit(max_users);
     let mut ids = IdLines::default();
@@ -61,6 +76,9 @@ pub fn load_jsonl_users(
                 ),
             ));
         }
+        if let Some(split) = split_date {
+            check_history_precedes(&record, split).map_err(|m| Error::at_line(users, line, m))?;
+        }
         if !record.is_time_ordered() {
             record.sort_history();
         }
@@ -93,6 +111,29 @@ pub fn load_jsonl_users(
         ));
     }
     Ok((corpus, records))
+}
+
+/// An error message when a history signal of `record` is not before midnight UTC of `split`.
+fn check_history_precedes(
+    record: &UserRecord,
+    split: NaiveDate,
+) -> std::result::Result<(), String> {
+    let split_at = split.and_time(NaiveTime::MIN).and_utc().timestamp();
+    let Some((k, late)) = record
+        .history
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.timestamp >= split_at)
+    else {
+        return Ok(());
+    };
+    let when = DateTime::from_timestamp(late.timestamp, 0)
+        .map_or_else(|| "out of range".to_string(), |t| t.to_string());
+    Err(format!(
+        "history[{k}] has timestamp {} ({when}), not before data.jsonl.split_date {split} \
+         (timestamp {split_at}): history must precede the held-out clicks",
+        late.timestamp
+    ))
 }
 
 /// Reads a news file of one `NewsItem` JSON object per line.
@@ -178,6 +219,36 @@ mod tests {
                 "{bad} -> {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_declared_split_date_is_carried_and_history_must_precede_it() {
+        let news = temp_file("news.jsonl", NEWS);
+        let split = NaiveDate::from_ymd_opt(2024, 3, 2);
+        // 2024-03-02T00:00:00Z is 1709337600.
+        let user = |t: i64| {
+            let row = format!(
+                r#"{{"id": "u1", "history": [{}, {}], "future_clicks": ["n2"]}}"#,
+                signal("u1", 1_709_000_000, "early"),
+                signal("u1", t, "late")
+            );
+            temp_file("users.jsonl", &format!("\n{row}\n"))
+        };
+        let (corpus, records) = load_jsonl_split(&user(1_709_337_599), &news, 0, split).unwrap();
+        assert_eq!(corpus.split_date(), split);
+        assert_eq!(records[0].history.len(), 2);
+        let err = load_jsonl_split(&user(1_709_337_600), &news, 0, split)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("users.jsonl:2:")
+                && err.contains("history[1] has timestamp 1709337600")
+                && err.contains("data.jsonl.split_date 2024-03-02"),
+            "{err}"
+        );
+        // Undeclared, the same log loads as given.
+        let (corpus, _) = load_jsonl_users(&user(1_709_337_600), &news, 0).unwrap();
+        assert_eq!(corpus.split_date(), None);
     }
 
     #[test]

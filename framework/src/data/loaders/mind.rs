@@ -12,13 +12,20 @@
 //! - Rows are grouped by UserID; a user's impressions are taken in time order (file order for
 //!   equal times). History is the union of their History ids in that order, each id once.
 //! - MIND gives no history timestamps. History clicks are stamped one minute apart, the last one
-//!   hour before the user's earliest impression, so history always precedes the held-out
-//!   clicks and keeps its order. Times are read as UTC.
-//! - Clicked impression items (`-1`) become `future_clicks`, every impression item becomes a
-//!   `candidates` entry; both in time order, each id once.
+//!   hour before the user's earliest impression (or before the split date, when that is
+//!   earlier), so history always precedes the held-out clicks and keeps its order. Times are
+//!   read as UTC.
+//! - The split date (`[data.mind] split_date`, midnight UTC) divides the impressions: clicks of
+//!   impressions before it are history too (`news_click`s at the impression's time, after the
+//!   History ids, each id once); impressions from it on are held out. Without a split date every
+//!   impression is held out.
+//! - Clicked held-out impression items (`-1`) become `future_clicks`, every held-out impression
+//!   item becomes a `candidates` entry; both in time order, each id once.
 //! - news.tsv has no dates. An article's date is the day of the earliest impression that shows
 //!   it (clicked or not), over the whole behaviors file (so `max_users` does not change the
-//!   corpus); articles never shown get 2019-11-09, the first day of MIND's log window.
+//!   corpus); articles never shown get 2019-11-09, the first day of MIND's log window, or the
+//!   day before the split date when that is earlier: they appear only in histories, which
+//!   precede the split, and are never held out.
 //! - Signals are `news_click`s whose text is the article title, with its URL and the URL's host
 //!   as domain; MIND has no noise labels (`noise = None`).
 //! - MINDlarge's unlabeled test impressions (`N1234` without `-0`/`-1`) are rejected: Quill
@@ -27,7 +34,7 @@
 use super::common::{IdLines, numbered_lines, read_text, url_host};
 use crate::data::{Corpus, NewsItem, Signal, SignalKind, UserRecord};
 use crate::{Error, Result};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -49,12 +56,25 @@ struct Impression {
     shown: Vec<(usize, bool)>,
 }
 
-/// Loads MIND's news and behaviors files; `max_users` = 0 keeps all users, else the first N by
-/// first appearance in behaviors.tsv. Users come in order of first appearance.
+/// Loads MIND's news and behaviors files with every impression held out; see
+/// [`load_mind_split`].
 pub fn load_mind(
     news: &Path,
     behaviors: &Path,
     max_users: usize,
+) -> Result<(Corpus, Vec<UserRecord>)> {
+    load_mind_split(news, behaviors, max_users, None)
+}
+
+/// Loads MIND's news and behaviors files; `max_users` = 0 keeps all users, else the first N by
+/// first appearance in behaviors.tsv. Users come in order of first appearance. Impressions
+/// before `split_date` are history, the later ones held out (see the module doc); the corpus
+/// carries `split_date`.
+pub fn load_mind_split(
+    news: &Path,
+    behaviors: &Path,
+    max_users: usize,
+    split_date: Option<NaiveDate>,
 ) -> Result<(Corpus, Vec<UserRecord>)> {
     let mut items = read_news(news)?;
     let index: HashMap<String, usize> = items
@@ -86,19 +106,23 @@ pub fn load_mind(
         ));
     }
     let (y, m, d) = MIND_DEFAULT_DATE;
-    let default_date = NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    let mut never_shown = NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    if let Some(eve) = split_date.and_then(|d| d.pred_opt()) {
+        never_shown = never_shown.min(eve);
+    }
     for (item, first) in items.iter_mut().zip(&first_shown) {
-        item.date = first.map_or(default_date, |t| t.date());
+        item.date = first.map_or(never_shown, |t| t.date());
     }
     if max_users > 0 {
         users.truncate(max_users);
     }
+    let split = split_date.map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp());
     let records = users
         .into_iter()
-        .map(|(id, impressions)| user_record(id, impressions, &items))
+        .map(|(id, impressions)| user_record(id, impressions, &items, split))
         .collect();
     let corpus = Corpus::new(items).map_err(|e| Error::in_file(news, e))?;
-    Ok((corpus, records))
+    Ok((corpus.with_split_date(split_date), records))
 }
 
 /// Parses news.tsv into articles (dates are filled in from behaviors later).
@@ -276,38 +300,46 @@ fn parse_behavior<'a>(
     Ok((user, time, impression))
 }
 
-/// Builds one user's record from their impressions (see the module doc for the choices).
-fn user_record(id: String, mut impressions: Vec<Impression>, items: &[NewsItem]) -> UserRecord {
+/// Builds one user's record from their impressions, those before `split` (Unix seconds)
+/// joining the history (see the module doc for the choices).
+fn user_record(
+    id: String,
+    mut impressions: Vec<Impression>,
+    items: &[NewsItem],
+    split: Option<i64>,
+) -> UserRecord {
     impressions.sort_by_key(|imp| (imp.time, imp.line));
+    let held_out_from = impressions.partition_point(|imp| split.is_some_and(|s| imp.time < s));
+    let (seen, held_out) = impressions.split_at(held_out_from);
     let earliest = impressions.first().map_or(0, |imp| imp.time);
-    let mut seen = HashSet::new();
+    let anchor = split.map_or(earliest, |s| earliest.min(s));
+    let mut in_history = HashSet::new();
     let history_ids: Vec<usize> = impressions
         .iter()
         .flat_map(|imp| imp.history.iter().copied())
-        .filter(|&i| seen.insert(i))
+        .filter(|&i| in_history.insert(i))
         .collect();
     let n = history_ids.len() as i64;
-    let history = history_ids
+    let mut history: Vec<Signal> = history_ids
         .iter()
         .enumerate()
         .map(|(k, &i)| {
-            let item = &items[i];
-            Signal {
-                user: id.clone(),
-                timestamp: earliest - HISTORY_GAP_S - (n - 1 - k as i64) * HISTORY_STEP_S,
-                kind: SignalKind::NewsClick,
-                text: item.title.clone(),
-                url: item.url.clone(),
-                domain: item.url.as_deref().and_then(url_host),
-                noise: None,
-            }
+            let time = anchor - HISTORY_GAP_S - (n - 1 - k as i64) * HISTORY_STEP_S;
+            click_signal(&id, &items[i], time)
         })
         .collect();
+    for imp in seen {
+        for &(i, clicked) in &imp.shown {
+            if clicked && in_history.insert(i) {
+                history.push(click_signal(&id, &items[i], imp.time));
+            }
+        }
+    }
     let mut clicked_seen = HashSet::new();
     let mut shown_seen = HashSet::new();
     let mut future_clicks = Vec::new();
     let mut candidates = Vec::new();
-    for &(i, clicked) in impressions.iter().flat_map(|imp| imp.shown.iter()) {
+    for &(i, clicked) in held_out.iter().flat_map(|imp| imp.shown.iter()) {
         if clicked && clicked_seen.insert(i) {
             future_clicks.push(items[i].id.clone());
         }
@@ -321,6 +353,19 @@ fn user_record(id: String, mut impressions: Vec<Impression>, items: &[NewsItem])
         future_clicks,
         candidates: Some(candidates),
         interests: None,
+    }
+}
+
+/// A click on `item` by `user` at `timestamp`: its title, URL and the URL's host.
+fn click_signal(user: &str, item: &NewsItem, timestamp: i64) -> Signal {
+    Signal {
+        user: user.to_string(),
+        timestamp,
+        kind: SignalKind::NewsClick,
+        text: item.title.clone(),
+        url: item.url.clone(),
+        domain: item.url.as_deref().and_then(url_host),
+        noise: None,
     }
 }
 
@@ -381,6 +426,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!(first_only.len(), 1);
+    }
+
+    #[test]
+    fn impressions_before_the_split_date_join_the_history() {
+        let behaviors = "1\tU1\t11/15/2019 10:00:00 AM\tN1\tN2-1 N3-0\n\
+                         2\tU2\t11/14/2019 8:05:00 PM\t\tN3-1\n\
+                         3\tU1\t11/14/2019 9:00:00 AM\tN2 N1\tN3-1 N2-0\n";
+        let at = |text: &str| {
+            NaiveDateTime::parse_from_str(text, TIME_FORMAT)
+                .unwrap()
+                .and_utc()
+                .timestamp()
+        };
+        let load = |split: &str| {
+            let split = NaiveDate::parse_from_str(split, "%Y-%m-%d").ok();
+            let news = temp_file("news.tsv", NEWS);
+            load_mind_split(&news, &temp_file("behaviors.tsv", behaviors), 0, split).unwrap()
+        };
+        let (corpus, users) = load("2019-11-15");
+        assert_eq!(corpus.split_date().unwrap().to_string(), "2019-11-15");
+        let u1 = &users[0];
+        // The 11/14 impression's click (N3) follows the History ids, at the impression's time.
+        let texts: Vec<&str> = u1.history.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, vec!["Bonds Slip", "Rovers Win", "Soup Night"]);
+        let first = at("11/14/2019 9:00:00 AM");
+        let stamps: Vec<i64> = u1.history.iter().map(|s| s.timestamp).collect();
+        assert_eq!(stamps, vec![first - 3660, first - 3600, first]);
+        assert_eq!(u1.future_clicks, vec!["N2"]);
+        assert_eq!(
+            u1.candidates.as_deref(),
+            Some(&["N2".to_string(), "N3".to_string()][..])
+        );
+        // U2's only impression precedes the split: history, nothing held out.
+        assert_eq!(users[1].history[0].timestamp, at("11/14/2019 8:05:00 PM"));
+        assert!(users[1].future_clicks.is_empty());
+        assert_eq!(corpus.get("N1").unwrap().date.to_string(), "2019-11-09");
+
+        // Split on the log's first day: every impression held out, history stamped before the
+        // split, and the never-shown N1 dated the day before it.
+        let (corpus, users) = load("2019-11-09");
+        let midnight = at("11/09/2019 12:00:00 AM");
+        let stamps: Vec<i64> = users[0].history.iter().map(|s| s.timestamp).collect();
+        assert_eq!(stamps, vec![midnight - 3660, midnight - 3600]);
+        assert_eq!(users[0].future_clicks, vec!["N3", "N2"]);
+        assert_eq!(users[1].future_clicks, vec!["N3"]);
+        assert_eq!(corpus.get("N1").unwrap().date.to_string(), "2019-11-08");
     }
 
     #[test]

@@ -18,9 +18,9 @@ mod mind;
 
 pub use agnews::{AGNEWS_CATEGORIES, load_agnews};
 pub use huffpost::{HuffpostCounts, load_huffpost, load_huffpost_counted};
-pub use jsonl::{load_jsonl_users, load_news_jsonl};
+pub use jsonl::{load_jsonl_split, load_jsonl_users, load_news_jsonl};
 pub use mapped::{MAPPED_EXTENSIONS, load_mapped};
-pub use mind::{MIND_DEFAULT_DATE, load_mind};
+pub use mind::{MIND_DEFAULT_DATE, load_mind, load_mind_split};
 
 use crate::data::{Corpus, CorpusConfig, CorpusSource};
 use crate::{Error, Result};

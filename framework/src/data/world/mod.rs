@@ -97,6 +97,9 @@ pub struct World {
     pub popularity: Vec<f64>,
     /// Every article on or after the split date.
     pub future_articles: Vec<u32>,
+    /// Every article before the split date, by publication time (ties by corpus index): what
+    /// a history click, accidental ones included, can land on.
+    pub past_articles: Vec<u32>,
     /// The split date: history before, future clicks on or after.
     pub split_date: chrono::NaiveDate,
     pub split_timestamp: i64,
@@ -178,6 +181,10 @@ impl World {
             .flat_map(|f| f.future.iter().copied())
             .collect();
         future_articles.sort_unstable();
+        let mut past_articles: Vec<u32> = (0..corpus.len() as u32)
+            .filter(|&i| corpus.item(i).date < split)
+            .collect();
+        past_articles.sort_by_key(|&i| (corpus.item(i).date, i));
         let split_timestamp = split
             .and_hms_opt(0, 0, 0)
             .expect("midnight")
@@ -187,16 +194,32 @@ impl World {
             config,
             seed,
             num_users,
-            corpus: Arc::new(corpus),
+            corpus: Arc::new(corpus.with_split_date(Some(split))),
             facets,
             eligible,
             eligible_by_category,
             popularity,
             future_articles,
+            past_articles,
             split_date: split,
             split_timestamp,
         })
     }
+}
+
+/// When the simulator publishes an article: 06:00 UTC on its date (corpora give dates only).
+/// A simulated click on an article never comes before it.
+pub fn publication_time(item: &NewsItem) -> i64 {
+    let morning = chrono::NaiveTime::from_hms_opt(6, 0, 0).unwrap_or_default();
+    item.date.and_time(morning).and_utc().timestamp()
+}
+
+/// The URL a simulated click on `item` records: the article's own, else one built from its id,
+/// so every simulated news click names the article it refers to.
+pub fn article_url(item: &NewsItem) -> String {
+    item.url
+        .clone()
+        .unwrap_or_else(|| format!("https://news.example/{}", item.id))
 }
 
 /// Fills empty subcategories of a real corpus with the derived facet's head term, so reports

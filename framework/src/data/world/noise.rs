@@ -1,9 +1,12 @@
 //! Noise records: what a real behaviour log holds besides interests. Navigational queries,
 //! malformed strings and irrelevant pages are recognisable from the text alone; off-interest
 //! clicks (a real headline the user clicked by accident) are not, and cap what any
-//! per-record cleaner can recall. All carry `noise: Some(true)`.
+//! per-record cleaner can recall. All carry `noise: Some(true)`. An off-interest click, like
+//! any history click, lands on an article already published at the click's time.
 
-use crate::data::{Corpus, SignalKind};
+use super::users::recent_article;
+use super::{World, article_url, publication_time};
+use crate::data::SignalKind;
 use rand::RngExt;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
@@ -77,16 +80,31 @@ pub fn noise_type(off_interest_share: f64, rng: &mut ChaCha8Rng) -> NoiseType {
     }
 }
 
-/// A noise record: (kind, text, domain, url).
-pub fn noise_record(
-    ty: NoiseType,
-    corpus: &Corpus,
-    rng: &mut ChaCha8Rng,
-) -> (SignalKind, String, Option<String>, Option<String>) {
+/// One noise record, stamped at `timestamp`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoiseRecord {
+    pub kind: SignalKind,
+    pub text: String,
+    pub domain: Option<String>,
+    pub url: Option<String>,
+    pub timestamp: i64,
+}
+
+/// A noise record of type `ty` drawn for the moment `at` of a user's history (before the
+/// split). Only an off-interest click can move it: to just after its article's publication,
+/// when no article was yet published at `at`.
+pub fn noise_record(ty: NoiseType, world: &World, at: i64, rng: &mut ChaCha8Rng) -> NoiseRecord {
+    let record = |kind, text: &str, domain: Option<&str>, url: Option<String>| NoiseRecord {
+        kind,
+        text: text.to_string(),
+        domain: domain.map(str::to_string),
+        url,
+        timestamp: at,
+    };
     match ty {
-        NoiseType::Navigational => (
+        NoiseType::Navigational => record(
             SignalKind::Search,
-            NAVIGATIONAL.choose(rng).expect("list").to_string(),
+            NAVIGATIONAL.choose(rng).expect("list"),
             None,
             None,
         ),
@@ -101,27 +119,43 @@ pub fn noise_record(
             } else {
                 SignalKind::Browse
             };
-            (kind, text, None, None)
+            record(kind, &text, None, None)
         }
         NoiseType::IrrelevantPage => {
             let (title, domain) = IRRELEVANT_PAGES.choose(rng).expect("list");
-            (
-                SignalKind::Browse,
-                title.to_string(),
-                Some(domain.to_string()),
-                Some(format!("https://{domain}/")),
-            )
+            let url = Some(format!("https://{domain}/"));
+            record(SignalKind::Browse, title, Some(domain), url)
         }
         NoiseType::OffInterest => {
-            let n = corpus.item(rng.random_range(0..corpus.len() as u32));
-            (
-                SignalKind::NewsClick,
-                n.title.clone(),
-                Some("news.example".into()),
-                n.url.clone(),
-            )
+            let (article, timestamp) = accidental_click(world, at, rng);
+            let item = world.corpus.item(article);
+            NoiseRecord {
+                timestamp,
+                ..record(
+                    SignalKind::NewsClick,
+                    &item.title,
+                    Some("news.example"),
+                    Some(article_url(item)),
+                )
+            }
         }
     }
+}
+
+/// An accidental click around `at`: a recent article among those already published then (a
+/// log cannot hold a click on tomorrow's news), and `at` itself; if `at` precedes every
+/// article, the first one, clicked within 12 hours of its publication (still before the split).
+fn accidental_click(world: &World, at: i64, rng: &mut ChaCha8Rng) -> (u32, i64) {
+    let past = &world.past_articles;
+    let published = past.partition_point(|&a| publication_time(world.corpus.item(a)) <= at);
+    if published > 0 {
+        return (recent_article(&past[..published], rng), at);
+    }
+    let first = *past
+        .first()
+        .expect("eligible facets have articles before the split");
+    let clicked = publication_time(world.corpus.item(first)) + rng.random_range(0..12 * 3600);
+    (first, clicked.min(world.split_timestamp - 1))
 }
 
 /// Keyboard mash or a truncated token string.

@@ -2,10 +2,14 @@
 //!
 //! User `i` is a pure function of (seed, i): its own RNG is seeded from a hash of both, so users
 //! can be generated in any order, in parallel, or one at a time for a million-user stream.
+//!
+//! Invariants: every history signal precedes the split; no history signal refers to an article
+//! published after it (a news click is stamped at or after its article's `publication_time`);
+//! a drift click lands on a facet the user does not hold.
 
-use super::World;
 use super::noise::{noise_record, noise_type};
 use super::phrasing::{browse_page, search_query};
+use super::{World, article_url, publication_time};
 use crate::data::{Interest, Signal, SignalKind, UserRecord};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{RngExt, SeedableRng};
@@ -49,12 +53,10 @@ pub fn generate(world: &World, index: usize) -> UserRecord {
     for _ in 0..events {
         let mut ts = rng.random_range(start..end);
         let (kind, text, domain, url, noise) = if rng.random_bool(noise_level) {
-            let (k, t, d, u) = noise_record(
-                noise_type(cfg.off_interest_noise_share, &mut rng),
-                &world.corpus,
-                &mut rng,
-            );
-            (k, t, d, u, true)
+            let ty = noise_type(cfg.off_interest_noise_share, &mut rng);
+            let r = noise_record(ty, world, ts, &mut rng);
+            ts = r.timestamp;
+            (r.kind, r.text, r.domain, r.url, true)
         } else {
             let facet = &world.facets.facets[interests[weighted(&weights, &mut rng)].0];
             let r: f64 = rng.random();
@@ -62,24 +64,15 @@ pub fn generate(world: &World, index: usize) -> UserRecord {
                 let article = recent_article(&facet.past, &mut rng);
                 let item = world.corpus.item(article);
                 // A click cannot precede publication.
-                let published = item
-                    .date
-                    .and_hms_opt(6, 0, 0)
-                    .expect("valid time")
-                    .and_utc()
-                    .timestamp();
+                let published = publication_time(item);
                 ts = ts
                     .max(published + rng.random_range(0..12 * 3600))
                     .min(end - 1);
-                let url = item
-                    .url
-                    .clone()
-                    .or_else(|| Some(format!("https://news.example/{}", item.id)));
                 (
                     SignalKind::NewsClick,
                     item.title.clone(),
                     Some("news.example".to_string()),
-                    url,
+                    Some(article_url(item)),
                     false,
                 )
             } else if r < cfg.news_click_share + cfg.search_share {
@@ -174,14 +167,14 @@ fn pick_interests(world: &World, rng: &mut ChaCha8Rng) -> Vec<(usize, f64)> {
 }
 
 /// An article from a date-sorted list, biased to the newest (people click current news).
-fn recent_article(articles: &[u32], rng: &mut ChaCha8Rng) -> u32 {
+pub(super) fn recent_article(articles: &[u32], rng: &mut ChaCha8Rng) -> u32 {
     let back: f64 = Exp1.sample(rng);
     let offset = ((back * articles.len() as f64 / 4.0) as usize).min(articles.len() - 1);
     articles[articles.len() - 1 - offset]
 }
 
 /// Held-out clicks after the split: from the user's facets, except that with probability
-/// `drift` a click goes to a facet the user never showed (interest drift), in a category the
+/// `drift` a click goes to a facet the user does not hold (interest drift), in a category the
 /// user already reads half the time.
 fn future_clicks(
     world: &World,
@@ -198,17 +191,12 @@ fn future_clicks(
     let mut attempts = 0;
     while clicks.len() < want && attempts < want * 10 {
         attempts += 1;
-        let facet = if rng.random_bool(cfg.drift) {
-            let own = &world.facets.facets[interests[weighted(weights, rng)].0];
-            let pool = if rng.random_bool(0.5) {
-                &world.eligible_by_category[&own.category]
-            } else {
-                &world.eligible
-            };
-            *pool.choose(rng).expect("non-empty")
+        let drifted = if rng.random_bool(cfg.drift) {
+            drift_facet(world, interests, weights, rng)
         } else {
-            interests[weighted(weights, rng)].0
+            None
         };
+        let facet = drifted.unwrap_or_else(|| interests[weighted(weights, rng)].0);
         let article = *world.facets.facets[facet]
             .future
             .choose(rng)
@@ -219,6 +207,39 @@ fn future_clicks(
         }
     }
     clicks
+}
+
+/// A facet the user does not hold: half the time in the category of one of their interests
+/// (drawn by weight), else anywhere; anywhere too when that category holds no other facet.
+/// `None` only for a user who holds every eligible facet, who has nowhere to drift.
+fn drift_facet(
+    world: &World,
+    interests: &[(usize, f64)],
+    weights: &[f64],
+    rng: &mut ChaCha8Rng,
+) -> Option<usize> {
+    let own = &world.facets.facets[interests[weighted(weights, rng)].0];
+    if rng.random_bool(0.5)
+        && let Some(f) = unheld(&world.eligible_by_category[&own.category], interests, rng)
+    {
+        return Some(f);
+    }
+    unheld(&world.eligible, interests, rng)
+}
+
+/// A facet of `pool` drawn uniformly among those not in `interests`, if any.
+fn unheld(pool: &[usize], interests: &[(usize, f64)], rng: &mut ChaCha8Rng) -> Option<usize> {
+    let held = |f: usize| interests.iter().any(|&(h, _)| h == f);
+    // A user holds a handful of facets, so a few draws almost always find another one; the
+    // filtered pool settles the rest (both draws are uniform over the facets not held).
+    for _ in 0..8 {
+        let f = *pool.choose(rng)?;
+        if !held(f) {
+            return Some(f);
+        }
+    }
+    let rest: Vec<usize> = pool.iter().copied().filter(|&f| !held(f)).collect();
+    rest.choose(rng).copied()
 }
 
 /// Impression candidates: the future clicks plus `impression_negatives` unclicked future
