@@ -87,8 +87,8 @@ quill::config_section! {
         /// plugin's own parameters.
         pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;
         /// Named sweeps, `[sweep.<name>]`: `axes.<field path> = [values]` and `mode`
-        /// (`product` or `zip`); each combination is one run (a cell). See the README, "Sweeps and
-        /// reports".
+        /// (`product` or `zip`); each combination is one run (a cell). See docs/configuration.md,
+        /// "Sweeps".
         pub sweep: BTreeMap<String, SweepSpec> = BTreeMap::new(), Check::Any;
     }
 }
@@ -230,6 +230,18 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
         }
         quill::policy::find_preset(&c.distill.student_preset)
             .map_err(|e| quill::Error::field("distill.student_preset", e.to_string()))?;
+    }
+    // GRPO's ratio and on-policy distillation's KL are of the whole temperature-scaled
+    // distribution: lists drawn otherwise would train off-policy.
+    if c.grpo.enabled && c.grpo.steps > 0 {
+        c.sampling.check_on_policy("GRPO")?;
+    }
+    if c.distill.enabled && c.distill.steps > 0 {
+        match c.distill.method {
+            DistillMethod::OnPolicy => c.sampling.check_on_policy("on-policy distillation")?,
+            DistillMethod::None => c.sampling.check_on_policy("GRPO")?,
+            DistillMethod::Supervised => {}
+        }
     }
     c.judge.check_available()?;
     reward_spec(c)?;

@@ -37,8 +37,9 @@ pub fn reuse_finished(
 }
 
 /// The report of a run for `metrics.json`: its hash, steps, resume point, time per part
-/// (named by `parts`), last step's scalars and held-out evaluations, and `stopped_at` when
-/// it stopped early. Prints the resume point and the timings.
+/// (named by `parts`), last step's scalars and held-out evaluations, the settings the trainer
+/// resolved (if any), and `stopped_at` when it stopped early. Prints the resume point and the
+/// timings.
 pub fn outcome_report(
     stage: &str,
     config_hash: &str,
@@ -68,6 +69,9 @@ pub fn outcome_report(
     });
     if !outcome.finished {
         report["stopped_at"] = json!(outcome.steps);
+    }
+    if !outcome.settings.is_empty() {
+        report["settings"] = json!(outcome.settings);
     }
     report
 }

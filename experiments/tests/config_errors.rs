@@ -134,3 +134,77 @@ fn explain_documents_the_judge_section() {
     );
     assert!(text.contains("judge.http.batch_size = 16"), "{text}");
 }
+
+#[test]
+fn grpo_algorithm_switch_resolves_and_overrides_stay_parts() {
+    use quill::train::grpo::{AdvantageKind as A, LossAggregation as L};
+    let variant = |src: &str| parse(src, Path::new("exp.toml")).unwrap().grpo.variant();
+    let pair = |src: &str| {
+        let v = variant(src);
+        (v.advantage, v.loss_aggregation)
+    };
+    assert_eq!(pair(""), (A::DrGrpo, L::ConstantLength));
+    assert_eq!(
+        pair("[grpo]\nalgorithm = \"grpo\"\n"),
+        (A::Grpo, L::SeqMeanTokenMean)
+    );
+    // The pre-switch spelling still means what it did: GRPO's advantage, Dr.GRPO's loss.
+    assert_eq!(
+        pair("[grpo]\nadvantage = \"grpo\"\n"),
+        (A::Grpo, L::ConstantLength)
+    );
+    assert_eq!(
+        pair("[grpo]\nalgorithm = \"grpo\"\nloss_aggregation = \"token_mean\"\n"),
+        (A::Grpo, L::TokenMean)
+    );
+    let e = err("[grpo]\nalgorithm = \"ppo\"\n");
+    assert!(e.starts_with("exp.toml:2:13: grpo.algorithm: "), "{e}");
+    assert!(e.contains("dr_grpo") && e.contains("grpo"), "{e}");
+    // The shipped configs that name the algorithm train Dr.GRPO, as they did.
+    for name in ["quickstart", "paper", "paper-gpu", "distill"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../configs/{name}.toml"));
+        let src = std::fs::read_to_string(&path).unwrap();
+        let c = parse(&src, &path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let v = c.grpo.variant();
+        assert_eq!(
+            (v.advantage, v.loss_aggregation),
+            (A::DrGrpo, L::ConstantLength)
+        );
+    }
+    let text = quill_experiments::explain::explain();
+    assert!(
+        text.contains("grpo.algorithm = \"dr_grpo\"  (valid: one of dr_grpo, grpo)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn training_on_truncated_or_greedy_samples_is_refused_naming_the_field() {
+    let e = err("[sampling]\ntop_k = 40\n");
+    assert!(e.starts_with("exp.toml:2:9: sampling.top_k: 40 "), "{e}");
+    assert!(e.contains("GRPO") && e.contains("is 0"), "{e}");
+    let e = err("[sampling]\ntop_p = 0.9\n");
+    assert!(e.starts_with("exp.toml:2:9: sampling.top_p: 0.9 "), "{e}");
+    assert!(e.contains("is 1"), "{e}");
+    let e = err("[sampling]\ntemperature = 0.0\n");
+    assert!(
+        e.starts_with("exp.toml:2:15: sampling.temperature: 0 is greedy"),
+        "{e}"
+    );
+    // The `none` student is trained with GRPO even when the teacher is not.
+    let e = err(
+        "[grpo]\nenabled = false\n[distill]\nenabled = true\nmethod = \"none\"\n\
+         [sampling]\ntop_p = 0.5\n",
+    );
+    assert!(
+        e.contains("sampling.top_p: 0.5") && e.contains("GRPO"),
+        "{e}"
+    );
+    // Nothing trains on-policy: truncated or greedy sampling is fine (evaluation, serving).
+    for sampling in ["top_k = 40", "top_p = 0.9", "temperature = 0.0"] {
+        let src = format!("[grpo]\nenabled = false\n[sampling]\n{sampling}\n");
+        parse(&src, Path::new("exp.toml")).unwrap_or_else(|e| panic!("{sampling}: {e:#}"));
+    }
+    // Temperatures other than 1 train on logits / temperature.
+    parse("[sampling]\ntemperature = 0.7\n", Path::new("exp.toml")).unwrap();
+}

@@ -101,6 +101,11 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
     let resumed = read_json(&out.join("metrics.json"));
     assert_eq!(resumed["grpo"]["resumed_from"], 2);
     assert_eq!(resumed["grpo"]["steps"], 4);
+    // The report records what `advantage = "gdpo"` resolved to under the default algorithm.
+    let settings = serde_json::json!({
+        "algorithm": "dr_grpo", "advantage": "gdpo", "loss_aggregation": "constant_length",
+    });
+    assert_eq!(resumed["grpo"]["settings"], settings);
     assert_eq!(
         resumed["test"], whole_metrics["test"],
         "test-split metrics differ"

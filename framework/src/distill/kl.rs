@@ -9,7 +9,9 @@
 //!   remaining term of `∇ E[k]`, `E[∇ log p_s(x)]`, is zero.
 //!
 //! Both are averaged over the real (unmasked) tokens of the batch. The teacher is a constant:
-//! its inputs are detached here, so they may come from an inference device.
+//! its inputs are detached here, so they may come from an inference device. `p_s` and `p_t`
+//! are the distributions at `[sampling] temperature` (logits / T, as the student samples), so
+//! the caller divides both sides' logits before they reach these functions.
 
 use crate::error::{Error, Result};
 use burn::tensor::Tensor;

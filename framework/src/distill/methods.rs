@@ -95,7 +95,9 @@ impl Distiller for NoTeacher {
 }
 
 /// The training loop over `teacher_step`s, after checking that the teacher reads the
-/// student's vocabulary.
+/// student's vocabulary and, for on-policy distillation, that the student's lists are drawn
+/// from the distribution its KL is computed on (`SamplingConfig::check_on_policy`). Supervised
+/// distillation may truncate: the teacher's lists are its targets, not on-policy samples.
 fn with_teacher(
     job: &DistillJob,
     student: Decoder,
@@ -103,6 +105,9 @@ fn with_teacher(
     resume: bool,
     objective: Objective,
 ) -> Result<TrainOutcome> {
+    if matches!(objective, Objective::ReverseKl(_)) {
+        job.sampling.check_on_policy("on-policy distillation")?;
+    }
     let teacher = job
         .teacher
         .ok_or_else(|| Error::field("distill.method", "this method needs a teacher"))?;

@@ -9,7 +9,7 @@ use super::kl::{exact_reverse_kl, masked_token_sum, sampled_kl_surrogate, sample
 use crate::error::{Error, Result};
 use crate::log::CompletionRow;
 use crate::policy::{
-    Completion, Decoder, Generation, completion_logits, completion_logprobs, generate_chunked,
+    Completion, Decoder, Generation, completion_logits_at, completion_logprobs_at, generate_chunked,
 };
 use crate::train::data_parallel::{sharded_grads, training_shards};
 use crate::train::grpo::{GENERATE_CHUNK, clip_grad_norm, learning_rate};
@@ -78,15 +78,17 @@ pub fn teacher_step(
     let sampling_s = t.elapsed().as_secs_f64();
     let tokens: Vec<Vec<u32>> = completions.iter().map(|c| c.tokens.clone()).collect();
 
-    // The teacher's side is a constant of the loss: computed without a graph.
+    // The teacher's side is a constant of the loss: computed without a graph. Teacher and
+    // student are compared at the sampling temperature, the distribution the lists come from.
     let t = Instant::now();
+    let temperature = job.sampling.logprob_temperature();
     let teacher_side = match objective {
-        Objective::ReverseKl(KlEstimator::Exact) => {
-            TeacherSide::Logits(completion_logits(teacher, &prompts, &tokens, pad)?.0)
-        }
-        Objective::ReverseKl(KlEstimator::Sampled) => {
-            TeacherSide::LogProbs(completion_logprobs(teacher, &prompts, &tokens, pad)?.0)
-        }
+        Objective::ReverseKl(KlEstimator::Exact) => TeacherSide::Logits(
+            completion_logits_at(teacher, &prompts, &tokens, pad, temperature)?.0,
+        ),
+        Objective::ReverseKl(KlEstimator::Sampled) => TeacherSide::LogProbs(
+            completion_logprobs_at(teacher, &prompts, &tokens, pad, temperature)?.0,
+        ),
         Objective::TeacherCrossEntropy => TeacherSide::OwnSamples,
     };
     let teacher_s = t.elapsed().as_secs_f64();
@@ -97,6 +99,7 @@ pub fn teacher_step(
         tokens: &tokens,
         completions: &completions,
         pad,
+        temperature,
     };
     let (loss_value, mut grads, row_kl) =
         student_grads(student, &batch, &teacher_side, training_shards())?;
@@ -154,6 +157,8 @@ struct StudentBatch<'a> {
     tokens: &'a [Vec<u32>],
     completions: &'a [Completion],
     pad: u32,
+    /// The student's logits are divided by it, as the teacher's were (see `teacher_step`).
+    temperature: f32,
 }
 
 /// The student's loss on `batch` and its gradients (not clipped), computed in `shards` row
@@ -174,6 +179,7 @@ fn student_grads(
         tokens,
         completions,
         pad,
+        temperature,
     } = *batch;
     let total = tokens.iter().map(Vec::len).sum::<usize>().max(1) as f32;
     // Each shard's per-list KL sums, keyed by its first row, put in row order below.
@@ -182,21 +188,21 @@ fn student_grads(
         let (p, c) = (&prompts[rows.clone()], &tokens[rows.clone()]);
         let (loss_bt, kl_bt, mask) = match side {
             TeacherSide::Logits(teacher) => {
-                let (logits, mask) = completion_logits(d, p, c, pad)?;
+                let (logits, mask) = completion_logits_at(d, p, c, pad, temperature)?;
                 let [_, width, vocab] = logits.dims();
                 let teacher = teacher.clone().slice([rows.clone(), 0..width, 0..vocab]);
                 let kl = exact_reverse_kl(logits, teacher)?;
                 (kl.clone(), kl, mask)
             }
             TeacherSide::LogProbs(teacher) => {
-                let (logp, mask) = completion_logprobs(d, p, c, pad)?;
+                let (logp, mask) = completion_logprobs_at(d, p, c, pad, temperature)?;
                 let width = logp.dims()[1];
                 let teacher = teacher.clone().slice([rows.clone(), 0..width]);
                 let kl = sampled_reverse_kl(logp.clone().detach(), teacher.clone())?;
                 (sampled_kl_surrogate(logp, teacher)?, kl, mask)
             }
             TeacherSide::OwnSamples => {
-                let (logp, mask) = completion_logprobs(d, p, c, pad)?;
+                let (logp, mask) = completion_logprobs_at(d, p, c, pad, temperature)?;
                 // Forward KL's sampled estimate on the teacher's own lists: log p_t − log p_s.
                 let teacher_logp = padded(&completions[rows.clone()], &mask);
                 let kl = Tensor::from_data(teacher_logp, &logp.device()) - logp.clone().detach();
@@ -320,8 +326,8 @@ mod tests {
 
     /// Student (autodiff) and teacher (inference) of the `pico` preset, a batch of 6 lists of
     /// unequal lengths with made-up sampler log-probs, and the student's loss and gradients
-    /// over 1 and 2 shards.
-    fn one_and_two_shards(objective: Objective) {
+    /// over 1 and 2 shards, with log-probs at `temperature`.
+    fn one_and_two_shards(objective: Objective, temperature: f32) {
         let student = pico(3, true);
         let teacher = pico(11, false);
         let (prompts, tokens) = batch(student.vocab_size() as u32);
@@ -335,11 +341,13 @@ mod tests {
             })
             .collect();
         let side = match objective {
-            Objective::ReverseKl(KlEstimator::Exact) => {
-                TeacherSide::Logits(completion_logits(&teacher, &prompts, &tokens, 0).unwrap().0)
-            }
+            Objective::ReverseKl(KlEstimator::Exact) => TeacherSide::Logits(
+                completion_logits_at(&teacher, &prompts, &tokens, 0, temperature)
+                    .unwrap()
+                    .0,
+            ),
             Objective::ReverseKl(KlEstimator::Sampled) => TeacherSide::LogProbs(
-                completion_logprobs(&teacher, &prompts, &tokens, 0)
+                completion_logprobs_at(&teacher, &prompts, &tokens, 0, temperature)
                     .unwrap()
                     .0,
             ),
@@ -350,6 +358,7 @@ mod tests {
             tokens: &tokens,
             completions: &completions,
             pad: 0,
+            temperature,
         };
         let (l1, g1, kl1) = student_grads(&student, &batch, &side, 1).unwrap();
         let (l2, g2, kl2) = student_grads(&student, &batch, &side, 2).unwrap();
@@ -373,16 +382,48 @@ mod tests {
 
     #[test]
     fn sharded_exact_kl_equals_the_whole_batch() {
-        one_and_two_shards(Objective::ReverseKl(KlEstimator::Exact));
+        one_and_two_shards(Objective::ReverseKl(KlEstimator::Exact), 1.0);
+        one_and_two_shards(Objective::ReverseKl(KlEstimator::Exact), 0.7);
     }
 
     #[test]
     fn sharded_sampled_kl_equals_the_whole_batch() {
-        one_and_two_shards(Objective::ReverseKl(KlEstimator::Sampled));
+        one_and_two_shards(Objective::ReverseKl(KlEstimator::Sampled), 1.3);
     }
 
     #[test]
     fn sharded_supervised_loss_equals_the_whole_batch() {
-        one_and_two_shards(Objective::TeacherCrossEntropy);
+        one_and_two_shards(Objective::TeacherCrossEntropy, 1.0);
+    }
+
+    /// A student with its teacher's weights has KL 0 only when both sides are at the same
+    /// temperature: the student's logits must be divided as the teacher's are.
+    #[test]
+    fn a_student_equal_to_its_teacher_has_zero_kl_at_the_sampling_temperature() {
+        let (student, teacher) = (pico(3, true), pico(3, false));
+        let (prompts, tokens) = batch(student.vocab_size() as u32);
+        let completions: Vec<Completion> = Vec::new();
+        let temperature = 0.6;
+        let exact = completion_logits_at(&teacher, &prompts, &tokens, 0, temperature);
+        let sampled = completion_logprobs_at(&teacher, &prompts, &tokens, 0, temperature);
+        let sides = [
+            TeacherSide::Logits(exact.unwrap().0),
+            TeacherSide::LogProbs(sampled.unwrap().0),
+        ];
+        for side in sides {
+            let kl_at = |temperature| {
+                let batch = StudentBatch {
+                    prompts: &prompts,
+                    tokens: &tokens,
+                    completions: &completions,
+                    pad: 0,
+                    temperature,
+                };
+                let (_, _, rows) = student_grads(&student, &batch, &side, 1).unwrap();
+                token_and_list_means(&rows).1
+            };
+            assert!(kl_at(temperature).iter().all(|kl| kl.abs() < 1e-5));
+            assert!(kl_at(1.0).iter().all(|kl| kl.abs() > 1e-4));
+        }
     }
 }

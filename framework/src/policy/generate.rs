@@ -95,8 +95,10 @@ pub struct Generation<'a> {
 pub struct Completion {
     /// Generated ids, the stop token included when one was drawn.
     pub tokens: Vec<u32>,
-    /// log p(token | prompt, earlier tokens) under the model itself (temperature 1, no top-k or
-    /// top-p), one per token: the quantity GRPO's ratio and the distillation KL are built on.
+    /// log p(token | prompt, earlier tokens) under the distribution the sampler drew it from
+    /// ([`Sampler::pick_with_logprob`]), one per token. For `SamplingConfig` at temperature T
+    /// without top-k or top-p that is what [`completion_logprobs_at`] gives at T, the quantity
+    /// GRPO's ratio and distillation's KL are built on.
     pub logprobs: Vec<f32>,
     /// Whether a stop token ended it (otherwise `max_new_tokens` did).
     pub stopped: bool,
@@ -164,9 +166,9 @@ pub fn generate(
                 if done.stopped {
                     return how.pad_id;
                 }
-                let token = how.sampler.pick(row, rng);
+                let (token, logprob) = how.sampler.pick_with_logprob(row, rng);
                 done.tokens.push(token);
-                done.logprobs.push(log_softmax_at(row, token as usize));
+                done.logprobs.push(logprob);
                 done.stopped = how.stop_tokens.contains(&token);
                 token
             })
@@ -213,20 +215,37 @@ pub fn generate_chunked(
 /// Per-token log-probabilities `[batch, longest completion]` of `completions` given `prompts`,
 /// from one forward pass (differentiable when the policy is on an autodiff device), and the
 /// mask `[batch, longest completion]` (1 for real tokens, 0 for padding after shorter ones).
+/// Of the model's own distribution: [`completion_logprobs_at`] at temperature 1.
 pub fn completion_logprobs(
     policy: &dyn Policy,
     prompts: &[Vec<u32>],
     completions: &[Vec<u32>],
     pad_id: u32,
 ) -> Result<(Tensor<2>, Tensor<2>)> {
-    let mut packed = Packed::new(policy, prompts, completions, pad_id, "completion_logprobs")?;
+    completion_logprobs_at(policy, prompts, completions, pad_id, 1.0)
+}
+
+/// [`completion_logprobs`] of the distribution softmax(logits / `temperature`): the one lists
+/// sampled at that temperature were drawn from (TRL divides the logits the same way), so a
+/// policy-gradient ratio or a KL built on them stays on-policy. An error unless `temperature`
+/// is a finite number > 0.
+pub fn completion_logprobs_at(
+    policy: &dyn Policy,
+    prompts: &[Vec<u32>],
+    completions: &[Vec<u32>],
+    pad_id: u32,
+    temperature: f32,
+) -> Result<(Tensor<2>, Tensor<2>)> {
+    const ORIGIN: &str = "completion_logprobs";
+    check_temperature(temperature, ORIGIN)?;
+    let mut packed = Packed::new(policy, prompts, completions, pad_id, ORIGIN)?;
     let (batch, longest) = (prompts.len(), packed.longest);
     let device = policy.device();
     let targets_bc1 = Tensor::<3, Int>::from_data(
         TensorData::new(std::mem::take(&mut packed.targets), [batch, longest, 1]),
         &device,
     );
-    let (logits_bcv, mask_bc) = packed.logits(policy);
+    let (logits_bcv, mask_bc) = packed.logits(policy, temperature);
     let logp_bc1 = target_logprobs(logits_bcv, targets_bc1);
     let logp_bc = logp_bc1.reshape([batch, longest]) * mask_bc.clone();
     Ok((logp_bc, mask_bc))
@@ -241,8 +260,30 @@ pub fn completion_logits(
     completions: &[Vec<u32>],
     pad_id: u32,
 ) -> Result<(Tensor<3>, Tensor<2>)> {
-    let packed = Packed::new(policy, prompts, completions, pad_id, "completion_logits")?;
-    Ok(packed.logits(policy))
+    completion_logits_at(policy, prompts, completions, pad_id, 1.0)
+}
+
+/// [`completion_logits`] divided by `temperature`: their softmax is the distribution sampled
+/// at that temperature. An error unless `temperature` is a finite number > 0.
+pub fn completion_logits_at(
+    policy: &dyn Policy,
+    prompts: &[Vec<u32>],
+    completions: &[Vec<u32>],
+    pad_id: u32,
+    temperature: f32,
+) -> Result<(Tensor<3>, Tensor<2>)> {
+    const ORIGIN: &str = "completion_logits";
+    check_temperature(temperature, ORIGIN)?;
+    let packed = Packed::new(policy, prompts, completions, pad_id, ORIGIN)?;
+    Ok(packed.logits(policy, temperature))
+}
+
+fn check_temperature(temperature: f32, origin: &str) -> Result<()> {
+    if temperature.is_finite() && temperature > 0.0 {
+        return Ok(());
+    }
+    let msg = format!("temperature {temperature}: log-probs need a finite temperature > 0");
+    Err(Error::model(origin, msg))
 }
 
 /// Prompts left-padded to one width, each followed by its completion and right padding.
@@ -325,11 +366,17 @@ impl Packed {
         })
     }
 
-    /// The completion columns' logits and the completion mask.
-    fn logits(self, policy: &dyn Policy) -> (Tensor<3>, Tensor<2>) {
+    /// The completion columns' logits over `temperature` and the completion mask.
+    fn logits(self, policy: &dyn Policy, temperature: f32) -> (Tensor<3>, Tensor<2>) {
         // The logits at column width - 1 + j predict completion token j.
         let columns = self.width - 1..self.total - 1;
         let logits_bcv = policy.column_logits(self.tokens_bs, &self.mask, None, columns);
+        // At 1 the logits are left untouched, so temperature-1 runs compute what they did.
+        let logits_bcv = if temperature == 1.0 {
+            logits_bcv
+        } else {
+            logits_bcv.div_scalar(temperature)
+        };
         (logits_bcv, self.target_mask_bc)
     }
 }
@@ -400,14 +447,6 @@ fn last_column(logits_bsv: Tensor<3>) -> Result<Vec<Vec<f32>>> {
     Ok(values.chunks(vocab).map(<[f32]>::to_vec).collect())
 }
 
-/// log softmax(logits)[index]. The terms exp(x − top) ≤ 1 are exact to an f32 ulp, and f32's
-/// exp is several times faster than f64's; the sum is kept in f64 for a stable log-sum-exp.
-fn log_softmax_at(logits: &[f32], index: usize) -> f32 {
-    let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&x| (x - top).exp() as f64).sum();
-    (f64::from(logits[index] - top) - sum.ln()) as f32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,5 +484,57 @@ mod tests {
         for (g, w) in plain.iter().zip(&want) {
             assert!((g - w).abs() < 1e-5, "{plain:?} vs {want:?}");
         }
+    }
+
+    /// At temperature T the sampler reports log softmax(logits / T) of what it drew, and
+    /// training computes the same numbers; temperature 1's differ, so a T ≠ 1 run trained on
+    /// those would be off-policy.
+    #[test]
+    fn training_logprobs_at_the_sampling_temperature_are_the_sampled_ones() {
+        use crate::policy::SamplingConfig;
+        let model = crate::train::data_parallel::testing::pico(5, false);
+        let prompts = vec![vec![5, 6], vec![10, 11, 12, 13], vec![20, 21, 22]];
+        let stops: Vec<u32> = (40..70).collect();
+        for temperature in [0.6, 1.0, 1.8] {
+            let sampler = SamplingConfig {
+                temperature,
+                ..SamplingConfig::default()
+            };
+            let how = Generation {
+                sampler: &sampler,
+                max_new_tokens: 10,
+                stop_tokens: &stops,
+                pad_id: 0,
+            };
+            let sampled = generate(&model, &prompts, &[1, 2, 3], &how).unwrap();
+            let tokens: Vec<Vec<u32>> = sampled.iter().map(|c| c.tokens.clone()).collect();
+            let t = sampler.logprob_temperature();
+            let at = |t| {
+                let (logp, _) = completion_logprobs_at(&model, &prompts, &tokens, 0, t).unwrap();
+                logp.into_data().try_to_vec::<f32>().unwrap()
+            };
+            let (trained, plain) = (at(t), at(1.0));
+            let width = trained.len() / prompts.len();
+            let mut largest_gap = 0f32;
+            for (i, c) in sampled.iter().enumerate() {
+                for (j, &lp) in c.logprobs.iter().enumerate() {
+                    let got = trained[i * width + j];
+                    assert!(
+                        (got - lp).abs() < 1e-4,
+                        "T {t} row {i} token {j}: {got} vs {lp}"
+                    );
+                    largest_gap = largest_gap.max((plain[i * width + j] - lp).abs());
+                }
+            }
+            assert_eq!(
+                largest_gap > 1e-2,
+                temperature != 1.0,
+                "T {t}: {largest_gap}"
+            );
+        }
+        let msg = completion_logits_at(&model, &prompts, &vec![vec![1]; 3], 0, 0.0)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("temperature 0"), "{msg}");
     }
 }

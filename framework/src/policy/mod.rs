@@ -25,7 +25,7 @@ pub use checkpoint::{POLICY_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint,
 pub use config::{DecoderConfig, Preset, RopeLayout, find_preset, presets};
 pub use decoder::{Attention, Block, Decoder, Mlp};
 pub use generate::{
-    Completion, Generation, Policy, completion_logits, completion_logprobs, generate,
-    generate_chunked,
+    Completion, Generation, Policy, completion_logits, completion_logits_at, completion_logprobs,
+    completion_logprobs_at, generate, generate_chunked,
 };
 pub use sampler::{Sampler, SamplingConfig, argmax};

@@ -82,6 +82,9 @@ pub struct TrainOutcome {
     pub evals: Vec<(u32, PolicyEval)>,
     /// Seconds spent sampling, scoring and updating in this process.
     pub seconds: [f64; 3],
+    /// Settings the trainer resolved from its config, recorded with the run's report (GRPO:
+    /// the algorithm and the advantage and loss aggregation it resolves to); may be empty.
+    pub settings: BTreeMap<String, String>,
 }
 
 /// One step: the policy and its optimiser, the step number (from 1) and the users' indices.
@@ -143,6 +146,7 @@ pub fn run_steps(
         last_step: BTreeMap::new(),
         evals: Vec::new(),
         seconds: [0.0; 3],
+        settings: BTreeMap::new(),
     };
     if spec.users == 0 && spec.steps > done {
         let msg = "the train split has no users to sample";

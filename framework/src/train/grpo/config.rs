@@ -1,5 +1,6 @@
-//! The `[grpo]` section: the RL stage's sampling budget, advantage and loss variants, optimiser
-//! and bookkeeping. Each variant names the paper it comes from.
+//! The `[grpo]` section: the RL stage's sampling budget, algorithm (advantage and loss
+//! aggregation), optimiser and bookkeeping. Each variant names the paper it comes from; how the
+//! algorithm and its overrides resolve is in `algorithm`.
 
 use crate::config::Check;
 
@@ -35,6 +36,21 @@ crate::config_enum! {
     }
 }
 
+crate::config_enum! {
+    /// A policy-gradient algorithm as its paper defines it: an advantage and a loss
+    /// aggregation together.
+    pub enum GrpoAlgorithm {
+        /// Dr.GRPO (Liu et al. 2025, "Understanding R1-Zero-Like Training"), the paper's:
+        /// advantage `dr_grpo` (no division by the group's std) and loss aggregation
+        /// `constant_length` (no division by each completion's length).
+        DrGrpo = "dr_grpo",
+        /// GRPO (Shao et al. 2024, DeepSeekMath, eq. 3): advantage `grpo` (divided by the
+        /// group's std) and loss aggregation `seq_mean_token_mean` (each completion's token
+        /// mean, then the mean over completions).
+        Grpo = "grpo",
+    }
+}
+
 crate::config_section! {
     /// The `[grpo]` section: GRPO / Dr.GRPO on the composite reward, from the warm-started policy.
     pub struct GrpoConfig {
@@ -46,10 +62,19 @@ crate::config_section! {
         pub prompts_per_step: u32 = 16, Check::Range { min: 1.0, max: 65536.0 };
         /// Lists sampled per user (G); advantages compare lists of the same user.
         pub group_size: u32 = 8, Check::Range { min: 2.0, max: 1024.0 };
-        /// How rewards become advantages.
-        pub advantage: AdvantageKind = AdvantageKind::DrGrpo, Check::Any;
-        /// How per-token losses are averaged.
-        pub loss_aggregation: LossAggregation = LossAggregation::ConstantLength, Check::Any;
+        /// The algorithm, advantage and loss aggregation together, as its paper defines it:
+        /// `dr_grpo` (the paper's) = advantage `dr_grpo` + loss_aggregation `constant_length`;
+        /// `grpo` = advantage `grpo` + loss_aggregation `seq_mean_token_mean`. The two fields
+        /// below each replace one part when set and leave the other to the algorithm.
+        pub algorithm: GrpoAlgorithm = GrpoAlgorithm::DrGrpo, Check::Any;
+        /// Override of the algorithm's advantage only; unset = the algorithm's. The loss
+        /// aggregation stays the algorithm's: `advantage = "grpo"` under the default algorithm
+        /// is GRPO's advantage with Dr.GRPO's `constant_length` loss, not GRPO (that is
+        /// `algorithm = "grpo"`). `gdpo` is reachable only here.
+        pub advantage: Option<AdvantageKind> = None, Check::Any;
+        /// Override of the algorithm's loss aggregation only; unset = the algorithm's
+        /// (`token_mean`, DAPO's, is reachable only here).
+        pub loss_aggregation: Option<LossAggregation> = None, Check::Any;
         /// PPO clip below: the ratio is clipped at 1 - epsilon_low.
         pub epsilon_low: f64 = 0.2, Check::Range { min: 0.0, max: 1.0 };
         /// PPO clip above: the ratio is clipped at 1 + epsilon_high (DAPO raises it to 0.28).

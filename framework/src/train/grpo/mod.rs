@@ -1,12 +1,13 @@
-//! GRPO / Dr.GRPO on the composite reward: the `[grpo]` section (`config`), advantages and
-//! zero-spread filtering (`advantage`), the clipped objective with its KL penalty
-//! (`objective`), per-query credit (`query_credit`), the learning-rate schedule and gradient
-//! clipping (`optim`), sampling and scoring groups (`rollout`), which rewards raise or lower
-//! the policy's entropy (`likelihood_cov`), checkpoints for exact resume (`state`), held-out
-//! evaluation (`evaluate`), the update's sharded forward and backward pass (`update`) and the
-//! loop itself (`trainer`).
+//! GRPO / Dr.GRPO on the composite reward: the `[grpo]` section (`config`), what each algorithm
+//! is made of (`algorithm`), advantages and zero-spread filtering (`advantage`), the clipped
+//! objective with its KL penalty (`objective`), per-query credit (`query_credit`), the
+//! learning-rate schedule and gradient clipping (`optim`), sampling and scoring groups
+//! (`rollout`), which rewards raise or lower the policy's entropy (`likelihood_cov`),
+//! checkpoints for exact resume (`state`), held-out evaluation (`evaluate`), the update's
+//! sharded forward and backward pass (`update`) and the loop itself (`trainer`).
 
 mod advantage;
+mod algorithm;
 mod config;
 mod evaluate;
 mod likelihood_cov;
@@ -23,7 +24,8 @@ pub(crate) use crate::train::data_parallel::testing;
 pub use advantage::{
     advantages, decoupled_advantages, group_advantages, group_spread, keep_groups,
 };
-pub use config::{AdvantageKind, GrpoConfig, LossAggregation};
+pub use algorithm::GrpoVariant;
+pub use config::{AdvantageKind, GrpoAlgorithm, GrpoConfig, LossAggregation};
 pub use evaluate::{Decoding, PolicyEval, PolicyEvaluator};
 pub use likelihood_cov::{mean_token_logprobs, within_group_covariance};
 pub use objective::{

@@ -27,13 +27,13 @@ pub struct ObjectiveConfig {
 }
 
 impl ObjectiveConfig {
-    /// The objective of a `[grpo]` section whose completions are at most `max_len` tokens.
+    /// The objective of a `[grpo]` section (its resolved aggregation), completions <= `max_len`.
     pub fn from_grpo(cfg: &GrpoConfig, max_len: usize) -> Self {
         ObjectiveConfig {
             epsilon_low: cfg.epsilon_low as f32,
             epsilon_high: cfg.epsilon_high as f32,
             beta: cfg.beta as f32,
-            aggregation: cfg.loss_aggregation,
+            aggregation: cfg.variant().loss_aggregation,
             max_len,
         }
     }
@@ -589,7 +589,7 @@ mod tests {
         let grpo = GrpoConfig::default();
         let c = ObjectiveConfig::from_grpo(&grpo, 48);
         assert_eq!(c.max_len, 48);
-        assert_eq!(c.aggregation, grpo.loss_aggregation);
+        assert_eq!(c.aggregation, grpo.variant().loss_aggregation);
         assert_eq!(c.epsilon_high, grpo.epsilon_high as f32);
     }
 }

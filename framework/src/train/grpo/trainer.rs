@@ -16,7 +16,7 @@ use super::update::{PolicyBatch, QueryCredit, policy_grads};
 use crate::data::UserRecord;
 use crate::error::{Error, Result};
 use crate::log::CompletionRow;
-use crate::policy::{Decoder, DecoderConfig, SamplingConfig, completion_logprobs};
+use crate::policy::{Decoder, DecoderConfig, SamplingConfig, completion_logprobs_at};
 use crate::reward::CompositeReward;
 use crate::text::PromptBuilder;
 use crate::text::query_list::QueryList;
@@ -84,7 +84,11 @@ impl GrpoRun<'_> {
 }
 
 /// Trains `initial` (on the autodiff `device`, of shape `decoder_cfg`) with GRPO. With
-/// `resume`, continues from the newest checkpoint under the run directory, if any.
+/// `resume`, continues from the newest checkpoint under the run directory, if any. The outcome's
+/// `settings` record the algorithm's resolved advantage and loss aggregation.
+///
+/// An error naming the `[sampling]` field before anything runs when its lists would not be
+/// on-policy samples (see `SamplingConfig::check_on_policy`).
 pub fn train_grpo(
     run: &GrpoRun,
     initial: Decoder,
@@ -92,6 +96,7 @@ pub fn train_grpo(
     device: &Device,
     resume: bool,
 ) -> Result<GrpoOutcome> {
+    run.sampling.check_on_policy("GRPO")?;
     // The frozen warm start, taken before any checkpoint is loaded over `initial`.
     let reference = (run.cfg.beta > 0.0).then(|| initial.valid());
     let spec = run.loop_spec(decoder_cfg);
@@ -99,7 +104,9 @@ pub fn train_grpo(
         |decoder: &mut Decoder, optim: &mut ModuleOptimizer, step, picked: &[usize]| {
             train_step(run, &spec, decoder, optim, reference.as_ref(), step, picked)
         };
-    run_steps(&spec, initial, device, resume, &mut step_fn)
+    let mut outcome = run_steps(&spec, initial, device, resume, &mut step_fn)?;
+    outcome.settings = run.cfg.resolved_settings();
+    Ok(outcome)
 }
 
 /// One step: rollout, advantages, `num_iterations` updates. Returns the step's scalars, sample
@@ -128,7 +135,7 @@ fn train_step(
         .map_err(|e| Error::model(format!("grpo step {step}"), e.to_string()))?;
     let rewards = roll.rewards();
     let weights = run.composite.weights();
-    let advantages = advantages(&roll.scored, &weights, g, cfg.advantage)?;
+    let advantages = advantages(&roll.scored, &weights, g, cfg.variant().advantage)?;
     let spread = group_spread(&rewards, g);
     let keep = keep_groups(&spread, cfg.zero_spread_tolerance);
     let mut scalars = rollout_scalars(run, &roll, &spread);
@@ -171,9 +178,11 @@ fn train_step(
             None
         };
         // Constant log-probs (sampling policy, reference) computed once for the whole batch
-        // without a graph; each shard of the update reads its rows of them.
+        // without a graph; each shard of the update reads its rows of them. All of them, the
+        // reference's too (as TRL), are of the distribution the lists were sampled from.
+        let temperature = run.sampling.logprob_temperature();
         let constant = |model: &Decoder| -> Result<Tensor<2>> {
-            Ok(completion_logprobs(model, &prompts, &completions, pad)?.0)
+            Ok(completion_logprobs_at(model, &prompts, &completions, pad, temperature)?.0)
         };
         let old = if cfg.num_iterations > 1 {
             Some(constant(&policy)?)
@@ -181,17 +190,12 @@ fn train_step(
             None
         };
         let reference = reference.map(constant).transpose()?;
-        let objective = ObjectiveConfig {
-            epsilon_low: cfg.epsilon_low as f32,
-            epsilon_high: cfg.epsilon_high as f32,
-            beta: cfg.beta as f32,
-            aggregation: cfg.loss_aggregation,
-            max_len: run.sampling.max_new_tokens as usize,
-        };
+        let objective = ObjectiveConfig::from_grpo(cfg, run.sampling.max_new_tokens as usize);
         let batch = PolicyBatch {
             prompts: &prompts,
             completions: &completions,
             pad,
+            temperature,
             advantages: &row_advantages,
             credit: credit.as_ref().map(|(credit, token_query)| QueryCredit {
                 credit,
@@ -281,8 +285,8 @@ fn rollout_scalars(run: &GrpoRun, roll: &Rollout, spread: &[f32]) -> BTreeMap<St
         "completions/clipped_ratio".into(),
         clipped as f64 / lengths.len().max(1) as f64,
     );
-    // A Monte-Carlo estimate of the per-token entropy: the mean of -log p of sampled tokens
-    // under the model at temperature 1, which is unbiased when sampling at temperature 1.
+    // A Monte-Carlo estimate of the per-token entropy of the sampling distribution: the mean
+    // of -log p of the sampled tokens under the distribution they were drawn from.
     let (sum, count) = roll
         .completions
         .iter()

@@ -6,12 +6,13 @@
 //! and token counts (taken on the host from the completions' lengths), so the shards' losses,
 //! statistics and gradients add up to the whole batch's. The sampling policy's and the
 //! reference's log-probabilities are computed once for the whole batch (inference device, no
-//! graph) and each shard reads its rows and its own width of them.
+//! graph) and each shard reads its rows and its own width of them. Every log-prob is taken at
+//! the batch's sampling temperature (see `completion_logprobs_at`).
 
 use super::objective::{BatchTotals, ObjectiveConfig, shard_policy_loss};
 use super::query_credit::token_advantages;
 use crate::error::Result;
-use crate::policy::{Decoder, Policy, completion_logprobs};
+use crate::policy::{Decoder, Policy, completion_logprobs_at};
 use crate::train::data_parallel::sharded_grads;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
@@ -35,6 +36,10 @@ pub struct PolicyBatch<'a> {
     pub prompts: &'a [Vec<u32>],
     pub completions: &'a [Vec<u32>],
     pub pad: u32,
+    /// The temperature the completions were sampled at (`SamplingConfig::logprob_temperature`):
+    /// the current policy's log-probs are of logits / temperature, as `old_logp` and
+    /// `ref_logp` must be.
+    pub temperature: f32,
     /// One per row.
     pub advantages: &'a [f32],
     pub credit: Option<QueryCredit<'a>>,
@@ -98,7 +103,8 @@ fn shard_loss(
 ) -> Result<super::objective::LossParts> {
     let prompts = &batch.prompts[rows.clone()];
     let completions = &batch.completions[rows.clone()];
-    let (logp, mask) = completion_logprobs(decoder, prompts, completions, batch.pad)?;
+    let (logp, mask) =
+        completion_logprobs_at(decoder, prompts, completions, batch.pad, batch.temperature)?;
     let width = logp.dims()[1];
     let device = Policy::device(decoder);
     // These rows and the first `width` columns (this shard's longest completion) of a
@@ -134,6 +140,7 @@ fn shard_loss(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::completion_logprobs;
     use crate::train::data_parallel::testing::{assert_close, assert_same_grads, batch, pico};
     use crate::train::grpo::{LossAggregation, freeze_all_but_last_blocks};
     use burn::module::Module;
@@ -194,6 +201,7 @@ mod tests {
                 prompts: &prompts,
                 completions: &completions,
                 pad: 0,
+                temperature: [1.0, 0.7, 1.3][case],
                 advantages: &advantages,
                 credit: (case == 1).then_some(QueryCredit {
                     credit: &credit,
@@ -226,6 +234,7 @@ mod tests {
             prompts: &prompts,
             completions: &completions,
             pad: 0,
+            temperature: 1.0,
             advantages: &advantages,
             credit: None,
             old_logp: None,
@@ -245,5 +254,43 @@ mod tests {
         let (_, all) = policy_grads(&pico(3, true), &batch, &objective, 1).unwrap();
         assert!(g1.len() < all.len(), "some parameters are frozen");
         assert_same_grads(&decoder, &g2, &g1);
+    }
+
+    /// Lists sampled at temperature 0.5 and trained at once: with the current log-probs taken
+    /// at the batch's temperature, as the sampling policy's were, every ratio is 1 and the KL
+    /// to an equal reference 0, so the loss is minus the token-weighted mean advantage.
+    #[test]
+    fn the_update_takes_log_probs_at_the_batch_temperature() {
+        let decoder = pico(3, true);
+        let (prompts, completions) = batch(decoder.vocab_size() as u32);
+        let advantages = [1.0, -0.5, 0.8, -1.2, 0.3, -0.1];
+        let temperature = 0.5;
+        let sampled =
+            completion_logprobs_at(&decoder.valid(), &prompts, &completions, 0, temperature);
+        let old = sampled.unwrap().0;
+        let batch = PolicyBatch {
+            prompts: &prompts,
+            completions: &completions,
+            pad: 0,
+            temperature,
+            advantages: &advantages,
+            credit: None,
+            old_logp: Some(&old),
+            ref_logp: Some(&old),
+        };
+        let objective = ObjectiveConfig {
+            epsilon_low: 0.2,
+            epsilon_high: 0.2,
+            beta: 0.1,
+            aggregation: LossAggregation::TokenMean,
+            max_len: 24,
+        };
+        let (stats, _) = policy_grads(&decoder, &batch, &objective, 2).unwrap();
+        assert!(stats.kl.abs() < 1e-6, "KL {}", stats.kl);
+        assert_eq!(stats.clip_ratio, 0.0);
+        let lengths = completions.iter().map(|c| c.len() as f32);
+        let tokens: f32 = lengths.clone().sum();
+        let want = -lengths.zip(advantages).map(|(n, a)| n * a).sum::<f32>() / tokens;
+        assert_close(stats.loss, want, "on-policy loss");
     }
 }
