@@ -8,7 +8,7 @@ use quill::retrieval::{
     Bm25Index, DenseIndex, Embedder, MiniLm, Retriever, WordVectorConfig, WordVectors,
     embed_articles,
 };
-use quill::reward::{Aggregation, CompositeReward, RewardEnv, RuleJudge};
+use quill::reward::{Aggregation, CompositeReward, RewardEnv, RewardView, RuleJudge};
 use quill::text::query_list::{QueryList, QueryListFormat};
 use quill::text::term_stats::TermStats;
 use quill_rewards as _;
@@ -87,7 +87,9 @@ fn scoring(c: &mut Criterion) {
         .map(|n| (n.to_string(), 1.0))
         .collect();
     let composite =
-        CompositeReward::build(&spec, &HashMap::new(), Aggregation::Sum, env).expect("builds");
+        // The whole history: these users have no policy tokenizer to budget a prompt with.
+        CompositeReward::build(&spec, &HashMap::new(), Aggregation::Sum, env, RewardView::History)
+            .expect("builds");
     let format = QueryListFormat::default();
     let lists: Vec<QueryList> = searches
         .chunks(5)

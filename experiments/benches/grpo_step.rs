@@ -21,7 +21,7 @@ use quill::data::{Split, UserRecord, load_dataset};
 use quill::device::{DeviceKind, training_device};
 use quill::log::read_scalars;
 use quill::policy::{Decoder, find_preset};
-use quill::reward::CompositeReward;
+use quill::reward::{CompositeReward, RewardView};
 use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::query_list::{QueryList, QueryListFormat};
 use quill::text::term_stats::TermStats;
@@ -29,7 +29,7 @@ use quill::text::tokenizer::training_texts;
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill::train::grpo::{GrpoRun, train_grpo};
 use quill_experiments::config;
-use quill_experiments::scoring::{as_query_list, scoring};
+use quill_experiments::scoring::{as_query_list, composite_reward, reward_view, scoring};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -79,7 +79,9 @@ fn main() -> Result<()> {
     let t = Instant::now();
     let data = load_dataset(&cfg.data, cfg.experiment.seed, &exp.base_dir)?;
     let train: Vec<UserRecord> = data.iter_split(Split::Train).collect();
-    let scoring = scoring(&exp, data.corpus.clone())?;
+    // The timed valid lists are scored over the whole history (no tokenizer yet); each preset's
+    // GRPO steps below score through that preset's prompt, as `quill run` does.
+    let scoring = scoring(&exp, data.corpus.clone(), RewardView::History)?;
     println!(
         "setup: {} training users, {} articles, rewards {:?} ({:.1}s)",
         train.len(),
@@ -123,12 +125,14 @@ fn main() -> Result<()> {
             cfg.policy.prompt_budget as usize,
             cfg.format.clone(),
         )?;
+        let view = reward_view(cfg, Some(builder.clone()))?;
+        let composite = composite_reward(cfg, scoring.env.clone(), view)?;
         let dir = out.join(name);
         let run = GrpoRun {
             cfg: &cfg.grpo,
             sampling: &cfg.sampling,
             builder: &builder,
-            composite: &scoring.composite,
+            composite: &composite,
             train_users: &train,
             evaluator: None,
             seed: cfg.experiment.seed,

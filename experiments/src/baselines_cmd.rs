@@ -4,7 +4,7 @@
 //! MIND impression metrics where test users carry impression candidates.
 
 use crate::config::Experiment;
-use crate::scoring::{mean_rewards, scoring};
+use crate::scoring::{mean_rewards, policy_prompt, scoring};
 use anyhow::Result;
 use quill::data::{Split, UserRecord, load_dataset};
 use quill::eval::{
@@ -12,7 +12,8 @@ use quill::eval::{
     impression_baselines, run_baselines,
 };
 use quill::io::write_json;
-use quill::reward::CompositeReward;
+use quill::policy::TOKENIZER_FILE;
+use quill::reward::{CompositeReward, RewardSignals, RewardView};
 use std::time::Instant;
 
 pub fn eval_baselines(exp: &Experiment) -> Result<()> {
@@ -28,12 +29,17 @@ pub fn eval_baselines(exp: &Experiment) -> Result<()> {
     let train: Vec<UserRecord> = data.iter_split(Split::Train).collect();
 
     let t = Instant::now();
-    let scoring = scoring(exp, data.corpus.clone())?;
+    let view = baseline_reward_view(exp)?;
+    let scoring = scoring(exp, data.corpus.clone(), view)?;
     eprintln!(
-        "retrieval and rewards: {} over {} articles, judge {} ({:.1}s)",
+        "retrieval and rewards: {} over {} articles, judge {}, rewards read {} ({:.1}s)",
         cfg.retrieval.retriever,
         data.corpus.len(),
         scoring.env.judge.name(),
+        match scoring.composite.signals() {
+            RewardSignals::Prompt => "what the policy's prompt shows",
+            RewardSignals::History => "the whole cleaned history",
+        },
         t.elapsed().as_secs_f64()
     );
     let stack = &scoring.stack;
@@ -41,7 +47,7 @@ pub fn eval_baselines(exp: &Experiment) -> Result<()> {
         corpus: data.corpus.clone(),
         retriever: stack.retriever.clone(),
         fusion: cfg.retrieval.fusion.fusion(),
-        fresh_from: OfflineEvaluator::window_start(&data.corpus, &test),
+        fresh_from: data.split_date(),
     };
     let mut results = run_baselines(&eval, &test, &train, data.oracle.as_deref(), seed);
 
@@ -89,6 +95,19 @@ pub fn eval_baselines(exp: &Experiment) -> Result<()> {
     write_json(&path, &results)?;
     eprintln!("wrote {}", path.display());
     Ok(())
+}
+
+/// The signals the baselines' rewards read. A model-free baseline has no prompt of its own: under
+/// `[composite] signals = "prompt"` its rewards read what the experiment's policy's prompt would
+/// show, once a warm start has saved that policy's tokenizer; before that, the whole cleaned
+/// history (the log line says which).
+fn baseline_reward_view(exp: &Experiment) -> Result<RewardView> {
+    let warm_dir = crate::policy_stage::checkpoint_dir(exp);
+    let saved = warm_dir.join(TOKENIZER_FILE).exists();
+    Ok(match exp.config.composite.signals {
+        RewardSignals::Prompt if saved => RewardView::Prompt(policy_prompt(exp, &warm_dir)?),
+        _ => RewardView::History,
+    })
 }
 
 fn print_ranking(results: &[BaselineResult]) {

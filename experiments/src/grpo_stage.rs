@@ -67,7 +67,7 @@ pub fn valid_split(
         corpus: data.corpus.clone(),
         retriever: scoring.stack.retriever.clone(),
         fusion: cfg.retrieval.fusion.fusion(),
-        fresh_from: OfflineEvaluator::window_start(&data.corpus, &valid),
+        fresh_from: data.split_date(),
     };
     (valid, offline)
 }
@@ -137,12 +137,13 @@ pub fn grpo_stage(
         stop_after: opts.stop_after,
     };
     eprintln!(
-        "grpo: {} steps × {} users × {} lists, {} advantages, {} loss ({} training users)",
+        "grpo: {} steps × {} users × {} lists, {} ({} advantages, {} loss) ({} training users)",
         cfg.grpo.steps,
         cfg.grpo.prompts_per_step,
         cfg.grpo.group_size,
-        cfg.grpo.advantage,
-        cfg.grpo.loss_aggregation,
+        cfg.grpo.algorithm,
+        cfg.grpo.variant().advantage,
+        cfg.grpo.variant().loss_aggregation,
         train.len()
     );
     let outcome = train_grpo(&run, decoder, &decoder_cfg, &device, opts.resume)?;

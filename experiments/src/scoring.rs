@@ -2,16 +2,21 @@
 //! stack, the corpus term statistics and the `[judge]` make the `RewardEnv`; the `[rewards]`
 //! weights after the ablation, each plugin's parameters and the `[composite]` aggregation make
 //! the `CompositeReward`. Training and `quill eval-baselines` score through the same path, so a
-//! reward logged during training means what the baseline table means.
+//! reward logged during training means what the baseline table means. Rewards read the signals
+//! `[composite] signals` names: by default what the policy's prompt shows, which needs the
+//! policy's tokenizer (a student shares its teacher's, so one view serves both).
 
 use crate::config::{Experiment, ExperimentConfig, reward_params, reward_spec};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use quill::data::{Corpus, UserRecord};
 use quill::eval::RewardMeans;
+use quill::policy::TOKENIZER_FILE;
 use quill::retrieval::RetrievalStack;
-use quill::reward::{CompositeReward, RewardEnv};
+use quill::reward::{CompositeReward, RewardEnv, RewardSignals, RewardView};
 use quill::text::query_list::{QueryList, QueryListFormat};
 use quill::text::term_stats::TermStats;
+use quill::text::{PolicyTokenizer, PromptBuilder};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Everything that scores query lists for one experiment.
@@ -23,15 +28,16 @@ pub struct Scoring {
 }
 
 /// Builds the retrieval stack over `corpus` (the dataset's), then the reward environment and
-/// the composite. Relative paths in the config resolve against the experiment file's directory.
-pub fn scoring(exp: &Experiment, corpus: Arc<Corpus>) -> Result<Scoring> {
+/// the composite, whose rewards read a user's signals through `view`. Relative paths in the
+/// config resolve against the experiment file's directory.
+pub fn scoring(exp: &Experiment, corpus: Arc<Corpus>, view: RewardView) -> Result<Scoring> {
     let cfg = &exp.config;
     let stack = cfg
         .retrieval
         .build_at(&corpus, cfg.experiment.seed, &exp.base_dir)
         .context("building retrieval for the rewards")?;
     let env = reward_env(cfg, corpus, &stack)?;
-    let composite = composite_reward(cfg, env.clone())?;
+    let composite = composite_reward(cfg, env.clone(), view)?;
     Ok(Scoring {
         stack,
         env,
@@ -52,15 +58,47 @@ pub fn reward_env(
     )?))
 }
 
-/// The configured rewards with their weights (after the ablation) and aggregation.
-pub fn composite_reward(cfg: &ExperimentConfig, env: Arc<RewardEnv>) -> Result<CompositeReward> {
+/// The configured rewards with their weights (after the ablation) and aggregation, reading
+/// a user's signals through `view`.
+pub fn composite_reward(
+    cfg: &ExperimentConfig,
+    env: Arc<RewardEnv>,
+    view: RewardView,
+) -> Result<CompositeReward> {
     let spec = reward_spec(cfg)?;
     Ok(CompositeReward::build(
         &spec,
         &reward_params(cfg),
         cfg.composite.aggregation,
         env,
+        view,
     )?)
+}
+
+/// The prompt builder of the policy saved in `dir`: its tokenizer, the experiment's budget
+/// and query-list format.
+pub fn policy_prompt(exp: &Experiment, dir: &Path) -> Result<PromptBuilder> {
+    let cfg = &exp.config;
+    let tokenizer = PolicyTokenizer::load(&dir.join(TOKENIZER_FILE))?;
+    Ok(PromptBuilder::new(
+        tokenizer,
+        cfg.policy.prompt_budget as usize,
+        cfg.format.clone(),
+    )?)
+}
+
+/// The signals rewards read under `[composite] signals`: what `prompt` (the policy's prompt
+/// builder) shows, or the whole cleaned history. Reading the prompt needs its builder.
+pub fn reward_view(cfg: &ExperimentConfig, prompt: Option<PromptBuilder>) -> Result<RewardView> {
+    match (cfg.composite.signals, prompt) {
+        (RewardSignals::History, _) => Ok(RewardView::History),
+        (RewardSignals::Prompt, Some(builder)) => Ok(RewardView::Prompt(builder)),
+        (RewardSignals::Prompt, None) => bail!(
+            "composite.signals = \"prompt\": rewards read what the policy's prompt shows, \
+             which needs the policy's tokenizer; none is saved yet (run `quill run` first), or \
+             set composite.signals = \"history\" to score against the whole cleaned history"
+        ),
+    }
 }
 
 /// Queries as the policy would have to write them: rendered in the documented query-list

@@ -2,7 +2,7 @@
 //! trainer takes): per-reward values in [0, 1] and the composite equal to their weighted sum.
 
 use quill::data::{Split, load_dataset};
-use quill::reward::Aggregation;
+use quill::reward::{Aggregation, RewardView};
 use quill::text::query_list::QueryList;
 use quill_experiments::config::{self, Experiment, reward_spec};
 use quill_experiments::scoring::{as_query_list, scoring};
@@ -21,7 +21,8 @@ fn quickstart() -> Experiment {
 fn check(exp: &Experiment) {
     let cfg = &exp.config;
     let data = load_dataset(&cfg.data, cfg.experiment.seed, &exp.base_dir).unwrap();
-    let s = scoring(exp, data.corpus.clone()).unwrap();
+    // What the rewards read does not change the ranges and the weighted sum checked here.
+    let s = scoring(exp, data.corpus.clone(), RewardView::History).unwrap();
     assert_eq!(s.env.judge.name(), "rules");
     let user = data.iter_split(Split::Test).next().unwrap();
     let history: Vec<String> = quill::eval::history_queries(&user);

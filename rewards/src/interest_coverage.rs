@@ -1,8 +1,9 @@
 //! `interest_coverage`: does the list cover the user's interests?
 //!
 //! Paper: rubric-as-reward by an LLM judge. The rubric items are the user's interests as seen
-//! in the cleaned history — clusters of history signals weighted by salience (frequency and
-//! recency; see `quill::reward::user_interests`) — never the simulator's hidden truth. The
+//! in the signals the policy's prompt shows — clusters of those signals weighted by salience
+//! (frequency and recency; see `quill::reward::user_interests`) — never the simulator's hidden
+//! truth, nor signals the prompt budget dropped. The
 //! judge answers per item whether the list covers it; the score is covered weight / total
 //! weight. A user with no interpretable history has nothing to cover: 0.
 

@@ -1,20 +1,31 @@
 //! The composite over the real plugins: per-reward values in order, both aggregations, one
-//! query cache for a batch, and the ablation dropping a reward.
+//! query cache for a batch, the ablation dropping a reward, and rewards that read only what the
+//! prompt shows.
 
 use quill::reward::testing::{TableEmbedder, TableRetriever, corpus, env, user};
-use quill::reward::{Aggregation, CompositeReward, resolve_ablation};
+use quill::reward::{Aggregation, CompositeReward, RewardView, resolve_ablation};
 use quill::text::query_list::{QueryList, QueryListFormat};
+use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill_rewards as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 fn composite(spec: &[(&str, f32)], aggregation: Aggregation) -> CompositeReward {
+    composite_reading(spec, aggregation, RewardView::History)
+}
+
+fn composite_reading(
+    spec: &[(&str, f32)],
+    aggregation: Aggregation,
+    view: RewardView,
+) -> CompositeReward {
     let emb = TableEmbedder::new(
         2,
         &[
             ("a0", vec![1.0, 0.0]),
             ("east side", vec![1.0, 0.0]),
             ("north side", vec![0.0, 1.0]),
+            ("harbour news", vec![-1.0, 0.0]),
         ],
     );
     let ret = TableRetriever(
@@ -27,7 +38,7 @@ fn composite(spec: &[(&str, f32)], aggregation: Aggregation) -> CompositeReward 
     );
     let env = Arc::new(env(corpus(&["a0"]), emb, ret));
     let spec: Vec<(String, f32)> = spec.iter().map(|(n, w)| (n.to_string(), *w)).collect();
-    CompositeReward::build(&spec, &HashMap::new(), aggregation, env).unwrap()
+    CompositeReward::build(&spec, &HashMap::new(), aggregation, env, view).unwrap()
 }
 
 #[test]
@@ -135,4 +146,58 @@ fn leave_one_out_credit_of_each_query_centred_in_its_list() {
     }
     let err = leave_one_out(&validity, &[], &refs, &format).unwrap_err();
     assert!(err.to_string().contains("0 users for 3 lists"), "{err}");
+}
+
+#[test]
+fn rewards_read_only_the_signals_the_prompt_shows() {
+    let texts: Vec<String> = (0..40)
+        .flat_map(|i| {
+            [
+                format!("east side north side harbour news {i}"),
+                format!("- east side\n- north side\n- item {i}\n<end>"),
+            ]
+        })
+        .collect();
+    let tokenizer = PolicyTokenizer::train(&texts, 300).unwrap();
+    let format = QueryListFormat::default();
+    // A budget that fits exactly the two newest signals: the oldest is dropped from the prompt.
+    let newest = user(&["east side", "north side"]);
+    let roomy = PromptBuilder::new(tokenizer.clone(), 4096, format.clone()).unwrap();
+    let budget = roomy.build(&newest.history).ids.len();
+    let tight = PromptBuilder::new(tokenizer, budget, format.clone()).unwrap();
+    // Two users alike in what the prompt shows; one also read about the harbour, long ago. The
+    // unknown text embeds to nothing, so it is no interest.
+    let plain = user(&["nothing known", "east side", "north side"]);
+    let harbour = user(&["harbour news", "east side", "north side"]);
+    assert_eq!(
+        tight.build(&plain.history).ids,
+        tight.build(&harbour.history).ids
+    );
+    let list = QueryList::parse("- east side\n- north side\n- west end\n<end>", &format);
+    let names: Vec<(&str, f32)> = quill_rewards::BUILT_IN_REWARDS
+        .iter()
+        .map(|n| (*n, 1.0))
+        .collect();
+    let score = |view: RewardView, u| {
+        composite_reading(&names, Aggregation::Sum, view)
+            .score_batch(&[(u, &list)])
+            .unwrap()
+            .remove(0)
+    };
+    let seen = RewardView::Prompt(tight);
+    assert_eq!(score(seen.clone(), &plain), score(seen.clone(), &harbour));
+    // Over the whole history, the harbour is an interest the list does not cover: the opt-in
+    // pays for naming what the prompt does not show.
+    let coverage = names
+        .iter()
+        .position(|(n, _)| *n == "interest_coverage")
+        .unwrap();
+    let whole_plain = score(RewardView::History, &plain);
+    let whole_harbour = score(RewardView::History, &harbour);
+    assert_eq!(whole_plain.per_reward[coverage], 1.0);
+    assert!(
+        whole_harbour.per_reward[coverage] < 1.0,
+        "{whole_harbour:?}"
+    );
+    assert_eq!(score(seen, &harbour).per_reward[coverage], 1.0);
 }

@@ -1,11 +1,13 @@
 //! The composite reward: the weighted plugins scored together, with per-reward values kept for
-//! logging. A batch is scored in parallel (rayon) over one shared query cache.
+//! logging. A batch is scored in parallel (rayon) over one shared query cache. Rewards read only
+//! the signals its [`RewardView`] lets through (by default, what the policy's prompt shows).
 
 use super::env::{QueryCache, RewardEnv};
 use super::interests::{InterestItem, user_interests};
 use super::registry::{RewardContext, WeightedReward, find_reward};
+use super::view::{RewardSignals, RewardView};
 use crate::config::Check;
-use crate::data::UserRecord;
+use crate::data::{Signal, UserRecord};
 use crate::error::Result;
 use crate::text::query_list::QueryList;
 use std::collections::HashMap;
@@ -26,6 +28,9 @@ crate::config_section! {
     pub struct CompositeConfig {
         /// How the weighted rewards combine.
         pub aggregation: Aggregation = Aggregation::Sum, Check::Any;
+        /// Which cleaned signals the rewards read: what the prompt shows, or (opt-in) the whole
+        /// history, which pays for naming interests the policy cannot see.
+        pub signals: RewardSignals = RewardSignals::Prompt, Check::Any;
     }
 }
 
@@ -43,15 +48,18 @@ pub struct CompositeReward {
     rewards: Vec<WeightedReward>,
     aggregation: Aggregation,
     env: Arc<RewardEnv>,
+    view: RewardView,
 }
 
 impl CompositeReward {
-    /// Builds each (name, weight) of `spec` from its TOML parameters (`params[name]`).
+    /// Builds each (name, weight) of `spec` from its TOML parameters (`params[name]`); the
+    /// rewards read a user's signals through `view`.
     pub fn build(
         spec: &[(String, f32)],
         params: &HashMap<String, toml::Table>,
         aggregation: Aggregation,
         env: Arc<RewardEnv>,
+        view: RewardView,
     ) -> Result<Self> {
         let mut rewards = Vec::with_capacity(spec.len());
         for (name, weight) in spec {
@@ -66,7 +74,13 @@ impl CompositeReward {
             rewards,
             aggregation,
             env,
+            view,
         })
+    }
+
+    /// Which signals the rewards read.
+    pub fn signals(&self) -> RewardSignals {
+        self.view.kind()
     }
 
     /// Reward names, in the order of `Scored::per_reward`.
@@ -80,25 +94,28 @@ impl CompositeReward {
     }
 
     /// Scores (user, list) pairs. Each distinct query is embedded and retrieved once, each
-    /// distinct user's interests are extracted once, and each reward scores the whole batch
-    /// (in parallel, unless the plugin batches otherwise).
+    /// distinct user's visible signals and interests are extracted once, and each reward scores
+    /// the whole batch (in parallel, unless the plugin batches otherwise). Only the user's
+    /// cleaned history is read, and of it only what the view lets through.
     pub fn score_batch(&self, items: &[(&UserRecord, &QueryList)]) -> Result<Vec<Scored>> {
         let lists: Vec<&QueryList> = items.iter().map(|(_, l)| *l).collect();
         let cache = QueryCache::build(&self.env, &lists);
-        let mut interests: HashMap<&str, Vec<InterestItem>> = HashMap::new();
+        let mut seen: HashMap<&str, (&[Signal], Vec<InterestItem>)> = HashMap::new();
         for (user, _) in items {
-            interests
-                .entry(user.id.as_str())
-                .or_insert_with(|| user_interests(user, self.env.embedder.as_ref()));
+            seen.entry(user.id.as_str()).or_insert_with(|| {
+                let signals = self.view.signals(&user.history);
+                (signals, user_interests(signals, self.env.embedder.as_ref()))
+            });
         }
         let contexts: Vec<(RewardContext<'_>, &QueryList)> = items
             .iter()
             .map(|(user, list)| {
+                let (signals, interests) = &seen[user.id.as_str()];
                 let ctx = RewardContext {
-                    user,
+                    signals,
                     env: &self.env,
                     cache: &cache,
-                    interests: &interests[user.id.as_str()],
+                    interests,
                 };
                 (ctx, *list)
             })

@@ -1,11 +1,12 @@
-//! The user's interests as seen in the cleaned history — the rubric items of the coverage
-//! reward. Never the simulator's hidden truth: only what a deployed system could see.
+//! The user's interests as seen in the signals rewards may read (by default what the prompt
+//! shows) — the rubric items of the coverage reward. Never the simulator's hidden truth: only
+//! what the policy could see.
 //!
 //! Signals are clustered greedily in time order: a signal joins the existing cluster whose
 //! centroid is most similar (cosine ≥ `JOIN_COSINE`), else starts one. A cluster's salience is
 //! the sum of its members' recency weights, so a topic read often and lately weighs most.
 
-use crate::data::UserRecord;
+use crate::data::Signal;
 use crate::retrieval::{Embedder, cosine};
 use crate::text::terms::content_terms;
 use std::collections::HashMap;
@@ -30,14 +31,15 @@ pub struct InterestItem {
     pub weight: f32,
 }
 
-/// Clusters a user's (cleaned) history into at most `MAX_INTERESTS` weighted interests.
-pub fn user_interests(user: &UserRecord, embedder: &dyn Embedder) -> Vec<InterestItem> {
-    let texts: Vec<&str> = user.history.iter().map(|s| s.text.as_str()).collect();
+/// Clusters a user's (cleaned, visible) signals, oldest first, into at most `MAX_INTERESTS`
+/// weighted interests.
+pub fn user_interests(signals: &[Signal], embedder: &dyn Embedder) -> Vec<InterestItem> {
+    let texts: Vec<&str> = signals.iter().map(|s| s.text.as_str()).collect();
     if texts.is_empty() {
         return Vec::new();
     }
     let vectors = embedder.embed(&texts);
-    let newest = user.history.iter().map(|s| s.timestamp).max().unwrap_or(0);
+    let newest = signals.iter().map(|s| s.timestamp).max().unwrap_or(0);
     struct Cluster {
         sum: Vec<f32>,
         members: Vec<usize>,
@@ -48,7 +50,7 @@ pub fn user_interests(user: &UserRecord, embedder: &dyn Embedder) -> Vec<Interes
         if v.iter().all(|x| *x == 0.0) {
             continue; // nothing the embedder knows: no evidence of an interest
         }
-        let age = (newest - user.history[i].timestamp).max(0) as f64;
+        let age = (newest - signals[i].timestamp).max(0) as f64;
         let recency = 0.5f64.powf(age / HALF_LIFE_SECS);
         let best = clusters
             .iter()
@@ -122,7 +124,7 @@ mod tests {
         );
         // One hour apart: recency barely differs, so two hawks signals outweigh one sourdough.
         let u = user(&["hawks win", "sourdough", "hawks playoff", "unknown words"]);
-        let items = user_interests(&u, &emb);
+        let items = user_interests(&u.history, &emb);
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].examples, vec!["hawks win", "hawks playoff"]);
         assert_eq!(items[0].terms[0], "hawks");
@@ -132,6 +134,6 @@ mod tests {
             items[0].weight
         );
         assert!((items.iter().map(|i| i.weight).sum::<f32>() - 1.0).abs() < 1e-6);
-        assert!(user_interests(&user(&[]), &emb).is_empty());
+        assert!(user_interests(&[], &emb).is_empty());
     }
 }

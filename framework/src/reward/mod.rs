@@ -17,6 +17,7 @@ mod judge;
 mod judge_config;
 mod registry;
 pub mod testing;
+mod view;
 
 pub use ablation::{Ablation, AblationPlugin, ablation_names, resolve_ablation};
 pub use composite::{Aggregation, CompositeConfig, CompositeReward, Scored};
@@ -31,3 +32,4 @@ pub use registry::{
     Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, parameterless, plugin_params,
     registered_rewards,
 };
+pub use view::{RewardSignals, RewardView};

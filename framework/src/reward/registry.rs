@@ -2,21 +2,22 @@
 
 use super::env::{QueryCache, RewardEnv};
 use super::interests::InterestItem;
-use crate::data::UserRecord;
+use crate::data::Signal;
 use crate::error::{Error, Result};
 use crate::text::query_list::QueryList;
 
-/// What a reward may look at when scoring one query list. Held-out future clicks and the
-/// simulator's hidden interests are in `user` but rewards must never read them: rewards see
-/// only what a deployed system would (the cleaned history and the corpus).
+/// What a reward may look at when scoring one query list: the signals the policy saw and the
+/// corpus. A user's held-out future clicks, the simulator's hidden interests and the signals
+/// the prompt budget dropped are not here, so no reward can read them.
 pub struct RewardContext<'a> {
-    /// The user, with the cleaned history the policy saw.
-    pub user: &'a UserRecord,
+    /// The user's cleaned signals that the policy's prompt shows, oldest first (the whole
+    /// cleaned history only under `[composite] signals = "history"`).
+    pub signals: &'a [Signal],
     /// Corpus, embedder, retriever, term statistics and judge.
     pub env: &'a RewardEnv,
     /// Embeddings and top-K hits of every query in the batch being scored.
     pub cache: &'a QueryCache,
-    /// The user's interests as seen in the cleaned history (coverage rubric items).
+    /// The user's interests as seen in `signals` (coverage rubric items).
     pub interests: &'a [InterestItem],
 }
 

@@ -140,7 +140,7 @@ pub fn score_one(
 ) -> f32 {
     let cache = QueryCache::build(env, &[list]);
     let ctx = RewardContext {
-        user,
+        signals: &user.history,
         env,
         cache: &cache,
         interests,
