@@ -1,7 +1,7 @@
 //! `quill run`: the pipeline — data → cleaner → statistics → tokenizer and warm start → GRPO
-//! → distillation into a student (when `[distill]` is on) → test-split evaluation — with
-//! results written atomically under the experiment's output directory. A sweep runs this once
-//! per cell (`crate::sweep`).
+//! → distillation into a student (when `[distill]` is on) → validation- and test-split
+//! evaluation — with results written atomically under the experiment's output directory. A
+//! sweep runs this once per cell (`crate::sweep`).
 
 use crate::config::Experiment;
 use crate::grpo_stage::RunOptions;
@@ -69,12 +69,16 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
     if cfg.warm_start.enabled {
         metrics["warm_start"] = crate::policy_stage::warm_start_stage(exp, &data, cleaner)?;
         let t = Instant::now();
-        let scoring = crate::scoring::scoring(exp, data.corpus.clone())?;
+        // Rewards read what the policy's prompt shows, so the warm start's tokenizer comes first.
+        let warm_dir = crate::policy_stage::checkpoint_dir(exp);
+        let prompt = crate::scoring::policy_prompt(exp, &warm_dir)?;
+        let view = crate::scoring::reward_view(cfg, Some(prompt))?;
+        let scoring = crate::scoring::scoring(exp, data.corpus.clone(), view)?;
         eprintln!(
             "retrieval and rewards ready ({:.1}s)",
             t.elapsed().as_secs_f64()
         );
-        let mut policies = vec![("warm_start", crate::policy_stage::checkpoint_dir(exp))];
+        let mut policies = vec![("warm_start", warm_dir)];
         if cfg.grpo.enabled && cfg.grpo.steps > 0 {
             let (report, finished) =
                 crate::grpo_stage::grpo_stage(exp, &data, cleaner, &scoring, opts)?;
@@ -107,11 +111,19 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
             policies.push(("student_warm_start", student_warm_start_dir(exp)));
             policies.push(("student", distilled_policy_dir(exp)));
         }
-        let (test, speed) =
-            crate::evaluate_stage::evaluate_policies(exp, &data, cleaner, &scoring, &policies)?;
-        metrics["test"] = test;
-        // Apart from the metrics: wall-clock speeds differ between two runs of one config.
-        metrics["speed"] = speed;
+        // Settings are chosen on the validation split and reported on the test split, so both
+        // are evaluated alike (each with sampling seeds of its own).
+        for split in [Split::Valid, Split::Test] {
+            let (section, speed) = crate::evaluate_stage::evaluate_policies(
+                exp, &data, cleaner, &scoring, &policies, split,
+            )?;
+            metrics[split.as_str()] = section;
+            // Apart from the metrics: wall-clock speeds differ between two runs of one config.
+            // The test pass's are kept (one split's timing is enough).
+            if split == Split::Test {
+                metrics["speed"] = speed;
+            }
+        }
     }
     write_json(&out.join("metrics.json"), &metrics)?;
     eprintln!("wrote {}", out.join("metrics.json").display());

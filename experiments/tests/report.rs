@@ -86,7 +86,7 @@ fn the_paper_shapes_are_judged_from_the_numbers() {
     assert!(
         shapes[0]
             .evidence
-            .contains("paired difference 0.0060 ± 0.0025"),
+            .contains("paired difference +0.0060 ± 0.0025 over 3 seeds"),
         "{}",
         shapes[0].evidence
     );
@@ -360,9 +360,9 @@ fn the_distillation_shapes_are_judged_by_seed() {
     assert_eq!(order.verdict.word(), "yes", "{}", order.evidence);
     for needle in [
         "teacher (GRPO) 0.1200 ± 0.0497",
-        "teacher - on-policy +0.0080 ± 0.0179 (>= on 3 of 3)",
-        "on-policy - supervised +0.0147 ± 0.0125 (> on 3 of 3)",
-        "supervised - none +0.0260 ± 0.0131 (> on 3 of 3)",
+        "teacher - on-policy +0.0080 ± 0.0179 over 3 seeds (>= on 3 of 3)",
+        "on-policy - supervised +0.0147 ± 0.0125 over 3 seeds (> on 3 of 3)",
+        "supervised - none +0.0260 ± 0.0131 over 3 seeds (> on 3 of 3)",
     ] {
         assert!(
             order.evidence.contains(needle),

@@ -98,6 +98,10 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
             .unwrap();
         assert!(composite(&curve[2]) >= mean - 1e-9, "{policy}");
     }
+    // The validation split is evaluated alike, and each of the 4 draws is kept on its own.
+    let valid = metrics["valid"].as_object().unwrap();
+    assert!(test.keys().eq(valid.keys()), "{:?}", valid.keys());
+    assert_eq!(test["draws"]["grpo"].as_array().unwrap().len(), 4);
 
     // A rerun of the same config reuses the finished warm start.
     let saved = std::fs::read(out.join("policy/weights.safetensors")).unwrap();

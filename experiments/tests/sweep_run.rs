@@ -101,8 +101,11 @@ fn a_sweep_runs_its_cells_once_shares_stages_and_reports() {
         assert!(header.contains(&column), "no {column} in {header:?}");
     }
     // 3 cells x 4 policy rows, N = 2 and 4 for both policies of the two 4-draw cells, N = 2
-    // for both of the 2-draw cell, 2 references per cell.
-    assert_eq!(csv.lines().count() - 1, 3 * 4 + 2 * 4 + 2 + 3 * 2, "{csv}");
+    // for both of the 2-draw cell, 2 references per cell, and a row per single draw of both
+    // policies; for the validation and the test split each.
+    let draws = 2 * (4 + 4 + 2);
+    let per_split = 3 * 4 + 2 * 4 + 2 + 3 * 2 + draws;
+    assert_eq!(csv.lines().count() - 1, 2 * per_split, "{csv}");
     assert!(report.join("index.html").exists() && report.join("README.md").exists());
 
     // Finished cells are not run again.

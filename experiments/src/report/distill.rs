@@ -6,10 +6,12 @@
 //! The cells of one seed differ only in the distillation method, and the teacher and the
 //! student's warm start are stages they share, so those rows appear once per method cell. A
 //! seed counts once: its copies are averaged (equal, but for users/s, which each cell times
-//! anew), and intervals are taken over seeds, never over copies.
+//! anew), and intervals are taken over seeds, never over copies. The single sampled draws of
+//! each row are kept the same way, by seed and draw, for comparisons within one seed.
 
 use super::analysis::Analysis;
-use super::results::{METHOD, RANKING};
+use super::paired::{Difference, Sample};
+use super::results::{METHOD, RANKING, Results};
 use super::stats::Estimate;
 use std::collections::BTreeMap;
 
@@ -77,6 +79,8 @@ pub struct Row {
     pub params: Option<f64>,
     /// seed → column → value.
     pub seeds: BTreeMap<String, BTreeMap<String, f64>>,
+    /// (seed, draw) → column → value, of the single sampled draws.
+    pub draws: BTreeMap<(String, String), BTreeMap<String, f64>>,
 }
 
 impl Row {
@@ -92,6 +96,50 @@ impl Row {
     pub fn estimate(&self, column: &str) -> Option<Estimate> {
         Estimate::of(&self.per_seed(column).into_values().collect::<Vec<_>>())
     }
+
+    /// `column` by seed and by seed and draw: one side of a paired comparison.
+    pub fn sample(&self, column: &str) -> Sample {
+        let mut draws: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+        for ((seed, draw), values) in &self.draws {
+            if let Some(v) = values.get(column) {
+                draws
+                    .entry(seed.clone())
+                    .or_default()
+                    .insert(draw.clone(), *v);
+            }
+        }
+        Sample {
+            seeds: self.per_seed(column),
+            draws,
+        }
+    }
+}
+
+/// The ranking metrics and the speed of `rows` by `key`, the copies of one key averaged.
+fn copies_averaged<K: Ord>(
+    table: &Results,
+    rows: &[&Vec<String>],
+    key: impl Fn(&Results, &[String]) -> K,
+) -> BTreeMap<K, BTreeMap<String, f64>> {
+    let mut copies: BTreeMap<K, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    for row in rows {
+        let columns = copies.entry(key(table, row.as_slice())).or_default();
+        for column in RANKING.iter().copied().chain([SPEED]) {
+            if let Some(v) = table.num(row, column) {
+                columns.entry(column.to_string()).or_default().push(v);
+            }
+        }
+    }
+    copies
+        .into_iter()
+        .map(|(k, columns)| {
+            let means = columns
+                .into_iter()
+                .map(|(c, vs)| (c, vs.iter().sum::<f64>() / vs.len() as f64))
+                .collect();
+            (k, means)
+        })
+        .collect()
 }
 
 /// The rows present, in `Role::ALL` order.
@@ -104,7 +152,7 @@ impl Distillation {
     /// The view of the distillation cells (rows with a `method`), sampled lists with one draw
     /// per user; `None` when the table has no teacher or no student from such cells.
     pub fn of(a: &Analysis) -> Option<Distillation> {
-        let r = a.results;
+        let r = &a.results;
         let mut rows = Vec::new();
         for role in Role::ALL {
             let mut filter = vec![
@@ -125,31 +173,25 @@ impl Distillation {
             let Some(first) = found.first() else {
                 continue;
             };
-            let mut copies: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
-            for row in &found {
-                let seed = r.get(row, "seed").unwrap_or("").to_string();
-                let columns = copies.entry(seed).or_default();
-                for column in RANKING.iter().copied().chain([SPEED]) {
-                    if let Some(v) = r.num(row, column) {
-                        columns.entry(column.to_string()).or_default().push(v);
-                    }
-                }
-            }
-            let seeds = copies
+            let draw_rows: Vec<&Vec<String>> = a
+                .draw_rows(&[METHOD, "preset"], &filter)
                 .into_iter()
-                .map(|(seed, columns)| {
-                    let means = columns
-                        .into_iter()
-                        .map(|(c, vs)| (c, vs.iter().sum::<f64>() / vs.len() as f64))
-                        .collect();
-                    (seed, means)
-                })
+                .filter(|row| a.draws.get(row, METHOD).is_some())
                 .collect();
+            let seed_of =
+                |t: &Results, row: &[String]| t.get(row, "seed").unwrap_or("").to_string();
+            let draw_of = |t: &Results, row: &[String]| {
+                (
+                    seed_of(t, row),
+                    t.get(row, "draw").unwrap_or("").to_string(),
+                )
+            };
             rows.push(Row {
                 role,
                 preset: r.get(first, "preset").unwrap_or("").to_string(),
                 params: r.num(first, "params"),
-                seeds,
+                seeds: copies_averaged(r, &found, seed_of),
+                draws: copies_averaged(&a.draws, &draw_rows, draw_of),
             });
         }
         let teacher = rows.iter().any(|row| row.role == Role::Teacher);
@@ -178,6 +220,18 @@ impl Distillation {
             .filter_map(|(seed, v)| Some(f(*v, *theirs.get(seed)?)))
             .filter(|x| x.is_finite())
             .collect()
+    }
+
+    /// `f(role's, other's)` of `column`, paired by seed (or by draw of a single seed).
+    pub fn difference(
+        &self,
+        role: Role,
+        other: Role,
+        column: &str,
+        f: impl Fn(f64, f64) -> f64,
+    ) -> Option<Difference> {
+        let (row, other) = (self.row(role)?, self.row(other)?);
+        Difference::between(&row.sample(column), &other.sample(column), f)
     }
 
     /// The mean over seeds of the row's Recall@10 divided by the teacher's of the same seed.

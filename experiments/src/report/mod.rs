@@ -1,14 +1,18 @@
 //! Reports: `results.csv`, charts (SVG and PNG), `index.html` and `README.md` of an experiment,
 //! written by `quill run` at the end and by `quill report DIR` from what is on disk.
 //!
-//! The tables follow ../shared/paper-results.md (offline retrieval, reward ablation,
-//! distillation, scaling),
-//! and each of the paper's shapes is stated beside Quill's numbers with a yes or no.
+//! The tables follow docs/paper.md (offline retrieval, reward ablation,
+//! distillation, scaling), all of them on the test split (settings are chosen on the
+//! validation split, whose rows `results.csv` holds too). Each of the paper's shapes is stated
+//! beside Quill's numbers and judged by paired intervals, and the report states how large its
+//! noise is.
 
 pub mod analysis;
 pub mod curves;
 pub mod distill;
+pub mod noise;
 pub mod page;
+pub mod paired;
 pub mod plots;
 pub mod results;
 pub mod shapes;
@@ -58,6 +62,7 @@ pub fn render(name: &str, table: &Results, runs: &[(PathBuf, Value)], out: &Path
     let a = Analysis::new(table);
     let mut blocks = vec![Block::Title(format!("Quill report: {name}"))];
     blocks.push(Block::Paragraph(summary(&a)));
+    blocks.extend(noise::noise_blocks(&a));
     blocks.extend(shape_blocks(&a));
     blocks.extend(offline_blocks(&a));
     blocks.extend(time_scaling_blocks(&a, out)?);
@@ -92,13 +97,19 @@ fn summary(a: &Analysis) -> String {
         .iter()
         .map(|(k, v)| format!("{k} = {v}"))
         .collect();
+    let splits = if a.splits.iter().any(|s| s != results::REPORTED_SPLIT) {
+        "Settings are chosen on the validation split; results.csv holds its rows too (column \
+         split), and every figure here is the test split's."
+    } else {
+        "results.csv holds the test split only."
+    };
     format!(
         "{}, {}. Figures are means over seeds with 95% intervals (Student's t) where \
          there are two seeds or more; metrics are on the test split's held-out future clicks. \
          Views not about an axis hold it at: {} (an axis whose value follows from the view's \
          own, as a zipped one does, varies with it). Sampled rows average every sampled list per \
          user; best-of-N keeps each user's list of highest composite reward among N draws (no \
-         future clicks involved). Full table: results.csv.",
+         future clicks involved). Full table: results.csv. {splits}",
         count(cells.len(), "run"),
         count(seeds.len(), "seed"),
         if held.is_empty() {

@@ -1,6 +1,10 @@
-//! `results.csv`: one row per cell, policy, decoding and best-of-N size, read from the cells'
-//! `metrics.json`. The report is drawn from this table alone (plus the training curves), so a
-//! table merged from several shards, or a fixture, renders the same way.
+//! `results.csv`: one row per cell, split, policy, decoding and best-of-N size (and per single
+//! sampled draw), read from the cells' `metrics.json`. The report is drawn from this table alone
+//! (plus the training curves), so a table merged from several shards, or a fixture, renders the
+//! same way.
+//!
+//! Settings are chosen on the validation split, so the table holds its rows beside the test
+//! split's, and every view of the report reads the test split only ([`Results::reported`]).
 
 use anyhow::{Context, Result, anyhow};
 use serde_json::Value;
@@ -15,13 +19,28 @@ pub const RANKING: [&str; 5] = ["recall@5", "recall@10", "ndcg@5", "ndcg@10", "m
 /// not depend on it (the views that compare methods take each seed's teacher once).
 pub const METHOD: &str = "method";
 
+/// The column naming a row's split: `valid` or `test`.
+pub const SPLIT: &str = "split";
+
+/// The split the report shows. A table written before rows had a split holds this one only.
+pub const REPORTED_SPLIT: &str = "test";
+
+/// The column numbering a single sampled draw (1, 2, ...: one list per user each); empty on
+/// every other row, the sampled row among them, which averages all draws.
+pub const DRAW: &str = "draw";
+
+/// The sections of `metrics.json` that become rows, in the order the run evaluates them.
+const SPLITS: [&str; 2] = ["valid", "test"];
+
 /// Columns every row has, before the metrics; sweep axes not among them are added after `cell`.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 11] = [
     "experiment",
     "cell",
+    SPLIT,
     "policy",
     "decoding",
     "best_of_n",
+    DRAW,
     "seed",
     "ablation",
     "preset",
@@ -45,6 +64,41 @@ impl Results {
     /// `get` as a number.
     pub fn num(&self, row: &[String], column: &str) -> Option<f64> {
         self.get(row, column)?.parse().ok()
+    }
+
+    /// The rows `keep` accepts, under the same header.
+    pub fn filtered(&self, keep: impl Fn(&[String]) -> bool) -> Results {
+        Results {
+            header: self.header.clone(),
+            rows: self.rows.iter().filter(|r| keep(r)).cloned().collect(),
+        }
+    }
+
+    /// A row's split; a row of a table without the column is a test row.
+    pub fn split_of<'a>(&self, row: &'a [String]) -> &'a str {
+        self.get(row, SPLIT).unwrap_or(REPORTED_SPLIT)
+    }
+
+    /// The rows every view of the report reads: the test split's.
+    pub fn reported(&self) -> Results {
+        self.filtered(|row| self.split_of(row) == REPORTED_SPLIT)
+    }
+
+    /// The splits the table has rows of, in order of appearance.
+    pub fn splits(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for row in &self.rows {
+            let split = self.split_of(row);
+            if !out.contains(&split) {
+                out.push(split);
+            }
+        }
+        out
+    }
+
+    /// Whether `row` is one sampled draw rather than a summary over draws.
+    pub fn is_draw(&self, row: &[String]) -> bool {
+        self.get(row, DRAW).is_some()
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
@@ -130,9 +184,16 @@ pub fn collect(runs: &[(PathBuf, Value)]) -> Results {
                 axes.push(name.clone());
             }
         }
-        for mut record in policy_rows(m) {
-            if record.get("decoding").map(String::as_str) == Some("sampled")
+        let sections = SPLITS
+            .iter()
+            .flat_map(|split| policy_rows(&m[*split]).into_iter().map(move |r| (split, r)));
+        for (split, mut record) in sections {
+            record.insert(SPLIT.into(), split.to_string());
+            // The run times its test pass only.
+            if *split == REPORTED_SPLIT
+                && record.get("decoding").map(String::as_str) == Some("sampled")
                 && record.get("best_of_n").map(String::as_str) == Some("1")
+                && !record.contains_key(DRAW)
                 && let Some(policy) = record.get("policy")
                 && let Some(speed) = m["speed"][policy]["users_per_s"].as_f64()
             {
@@ -208,11 +269,11 @@ fn model_of<'a>(m: &'a Value, policy: &str) -> &'a Value {
     }
 }
 
-/// One record per policy and decoding of a run's test section, and per best-of-N size.
-fn policy_rows(m: &Value) -> Vec<BTreeMap<String, String>> {
-    let test = &m["test"];
+/// One record per policy and decoding of a run's split section (`metrics.json`'s `valid` or
+/// `test`), per best-of-N size and per sampled draw; none for a section the run did not write.
+fn policy_rows(section: &Value) -> Vec<BTreeMap<String, String>> {
     let mut out = Vec::new();
-    let Some(sections) = test.as_object() else {
+    let Some(sections) = section.as_object() else {
         return out;
     };
     for (key, eval) in sections {
@@ -228,7 +289,7 @@ fn policy_rows(m: &Value) -> Vec<BTreeMap<String, String>> {
         r.insert("best_of_n".into(), "1".into());
         out.push(r);
     }
-    if let Some(curves) = test["best_of_n"].as_object() {
+    if let Some(curves) = section["best_of_n"].as_object() {
         for (policy, points) in curves {
             for point in points.as_array().into_iter().flatten() {
                 let n = point["n"].as_u64().unwrap_or(0);
@@ -240,6 +301,18 @@ fn policy_rows(m: &Value) -> Vec<BTreeMap<String, String>> {
                 r.insert("policy".into(), policy.clone());
                 r.insert("decoding".into(), "sampled".into());
                 r.insert("best_of_n".into(), n.to_string());
+                out.push(r);
+            }
+        }
+    }
+    if let Some(draws) = section["draws"].as_object() {
+        for (policy, evals) in draws {
+            for (k, eval) in evals.as_array().into_iter().flatten().enumerate() {
+                let mut r = eval_record(eval);
+                r.insert("policy".into(), policy.clone());
+                r.insert("decoding".into(), "sampled".into());
+                r.insert("best_of_n".into(), "1".into());
+                r.insert(DRAW.into(), (k + 1).to_string());
                 out.push(r);
             }
         }
@@ -272,5 +345,33 @@ fn text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(header: &str, rows: &[&str]) -> Results {
+        Results {
+            header: header.split(',').map(String::from).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.split(',').map(String::from).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_report_reads_the_test_split_and_a_table_without_splits_is_all_test() {
+        let t = table(
+            "split,policy,recall@10",
+            &["valid,grpo,0.9", "test,grpo,0.1", "valid,warm_start,0.8"],
+        );
+        assert_eq!(t.reported().rows, [["test", "grpo", "0.1"]]);
+        assert_eq!(t.splits(), ["valid", "test"]);
+        let old = table("policy,recall@10", &["grpo,0.1", "warm_start,0.05"]);
+        assert_eq!(old.reported(), old);
+        assert_eq!(old.splits(), ["test"]);
     }
 }
