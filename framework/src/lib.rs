@@ -1,7 +1,7 @@
 //! Quill: learn a user's interests as a list of news search queries, from cross-domain signals.
 //!
 //! The library holds every stage of an experiment; the `quill` binary in `experiments/` wires
-//! them to TOML files. See the repository's README for a tour.
+//! them to TOML files. See the repository's docs/architecture.md for a tour.
 
 pub mod clean;
 pub mod config;

@@ -2,9 +2,9 @@
 //!
 //! Embeddings are unit length, so cosine is a dot product and scoring a chunk of queries against
 //! the whole corpus is one matrix product, done with Burn on the CPU (flex multiplies with SIMD
-//! and threads). Measured on 2 CPU cores at 100k articles x 128 dimensions, 1,000 queries take
-//! about 0.75 s (release build; the matrix product is two thirds of it): not a bottleneck beside
-//! policy sampling, so there is no approximate index.
+//! and threads). Exact search is not a bottleneck beside policy sampling at the corpus sizes
+//! Quill runs (`benches/scoring.rs`, `retrieval/dense_top10`, times it), so there is no
+//! approximate index.
 //!
 //! The top K of each score row is picked here with a bounded heap rather than Burn's `topk`: on
 //! flex that sorts the whole row, and its sort is unstable while ties must break by article index

@@ -40,14 +40,11 @@
 //! 6. **Fallback** while fewer than `min_queries` are picked (sparse or single-minded
 //!    histories): single informative terms by weight that no picked phrase uses, then
 //!    [`GENERIC_QUERIES`] in order. [`BootstrapList::generic`] counts the last kind. So no
-//!    informative term appears in two queries of a list. An earlier rule let a term of a
-//!    picked phrase stand alone as well ("zephyr air earnings", "earnings"): a lone entity
-//!    word retrieves well, but a quarter of all target queries were such single words, most
-//!    restating a phrase, and a policy imitating them learns that a query may restate words
-//!    already written; at temperature 1 it then writes the same word twice. On the quickstart
-//!    (nano, seeds 42 / 1 / 7) the warm start's sampled test lists were 93.6 / 95.5 / 95.2%
-//!    valid under that rule and are 97.3 / 96.4 / 96.2% under this one, at sampled
-//!    Recall@10 0.061 / 0.052 / 0.060 and 0.042 / 0.069 / 0.050.
+//!    informative term appears in two queries of a list. Why not let a term of a picked
+//!    phrase stand alone as well ("zephyr air earnings", "earnings")? A lone entity word
+//!    retrieves well, but a policy imitating lists that restate words learns that a query may
+//!    restate words already written, and at temperature 1 it then writes the same word twice
+//!    (measured in docs/results.md).
 //!
 //! The warm start builds targets for [`target_format`], strictly inside the format the policy
 //! is judged by. The result always parses valid under the format it was built for (a test

@@ -13,25 +13,21 @@
 //!   targets ([`crate::text::format_points`]);
 //! - with `unlikelihood_repeat_weight`, it also gains Welleck et al.'s token-level
 //!   unlikelihood at each query line's opening of the targets, against the tokens that opened
-//!   the target's earlier lines (where a repeat would begin). Measured on the quickstart
-//!   with 3,000 fine-tuning steps (nano, seed 42, test split): weight 4 lifts sampled lists
-//!   from 94.3% to 95.5% valid, but Recall@10 falls from 0.075 to 0.050 (16: 95.7%, 0.045),
-//!   because what it pushes down at a line's opening is the user's salient words, which the
-//!   next query should copy too. Off by default and in the quickstart.
+//!   the target's earlier lines (where a repeat would begin). It buys validity with recall:
+//!   what it pushes down at a line's opening is the user's salient words, which the next
+//!   query should copy too. Off by default and in the quickstart.
 //!
-//! Why: a small policy imitating the bootstrap lists breaks the format in about one sampled
-//! list in seven at temperature 1, most often by writing a query twice, and imitation alone
-//! never shows it that mistake: the targets contain no repeats, so no target token is ever
-//! the one that makes one. Fine-tuning on its own valid lists (`self_filter`) helps less and
-//! also teaches its invented names. All its terms read only the list's format (no reward, no
-//! future click), so the stage stays prompt-only like the bootstrap rule.
+//! Why: a small policy imitating the bootstrap lists often breaks the format at temperature
+//! 1, most often by writing a query twice, and imitation alone never shows it that mistake:
+//! the targets contain no repeats, so no target token is ever the one that makes one.
+//! Fine-tuning on its own valid lists (`self_filter`) also teaches its invented names. All
+//! its terms read only the list's format (no reward, no future click), so the stage stays
+//! prompt-only like the bootstrap rule.
 //!
-//! The penalty is strong medicine: on the quickstart (nano, seed 42, under the bootstrap
-//! rule before single terms stopped restating a phrase) it took sampled test lists from 86%
-//! to 94% valid at an unchanged Recall@10, but on a policy that has seen one fixed list a
-//! few dozen times (the integration test) it raises the invalid share, because there the
-//! contexts of a repeat and of the first writing look alike to the model and the push spreads
-//! to both. Its weight is set on the real data.
+//! The penalty is strong medicine: on a policy that has seen one fixed list a few dozen times
+//! (the integration test) it raises the invalid share, because there the contexts of a repeat
+//! and of the first writing look alike to the model and the push spreads to both. Its weight
+//! is chosen on the validation split of real data; the measured effects are in docs/results.md.
 
 use super::data_parallel::grads_of;
 use super::warm_start::{Epochs, Stage, StageInputs, mean_nll, sample_lists};
@@ -288,9 +284,9 @@ impl Negatives {
 
     /// The sum of `-log(1 - p)` over the penalised tokens, divided by the number of tokens
     /// sampled (Welleck et al.'s per-token mean, in which unpenalised tokens count 0); `None`
-    /// without any. Dividing by the penalised tokens alone instead gave each one ~60 times
-    /// the weight of an imitated token, and 100 steps taught the nano policy to stop ending
-    /// lines at all (valid lists 85% → 66%).
+    /// without any. Dividing by the penalised tokens alone would give each one far more weight
+    /// than an imitated token (penalised tokens are a small share of those sampled), and the
+    /// policy then learns to stop ending lines at all.
     fn loss(&self, decoder: &Decoder, pad: u32) -> Result<Option<Tensor<1>>> {
         if self.count == 0 {
             return Ok(None);
