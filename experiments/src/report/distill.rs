@@ -247,13 +247,7 @@ mod tests {
 
     fn table(rows: &[&str]) -> Results {
         let header = "experiment,cell,method,policy,decoding,best_of_n,seed,ablation,preset,params,recall@10,users_per_s";
-        Results {
-            header: header.split(',').map(String::from).collect(),
-            rows: rows
-                .iter()
-                .map(|r| r.split(',').map(String::from).collect())
-                .collect(),
-        }
+        crate::report::results::tests::table(header, rows)
     }
 
     #[test]

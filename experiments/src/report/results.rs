@@ -349,16 +349,15 @@ fn text(v: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn table(header: &str, rows: &[&str]) -> Results {
+    /// A table from a comma-separated header and rows (no quoting), for the report's tests.
+    pub(crate) fn table(header: &str, rows: &[&str]) -> Results {
+        let cells = |line: &str| line.split(',').map(String::from).collect();
         Results {
-            header: header.split(',').map(String::from).collect(),
-            rows: rows
-                .iter()
-                .map(|r| r.split(',').map(String::from).collect())
-                .collect(),
+            header: cells(header),
+            rows: rows.iter().map(|r| cells(r)).collect(),
         }
     }
 
