@@ -28,7 +28,6 @@ use quill::reward::Scored;
 use quill::text::PromptBuilder;
 use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::query_list::QueryList;
-use quill::text::term_stats::TermStats;
 use quill::train::grpo::{Decoding, PolicyEval, PolicyEvaluator};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -76,7 +75,7 @@ pub fn evaluate_policies(
         draws.push((name.to_string(), results.draws));
         speeds.insert(name.to_string(), results.speed);
     }
-    rows.extend(on.references(data, policies.first().map(|(_, dir)| dir.as_path()))?);
+    rows.extend(on.references(policies.first().map(|(_, dir)| dir.as_path()))?);
     let samples = cfg.evaluation.samples_per_user;
     print_table(
         split,
@@ -218,11 +217,7 @@ impl SplitEvaluation<'_> {
     /// The model-free references, scored like the policies: the history-as-queries baseline
     /// and, where a policy's tokenizer says what prompts show (`tokenizer_of`), the bootstrap
     /// lists the warm start imitates.
-    fn references(
-        &self,
-        data: &Dataset,
-        tokenizer_of: Option<&Path>,
-    ) -> Result<Vec<(String, PolicyEval)>> {
+    fn references(&self, tokenizer_of: Option<&Path>) -> Result<Vec<(String, PolicyEval)>> {
         let cfg = &self.exp.config;
         let (scoring, offline) = (self.scoring, self.offline);
         let mut rows = Vec::new();
@@ -236,8 +231,8 @@ impl SplitEvaluation<'_> {
         // The targets depend on what a prompt shows, so on the (shared) tokenizer of the policies.
         if let Some(dir) = tokenizer_of {
             let builder = policy_prompt(self.exp, dir)?;
-            let stats = TermStats::build(&data.corpus);
-            let bootstrap = Bootstrap::new(&stats, target_format(&cfg.format))?;
+            // The rewards' term statistics: the same pre-split articles the warm start read.
+            let bootstrap = Bootstrap::new(&scoring.env.stats, target_format(&cfg.format))?;
             let from = cfg.warm_start.bootstrap_from;
             let lists: Vec<Vec<String>> = self
                 .users
