@@ -47,6 +47,24 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compare each sweep's settings with its first setting, paired by seed, on the validation
+    /// split: how a setting is chosen without reading the test split.
+    Compare {
+        /// The sweep's output directory (e.g. runs/defaults-check).
+        dir: PathBuf,
+        /// The split to read (valid or test).
+        #[arg(long, default_value = "valid")]
+        split: String,
+        /// The policies to compare (repeatable).
+        #[arg(long = "policy", default_values_t = ["warm_start".to_string(), "grpo".to_string()])]
+        policies: Vec<String>,
+        /// The decoding: sampled or greedy.
+        #[arg(long, default_value = "sampled")]
+        decoding: String,
+        /// The metric column of results.csv.
+        #[arg(long, default_value = "recall@10")]
+        metric: String,
+    },
     /// Check an experiment file without running it; --explain documents every field.
     Validate {
         /// The experiment TOML file (optional with --explain).
@@ -162,6 +180,26 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Report { dir, out } => {
             let written = crate::report::write_report(&dir, out.as_deref())?;
             println!("report: {}", written.display());
+            Ok(())
+        }
+        Command::Compare {
+            dir,
+            split,
+            policies,
+            decoding,
+            metric,
+        } => {
+            if !["valid", "test"].contains(&split.as_str()) {
+                anyhow::bail!("--split {split:?}: valid values are valid and test");
+            }
+            let query = crate::report::compare::Query {
+                split,
+                policies,
+                decoding,
+                metric,
+            };
+            let found = crate::report::compare::compare_dir(&dir, &query)?;
+            print!("{}", crate::report::compare::markdown(&found, &query));
             Ok(())
         }
         Command::Validate {

@@ -8,6 +8,7 @@
 //! noise is.
 
 pub mod analysis;
+pub mod compare;
 pub mod curves;
 pub mod distill;
 pub mod noise;
