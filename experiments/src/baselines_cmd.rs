@@ -20,7 +20,7 @@ pub fn eval_baselines(exp: &Experiment) -> Result<()> {
     let cfg = &exp.config;
     let seed = cfg.experiment.seed;
     let data = load_dataset(&cfg.data, seed, &exp.base_dir)?;
-    let cleaner = crate::run::cleaner(exp, &data)?;
+    let cleaner = crate::stages::clean::cleaner(exp, &data)?;
     let clean = |u: UserRecord| match &cleaner {
         Some((c, _)) => c.clean_user(&u),
         None => u,
@@ -102,7 +102,7 @@ pub fn eval_baselines(exp: &Experiment) -> Result<()> {
 /// show, once a warm start has saved that policy's tokenizer; before that, the whole cleaned
 /// history (the log line says which).
 fn baseline_reward_view(exp: &Experiment) -> Result<RewardView> {
-    let warm_dir = crate::policy_stage::checkpoint_dir(exp);
+    let warm_dir = crate::stages::warm_start::checkpoint_dir(exp);
     let saved = warm_dir.join(TOKENIZER_FILE).exists();
     Ok(match exp.config.composite.signals {
         RewardSignals::Prompt if saved => RewardView::Prompt(policy_prompt(exp, &warm_dir)?),

@@ -1,7 +1,7 @@
 //! The command line, declared once with clap's derive (help text comes from these docs).
 
 use crate::sweep::runner::{Shard, SweepOptions};
-use crate::{baselines_cmd, config, data_cmd, explain, run};
+use crate::{baselines_cmd, config, data_cmd, explain};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -158,7 +158,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                         file.display()
                     );
                 }
-                run::run(&exp, crate::grpo_stage::RunOptions { resume, stop_after })?;
+                crate::pipeline::run(&exp, crate::pipeline::RunOptions { resume, stop_after })?;
                 // A run stopped early, or without a policy, has no test results to report.
                 if crate::report::results::runs(&exp.output_dir())?.is_empty() {
                     return Ok(());
@@ -248,7 +248,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             user,
             checkpoint,
             n,
-        } => crate::policy_stage::sample(&config::load(&file)?, &user, checkpoint.as_deref(), n),
+        } => crate::sample_cmd::sample(&config::load(&file)?, &user, checkpoint.as_deref(), n),
         Command::Presets => {
             print!("{}", explain::presets());
             Ok(())

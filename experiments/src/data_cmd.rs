@@ -6,7 +6,7 @@ use quill::data::{DataStats, Split, load_dataset};
 
 pub fn stats(exp: &Experiment, as_json: bool) -> Result<()> {
     let data = load_dataset(&exp.config.data, exp.config.experiment.seed, &exp.base_dir)?;
-    let stats: DataStats = crate::run::stats(&data, None);
+    let stats: DataStats = crate::stages::clean::stats(&data, None);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&stats)?);
     } else {

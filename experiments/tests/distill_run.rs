@@ -3,8 +3,8 @@
 //! should, the teacher's stages are reused when only `[distill]` changes, and a killed
 //! distillation resumes to the same result as an uninterrupted one.
 
-use quill_experiments::grpo_stage::RunOptions;
-use quill_experiments::{config, run};
+use quill_experiments::pipeline::RunOptions;
+use quill_experiments::{config, pipeline};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -38,7 +38,7 @@ fn run_config(dir: &Path, text: &str, opts: RunOptions) -> Value {
     let path = dir.join("exp.toml");
     std::fs::write(&path, text).unwrap();
     let exp = config::load(&path).unwrap();
-    run::run(&exp, opts).unwrap();
+    pipeline::run(&exp, opts).unwrap();
     read_json(&exp.output_dir().join("metrics.json"))
 }
 

@@ -7,8 +7,8 @@
 use quill::data::load_dataset;
 use quill::reward::RewardView;
 use quill_experiments::config;
-use quill_experiments::grpo_stage::valid_split;
 use quill_experiments::scoring::scoring;
+use quill_experiments::stages::held_out::valid_split;
 use std::path::{Path, PathBuf};
 
 /// Pre-split news (1-3 March 2024, each word at least twice, for the word vectors), the split

@@ -8,8 +8,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use quill::log::read_scalars;
 use quill::policy::load_checkpoint;
-use quill_experiments::grpo_stage::RunOptions;
-use quill_experiments::{config, run};
+use quill_experiments::pipeline::RunOptions;
+use quill_experiments::{config, pipeline};
 use std::path::{Path, PathBuf};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -70,7 +70,7 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
     let dir = temp_dir("resume");
     // Both experiments have the same name, so the same config hash, in separate output dirs.
     let whole = load(&dir, "g");
-    run::run(&whole, RunOptions::default()).unwrap();
+    pipeline::run(&whole, RunOptions::default()).unwrap();
     let whole_out = dir.join("out/g");
     let whole_metrics = read_json(&whole_out.join("metrics.json"));
     std::fs::rename(&whole_out, dir.join("whole")).unwrap();
@@ -80,7 +80,7 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
         resume: false,
         stop_after: Some(2),
     };
-    run::run(&killed, stop).unwrap();
+    pipeline::run(&killed, stop).unwrap();
     let out = dir.join("out/g");
     let partial = read_json(&out.join("metrics.json"));
     assert_eq!(partial["grpo"]["stopped_at"], 2);
@@ -97,7 +97,7 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
         resume: true,
         stop_after: None,
     };
-    run::run(&killed, resume).unwrap();
+    pipeline::run(&killed, resume).unwrap();
     let resumed = read_json(&out.join("metrics.json"));
     assert_eq!(resumed["grpo"]["resumed_from"], 2);
     assert_eq!(resumed["grpo"]["steps"], 4);
@@ -205,8 +205,8 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
     let text = config_text(&dir.join("out"), "g").replace("beta = 0.05", "beta = 0.1");
     std::fs::write(&changed, text).unwrap();
     let exp = config::load(&changed).unwrap();
-    run::run(&exp, stop).unwrap();
-    let err = format!("{:#}", run::run(&load(&dir, "g"), resume).unwrap_err());
+    pipeline::run(&exp, stop).unwrap();
+    let err = format!("{:#}", pipeline::run(&load(&dir, "g"), resume).unwrap_err());
     assert!(
         err.contains("--resume") && err.contains("another config"),
         "{err}"

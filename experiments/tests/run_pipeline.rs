@@ -1,7 +1,7 @@
 //! `quill run` on real configs, end to end: the simulator with a trained cleaner, then MIND
 //! (no noise labels) with that saved cleaner loaded.
 
-use quill_experiments::{config, run};
+use quill_experiments::{config, pipeline};
 use std::path::{Path, PathBuf};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -34,7 +34,7 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
         out = dir.join("out")
     );
     let exp = config::load(&write_config(&dir, &world_cfg)).unwrap();
-    run::run(&exp, Default::default()).unwrap();
+    pipeline::run(&exp, Default::default()).unwrap();
     let out = dir.join("out/w");
     let metrics = read_json(&out.join("metrics.json"));
     assert_eq!(metrics["users"], 400);
@@ -105,7 +105,7 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
 
     // A rerun of the same config reuses the finished warm start.
     let saved = std::fs::read(out.join("policy/weights.safetensors")).unwrap();
-    run::run(&exp, Default::default()).unwrap();
+    pipeline::run(&exp, Default::default()).unwrap();
     assert_eq!(
         std::fs::read(out.join("policy/weights.safetensors")).unwrap(),
         saved
@@ -114,13 +114,13 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     // `quill sample` loads the checkpoint for a user of the dataset.
     let data = quill::data::load_dataset(&exp.config.data, 3, &exp.base_dir).unwrap();
     let user = data.iter().next().unwrap();
-    quill_experiments::policy_stage::sample(&exp, &user.id, None, 2).unwrap();
-    let err = quill_experiments::policy_stage::sample(&exp, "nobody", None, 1).unwrap_err();
+    quill_experiments::sample_cmd::sample(&exp, &user.id, None, 2).unwrap();
+    let err = quill_experiments::sample_cmd::sample(&exp, "nobody", None, 1).unwrap_err();
     assert!(format!("{err:#}").contains("no user \"nobody\""), "{err:#}");
 
     // The same seed and config give the same metrics, the warm start's included.
     std::fs::rename(&out, dir.join("first")).unwrap();
-    run::run(&exp, Default::default()).unwrap();
+    pipeline::run(&exp, Default::default()).unwrap();
     let again = read_json(&out.join("metrics.json"));
     assert_eq!(again["cleaner"]["test"], metrics["cleaner"]["test"]);
     assert_eq!(again["warm_start"]["sft_loss"], warm["sft_loss"]);
@@ -138,7 +138,7 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
         load = dir.join("first/cleaner"),
     );
     let exp = config::load(&write_config(&dir, &mind_cfg)).unwrap();
-    run::run(&exp, Default::default()).unwrap();
+    pipeline::run(&exp, Default::default()).unwrap();
     let metrics = read_json(&dir.join("out/m/metrics.json"));
     assert_eq!(metrics["users"], 4);
     assert!(metrics["cleaner"]["training"]["loaded_from"].is_string());
@@ -149,7 +149,7 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
         "enabled = true",
     );
     let exp = config::load(&write_config(&dir, &no_labels)).unwrap();
-    let err = format!("{:#}", run::run(&exp, Default::default()).unwrap_err());
+    let err = format!("{:#}", pipeline::run(&exp, Default::default()).unwrap_err());
     assert!(
         err.contains("no noise labels") && err.contains("cleaner.load"),
         "{err}"

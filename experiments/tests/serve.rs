@@ -8,7 +8,7 @@ use quill::policy::{Generation, SamplingConfig, TOKENIZER_FILE, generate, load_c
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill_experiments::serve::client::{Client, Reply};
 use quill_experiments::serve::{ServerArgs, engine, server::Server, start};
-use quill_experiments::{config, run};
+use quill_experiments::{config, pipeline};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -38,7 +38,7 @@ fn checkpoint() -> &'static Path {
         );
         let file = dir.join("exp.toml");
         std::fs::write(&file, body).unwrap();
-        run::run(&config::load(&file).unwrap(), Default::default()).unwrap();
+        pipeline::run(&config::load(&file).unwrap(), Default::default()).unwrap();
         dir.join("out/s/policy")
     })
 }
@@ -81,7 +81,7 @@ async fn post(client: &mut Client, body: &Value) -> Reply {
 fn direct_queries(dir: &Path, user: &UserRecord) -> (Vec<String>, Vec<quill::data::Signal>) {
     let exp = engine::experiment(dir, None).unwrap();
     let cfg = &exp.config;
-    let cleaner = run::saved_cleaner(&exp)
+    let cleaner = quill_experiments::stages::clean::saved_cleaner(&exp)
         .unwrap()
         .expect("the run saved a cleaner");
     let cleaned = cleaner.clean_user(user);

@@ -108,7 +108,7 @@ impl Engine {
         let (cleaner, cleaner_info) = if args.no_cleaner {
             (None, json!({ "enabled": false, "reason": "--no-cleaner" }))
         } else {
-            match crate::run::saved_cleaner(&exp) {
+            match crate::stages::clean::saved_cleaner(&exp) {
                 Ok(Some(c)) => (Some(c), json!({ "enabled": true })),
                 Ok(None) => (
                     None,

@@ -7,7 +7,7 @@
 use super::schedule::Schedule;
 use super::{Cell, cells_dir, expand};
 use crate::config::Experiment;
-use crate::grpo_stage::RunOptions;
+use crate::pipeline::RunOptions;
 use anyhow::{Context, Result, anyhow, bail};
 use quill::io::write_json;
 use serde_json::{Value, json};
@@ -72,7 +72,7 @@ pub fn run_sweep(exp: &Experiment, opts: &SweepOptions) -> Result<()> {
             .iter()
             .find(|c| &c.id == id)
             .ok_or_else(|| anyhow!("{}: no sweep cell {id}", exp.path.display()))?;
-        return crate::run::run(&cell.experiment(exp), resume);
+        return crate::pipeline::run(&cell.experiment(exp), resume);
     }
     write_plan(exp, &cells)?;
     let mine: Vec<&Cell> = cells
@@ -149,7 +149,7 @@ fn run_cells(
             .iter()
             .filter_map(|c| {
                 eprintln!("== cell {}", c.id);
-                crate::run::run(&c.experiment(exp), opts)
+                crate::pipeline::run(&c.experiment(exp), opts)
                     .err()
                     .map(|e| (c.id.clone(), e))
             })
@@ -200,12 +200,12 @@ fn run_cells(
 fn stages_of(exp: &Experiment, cell: &Cell) -> Vec<String> {
     let run = cell.experiment(exp);
     let mut dirs = vec![
-        crate::policy_stage::checkpoint_dir(&run),
-        crate::grpo_stage::grpo_dir(&run),
+        crate::stages::warm_start::checkpoint_dir(&run),
+        crate::stages::grpo::grpo_dir(&run),
     ];
     if run.config.distill.enabled {
-        dirs.push(crate::distill_stage::student_warm_start_dir(&run));
-        dirs.push(crate::distill_stage::distill_dir(&run));
+        dirs.push(crate::stages::distill::student_warm_start_dir(&run));
+        dirs.push(crate::stages::distill::distill_dir(&run));
     }
     dirs.iter().map(|d| d.display().to_string()).collect()
 }

@@ -5,10 +5,11 @@
 //! checkpoints and `--resume`. The distilled policy is saved under `distill/policy`.
 
 use crate::config::{Experiment, distill_hash, student_config, student_warm_start_hash};
-use crate::finished_stage::{outcome_report, reuse_finished, save_finished};
-use crate::grpo_stage::{RunOptions, cleaned, grpo_policy_dir, held_out_evaluator, valid_split};
-use crate::policy_stage::{WarmStartTarget, checkpoint_dir, warm_start_into};
 use crate::scoring::Scoring;
+use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
+use crate::stages::grpo::grpo_policy_dir;
+use crate::stages::held_out::{cleaned, held_out_evaluator, valid_split};
+use crate::stages::warm_start::{WarmStartTarget, checkpoint_dir, warm_start_into};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split};

@@ -1,5 +1,5 @@
 //! What the trained stages of `quill run` (GRPO, distillation) share around their training
-//! loop: reusing a finished run of the same config, the JSON report of a run, and saving the
+//! loop: how an interrupted run is treated, reusing a finished run of the same config, the JSON report of a run, and saving the
 //! final policy before the marker that says the stage is finished.
 
 use anyhow::{Context, Result};
@@ -8,6 +8,15 @@ use quill::policy::{DecoderConfig, save_checkpoint};
 use quill::train::step_loop::TrainOutcome;
 use serde_json::{Value, json};
 use std::path::Path;
+
+/// How `quill run` treats an interrupted RL stage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Continue from the newest GRPO checkpoint instead of starting over.
+    pub resume: bool,
+    /// Stop after this GRPO step as if killed (for testing `--resume`).
+    pub stop_after: Option<u32>,
+}
 
 /// The saved report of a finished run, when `marker` holds `config_hash` and the final policy
 /// exists; otherwise `None`, after deleting a marker left by another config (it must not

@@ -13,9 +13,9 @@
 //! in the report), and each draw's own summary (`draws`: the draw-to-draw noise).
 
 use crate::config::Experiment;
-use crate::grpo_stage::cleaned;
-use crate::policy_stage::bootstrap_target;
 use crate::scoring::{Scoring, mean_rewards, policy_prompt};
+use crate::stages::held_out::{cleaned, offline_evaluator};
+use crate::stages::warm_start::bootstrap_target;
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split, UserRecord};
@@ -46,12 +46,7 @@ pub fn evaluate_policies(
 ) -> Result<(Value, Value)> {
     let cfg = &exp.config;
     let users = cleaned(data, cleaner, split, usize::MAX);
-    let offline = OfflineEvaluator {
-        corpus: data.corpus.clone(),
-        retriever: scoring.stack.retriever.clone(),
-        fusion: cfg.retrieval.fusion.fusion(),
-        fresh_from: data.split_date(),
-    };
+    let offline = offline_evaluator(exp, data, scoring);
     let on = SplitEvaluation {
         exp,
         split,

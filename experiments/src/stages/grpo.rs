@@ -3,27 +3,18 @@
 //! `--resume`; the final policy is saved under `grpo/policy` beside the warm start's `policy`.
 
 use crate::config::Experiment;
-use crate::finished_stage::{outcome_report, reuse_finished, save_finished};
 use crate::scoring::Scoring;
+use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
+use crate::stages::held_out::{cleaned, held_out_evaluator, valid_split};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
-use quill::data::{Dataset, Split, UserRecord};
+use quill::data::{Dataset, Split};
 use quill::device::training_device;
-use quill::eval::OfflineEvaluator;
 use quill::policy::{TOKENIZER_FILE, load_checkpoint};
 use quill::text::{PolicyTokenizer, PromptBuilder};
-use quill::train::grpo::{Decoding, GrpoRun, PolicyEvaluator, train_grpo};
+use quill::train::grpo::{GrpoRun, train_grpo};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-
-/// How `quill run` treats an interrupted RL stage.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RunOptions {
-    /// Continue from the newest GRPO checkpoint instead of starting over.
-    pub resume: bool,
-    /// Stop after this GRPO step as if killed (for testing `--resume`).
-    pub stop_after: Option<u32>,
-}
 
 /// The run directory of the RL stage: logs, `checkpoints/`, the final `policy/`. Its own
 /// `grpo/`, or, where stages are shared (sweep cells), `<stage_dir>/grpo-<hash>`: cells that
@@ -35,61 +26,6 @@ pub fn grpo_dir(exp: &Experiment) -> PathBuf {
 /// Where the final GRPO policy is saved.
 pub fn grpo_policy_dir(exp: &Experiment) -> PathBuf {
     grpo_dir(exp).join("policy")
-}
-
-/// Cleaned users of a split (at most `limit`).
-pub fn cleaned(
-    data: &Dataset,
-    cleaner: Option<&Cleaner>,
-    split: Split,
-    limit: usize,
-) -> Vec<UserRecord> {
-    data.iter_split(split)
-        .take(limit)
-        .map(|u| match cleaner {
-            Some(c) => c.clean_user(&u),
-            None => u,
-        })
-        .collect()
-}
-
-/// The cleaned validation users of the held-out checks during training (`grpo.eval_users` of
-/// them) and the retrieval evaluation over their clicks.
-pub fn valid_split(
-    exp: &Experiment,
-    data: &Dataset,
-    cleaner: Option<&Cleaner>,
-    scoring: &Scoring,
-) -> (Vec<UserRecord>, OfflineEvaluator) {
-    let cfg = &exp.config;
-    let valid = cleaned(data, cleaner, Split::Valid, cfg.grpo.eval_users as usize);
-    let offline = OfflineEvaluator {
-        corpus: data.corpus.clone(),
-        retriever: scoring.stack.retriever.clone(),
-        fusion: cfg.retrieval.fusion.fusion(),
-        fresh_from: data.split_date(),
-    };
-    (valid, offline)
-}
-
-/// The held-out check during training: greedy, as it is usually run (TRL, the paper).
-pub fn held_out_evaluator<'a>(
-    exp: &Experiment,
-    builder: &'a PromptBuilder,
-    scoring: &'a Scoring,
-    offline: &'a OfflineEvaluator,
-    users: Vec<UserRecord>,
-) -> PolicyEvaluator<'a> {
-    let cfg = &exp.config;
-    PolicyEvaluator {
-        decoding: Decoding::Greedy,
-        builder,
-        composite: &scoring.composite,
-        offline,
-        users,
-        max_new_tokens: cfg.sampling.max_new_tokens as usize,
-        batch: cfg.evaluation.batch_size as usize,
-    }
 }
 
 /// Runs GRPO unless a finished run of the same config is saved; returns the report for
@@ -109,7 +45,7 @@ pub fn grpo_stage(
     {
         return Ok((saved, true));
     }
-    let warm_dir = crate::policy_stage::checkpoint_dir(exp);
+    let warm_dir = crate::stages::warm_start::checkpoint_dir(exp);
     let tokenizer = PolicyTokenizer::load(&warm_dir.join(TOKENIZER_FILE))?;
     let tokenizer_json = tokenizer.to_json()?;
     let builder = PromptBuilder::new(

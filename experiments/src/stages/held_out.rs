@@ -1,0 +1,70 @@
+//! The users of a split, cleaned, and how lists are scored against their held-out clicks:
+//! what the training stages' held-out checks and the final evaluation share.
+
+use crate::config::Experiment;
+use crate::scoring::Scoring;
+use quill::clean::Cleaner;
+use quill::data::{Dataset, Split, UserRecord};
+use quill::eval::OfflineEvaluator;
+use quill::text::PromptBuilder;
+use quill::train::grpo::{Decoding, PolicyEvaluator};
+
+/// Cleaned users of a split (at most `limit`).
+pub fn cleaned(
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+    split: Split,
+    limit: usize,
+) -> Vec<UserRecord> {
+    data.iter_split(split)
+        .take(limit)
+        .map(|u| match cleaner {
+            Some(c) => c.clean_user(&u),
+            None => u,
+        })
+        .collect()
+}
+
+/// The cleaned validation users of the held-out checks during training (`grpo.eval_users` of
+/// them) and the retrieval evaluation over their clicks.
+pub fn valid_split(
+    exp: &Experiment,
+    data: &Dataset,
+    cleaner: Option<&Cleaner>,
+    scoring: &Scoring,
+) -> (Vec<UserRecord>, OfflineEvaluator) {
+    let cfg = &exp.config;
+    let valid = cleaned(data, cleaner, Split::Valid, cfg.grpo.eval_users as usize);
+    (valid, offline_evaluator(exp, data, scoring))
+}
+
+/// Retrieval with the experiment's retriever and fusion over the whole corpus, scored against
+/// held-out clicks on articles published from the dataset's split date.
+pub fn offline_evaluator(exp: &Experiment, data: &Dataset, scoring: &Scoring) -> OfflineEvaluator {
+    OfflineEvaluator {
+        corpus: data.corpus.clone(),
+        retriever: scoring.stack.retriever.clone(),
+        fusion: exp.config.retrieval.fusion.fusion(),
+        fresh_from: data.split_date(),
+    }
+}
+
+/// The held-out check during training: greedy, as it is usually run (TRL, the paper).
+pub fn held_out_evaluator<'a>(
+    exp: &Experiment,
+    builder: &'a PromptBuilder,
+    scoring: &'a Scoring,
+    offline: &'a OfflineEvaluator,
+    users: Vec<UserRecord>,
+) -> PolicyEvaluator<'a> {
+    let cfg = &exp.config;
+    PolicyEvaluator {
+        decoding: Decoding::Greedy,
+        builder,
+        composite: &scoring.composite,
+        offline,
+        users,
+        max_new_tokens: cfg.sampling.max_new_tokens as usize,
+        batch: cfg.evaluation.batch_size as usize,
+    }
+}
