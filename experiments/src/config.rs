@@ -14,7 +14,6 @@ use quill::reward::{CompositeConfig, JudgeConfig};
 use quill::text::query_list::QueryListFormat;
 use quill::train::grpo::GrpoConfig;
 use quill::train::{PolicyConfig, WarmStartConfig};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -259,84 +258,6 @@ pub fn config_hash(c: &ExperimentConfig) -> Result<String> {
     ))
 }
 
-/// A hash of everything the GRPO stage depends on: the whole resolved config except what
-/// only names the run or shapes the test-split evaluation after training (`[experiment]`
-/// name and output directory, `[evaluation]`). Re-evaluating a finished run with more samples,
-/// or under a copied run directory's new name, reuses its policy instead of retraining.
-/// `[distill]` is left out too: the teacher does not depend on how it is distilled.
-pub fn grpo_hash(c: &ExperimentConfig) -> Result<String> {
-    let mut training = c.clone();
-    training.distill = DistillConfig::default();
-    distill_hash(&training)
-}
-
-/// A hash of everything the distillation stage depends on: [`grpo_hash`]'s sections and
-/// `[distill]`.
-pub fn distill_hash(c: &ExperimentConfig) -> Result<String> {
-    let mut training = c.clone();
-    training.experiment.name = String::new();
-    training.experiment.output_dir = std::path::PathBuf::new();
-    training.evaluation = EvaluationConfig::default();
-    config_hash(&training)
-}
-
-/// The config of the student's warm start: the experiment's, with the student's preset,
-/// warm-start learning rate and fine-tuning steps.
-pub fn student_config(c: &ExperimentConfig) -> ExperimentConfig {
-    let mut student = c.clone();
-    student.policy.preset = c.distill.student_preset.clone();
-    if c.distill.student_warm_start_lr > 0.0 {
-        student.warm_start.learning_rate = c.distill.student_warm_start_lr;
-    }
-    if c.distill.student_sft_steps > 0 {
-        student.warm_start.sft_steps = c.distill.student_sft_steps;
-    }
-    student
-}
-
-/// A hash of the student's warm start: its own sections and the teacher warm start's, whose
-/// tokenizer it uses.
-pub fn student_warm_start_hash(c: &ExperimentConfig) -> Result<String> {
-    hash_of(
-        &(warm_start_hash(&student_config(c))?, warm_start_hash(c)?),
-        "the student warm start's config",
-    )
-}
-
-/// A hash of the sections the warm start depends on (seed, device, data, cleaner, format,
-/// policy, warm start, sampling): changing RL or reward settings reuses the warm start.
-pub fn warm_start_hash(c: &ExperimentConfig) -> Result<String> {
-    hash_of(
-        &(
-            (
-                c.experiment.seed,
-                &c.experiment.device,
-                c.experiment.cpu_shards,
-            ),
-            (&c.data, &c.cleaner, &c.format),
-            (&c.policy, &c.warm_start, &c.sampling),
-        ),
-        "the warm start's config",
-    )
-}
-
-/// A hash of the sections the cleaner depends on (seed, data, cleaner): cells that differ in
-/// the policy or anything after it share one cleaner.
-pub fn cleaner_hash(c: &ExperimentConfig) -> Result<String> {
-    hash_of(
-        &(c.experiment.seed, &c.data, &c.cleaner),
-        "the cleaner's config",
-    )
-}
-
-fn hash_of(parts: &impl Serialize, what: &str) -> Result<String> {
-    let text = serde_json::to_string(parts).with_context(|| format!("serialising {what}"))?;
-    Ok(format!(
-        "{:016x}",
-        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
-    ))
-}
-
 /// Each configured reward's own parameters: its `[rewards.<name>]` table without `weight`
 /// (what `CompositeReward::build` hands to the plugin).
 pub fn reward_params(c: &ExperimentConfig) -> std::collections::HashMap<String, toml::Table> {
@@ -378,58 +299,4 @@ pub fn reward_spec(c: &ExperimentConfig) -> quill::Result<Vec<(String, f32)>> {
     }
     quill::reward::resolve_ablation(&c.experiment.ablation)?.apply(&mut spec)?;
     Ok(spec)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hash_of(src: &str) -> String {
-        grpo_hash(&parse(src, Path::new("t.toml")).unwrap()).unwrap()
-    }
-
-    #[test]
-    fn grpo_hash_ignores_naming_and_evaluation_but_not_training() {
-        let base = hash_of("[experiment]\nname = \"a\"\n");
-        let renamed = "[experiment]\nname = \"b\"\noutput_dir = \"elsewhere\"\n";
-        assert_eq!(hash_of(renamed), base);
-        let more_samples = "[experiment]\nname = \"a\"\n[evaluation]\nsamples_per_user = 16\n";
-        assert_eq!(hash_of(more_samples), base);
-        for changed in [
-            "[experiment]\nname = \"a\"\nseed = 7\n",
-            "[experiment]\nname = \"a\"\n[grpo]\nlearning_rate = 1e-4\n",
-            "[experiment]\nname = \"a\"\n[rewards.interest_coverage]\nweight = 3.0\n",
-        ] {
-            assert_ne!(hash_of(changed), base, "{changed}");
-        }
-    }
-
-    #[test]
-    fn distillation_settings_change_only_the_distillation_and_student_hashes() {
-        let parsed = |src: &str| parse(src, Path::new("t.toml")).unwrap();
-        let base = parsed("[distill]\nenabled = true\n");
-        let other = parsed("[distill]\nenabled = true\nmethod = \"supervised\"\n");
-        assert_eq!(grpo_hash(&base).unwrap(), grpo_hash(&other).unwrap());
-        assert_eq!(
-            warm_start_hash(&base).unwrap(),
-            warm_start_hash(&other).unwrap()
-        );
-        assert_ne!(distill_hash(&base).unwrap(), distill_hash(&other).unwrap());
-        // The student's warm start depends on its preset, not on how it is distilled.
-        let same = student_warm_start_hash(&base).unwrap();
-        assert_eq!(same, student_warm_start_hash(&other).unwrap());
-        let tiny = parsed("[distill]\nenabled = true\nstudent_preset = \"tiny\"\n");
-        assert_ne!(same, student_warm_start_hash(&tiny).unwrap());
-        assert_eq!(student_config(&tiny).policy.preset, "tiny");
-        let short = parsed("[distill]\nenabled = true\nstudent_sft_steps = 300\n");
-        assert_ne!(same, student_warm_start_hash(&short).unwrap());
-        assert_eq!(student_config(&short).warm_start.sft_steps, 300);
-        assert_eq!(
-            student_config(&base).warm_start.sft_steps,
-            base.warm_start.sft_steps
-        );
-        // ... and on the teacher's warm start, whose tokenizer it shares.
-        let teacher = parsed("[distill]\nenabled = true\n[policy]\npreset = \"mini\"\n");
-        assert_ne!(same, student_warm_start_hash(&teacher).unwrap());
-    }
 }

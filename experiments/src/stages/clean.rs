@@ -97,11 +97,7 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
 /// Where the cleaner is saved: `cleaner/` in the run, or the sweep's shared
 /// `stages/cleaner-<hash>`.
 pub fn cleaner_dir(exp: &Experiment) -> std::path::PathBuf {
-    exp.stage_path(
-        "cleaner",
-        "cleaner",
-        crate::config::cleaner_hash(&exp.config),
-    )
+    crate::stages::key::CLEANER.dir(exp, crate::stages::key::cleaner_key(&exp.config))
 }
 
 /// The cleaner an earlier `quill run` saved (or `cleaner.load` names), without training one;

@@ -4,11 +4,14 @@
 //! from the GRPO-trained teacher (or, for `none`, by GRPO alone), with held-out evaluation,
 //! checkpoints and `--resume`. The distilled policy is saved under `distill/policy`.
 
-use crate::config::{Experiment, distill_hash, student_config, student_warm_start_hash};
+use crate::config::Experiment;
 use crate::scoring::Scoring;
 use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
 use crate::stages::grpo::grpo_policy_dir;
 use crate::stages::held_out::{cleaned, held_out_evaluator, valid_split};
+use crate::stages::key::{
+    DISTILL, STUDENT_WARM_START, distill_key, student_config, student_warm_start_key,
+};
 use crate::stages::warm_start::{WarmStartTarget, checkpoint_dir, warm_start_into};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
@@ -23,16 +26,12 @@ use std::path::PathBuf;
 /// Where the student's warm start is saved: `student/policy`, or the sweep's shared
 /// `stages/student_warm_start-<hash>`.
 pub fn student_warm_start_dir(exp: &Experiment) -> PathBuf {
-    exp.stage_path(
-        "student/policy",
-        "student_warm_start",
-        student_warm_start_hash(&exp.config),
-    )
+    STUDENT_WARM_START.dir(exp, student_warm_start_key(&exp.config))
 }
 
 /// The distillation run's directory (logs, checkpoints, the final `policy/`).
 pub fn distill_dir(exp: &Experiment) -> PathBuf {
-    exp.stage_path("distill", "distill", distill_hash(&exp.config))
+    DISTILL.dir(exp, distill_key(&exp.config))
 }
 
 /// The distilled student's final policy.
@@ -77,14 +76,14 @@ pub fn distill_stage(
     );
     let target = WarmStartTarget {
         dir: student_warm.clone(),
-        config_hash: student_warm_start_hash(cfg)?,
+        config_hash: student_warm_start_key(cfg)?,
         tokenizer: Some(tokenizer.clone()),
     };
     let warm_start = warm_start_into(&student_exp, data, cleaner, target)?;
 
     let dir = distill_dir(exp);
     let report_path = dir.join("distill.json");
-    let config_hash = distill_hash(cfg)?;
+    let config_hash = distill_key(cfg)?;
     let policy_dir = distilled_policy_dir(exp);
     if let Some(saved) = reuse_finished("distill", &report_path, &config_hash, &policy_dir)? {
         return Ok(DistillReport {

@@ -6,6 +6,7 @@ use crate::config::Experiment;
 use crate::scoring::Scoring;
 use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
 use crate::stages::held_out::{cleaned, held_out_evaluator, valid_split};
+use crate::stages::key::{GRPO, grpo_key};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split};
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 /// `grpo/`, or, where stages are shared (sweep cells), `<stage_dir>/grpo-<hash>`: cells that
 /// differ only in their evaluation train once.
 pub fn grpo_dir(exp: &Experiment) -> PathBuf {
-    exp.stage_path("grpo", "grpo", crate::config::grpo_hash(&exp.config))
+    GRPO.dir(exp, grpo_key(&exp.config))
 }
 
 /// Where the final GRPO policy is saved.
@@ -40,7 +41,7 @@ pub fn grpo_stage(
     let cfg = &exp.config;
     let dir = grpo_dir(exp);
     let report_path = dir.join("grpo.json");
-    let config_hash = crate::config::grpo_hash(cfg)?;
+    let config_hash = grpo_key(cfg)?;
     if let Some(saved) = reuse_finished("grpo", &report_path, &config_hash, &grpo_policy_dir(exp))?
     {
         return Ok((saved, true));

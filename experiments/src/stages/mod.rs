@@ -8,8 +8,9 @@
 //! 4. [`distill`]: the student's warm start and its distillation from the GRPO policy;
 //! 5. [`evaluate`]: the validation and test splits, scored against held-out future clicks.
 //!
-//! [`held_out`] and [`finished`] are what the stages share: the cleaned users of a split with
-//! their held-out scoring, and reusing or saving a finished training run. A stage imports only
+//! [`key`] declares what each stage's saved result depends on; [`held_out`] and [`finished`]
+//! are what the stages share: the cleaned users of a split with their held-out scoring, and
+//! reusing or saving a finished training run. A stage imports only
 //! stages above it in this list.
 
 pub mod clean;
@@ -18,4 +19,5 @@ pub mod evaluate;
 pub mod finished;
 pub mod grpo;
 pub mod held_out;
+pub mod key;
 pub mod warm_start;

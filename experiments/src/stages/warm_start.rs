@@ -2,6 +2,7 @@
 //! supervised bootstrap lists), measure structural validity, and save the checkpoint.
 
 use crate::config::Experiment;
+use crate::stages::key::{WARM_START, warm_start_key};
 use anyhow::Result;
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split, UserRecord};
@@ -21,11 +22,7 @@ use std::time::Instant;
 /// stages are shared (sweep cells), `<stage_dir>/warm_start-<hash>` so that cells of the same
 /// data, policy and warm-start settings train it once.
 pub fn checkpoint_dir(exp: &Experiment) -> PathBuf {
-    exp.stage_path(
-        "policy",
-        "warm_start",
-        crate::config::warm_start_hash(&exp.config),
-    )
+    WARM_START.dir(exp, warm_start_key(&exp.config))
 }
 
 /// Where a warm start is saved, under which hash, and with which tokenizer.
@@ -46,7 +43,7 @@ pub fn warm_start_stage(
 ) -> Result<Value> {
     let target = WarmStartTarget {
         dir: checkpoint_dir(exp),
-        config_hash: crate::config::warm_start_hash(&exp.config)?,
+        config_hash: warm_start_key(&exp.config)?,
         tokenizer: None,
     };
     warm_start_into(exp, data, cleaner, target)
