@@ -8,14 +8,14 @@ use crate::config::Experiment;
 use crate::scoring::Scoring;
 use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
 use crate::stages::grpo::grpo_policy_dir;
-use crate::stages::held_out::{cleaned, held_out_evaluator, valid_split};
+use crate::stages::held_out::{TrainingUsers, held_out_evaluator};
 use crate::stages::key::{
     DISTILL, STUDENT_WARM_START, distill_key, student_config, student_warm_start_key,
 };
 use crate::stages::warm_start::{WarmStartTarget, checkpoint_dir, warm_start_into};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
-use quill::data::{Dataset, Split};
+use quill::data::Dataset;
 use quill::device::training_device;
 use quill::distill::{DistillJob, DistillMethod, check_shared_tokenizer, distiller};
 use quill::policy::{TOKENIZER_FILE, load_checkpoint};
@@ -118,8 +118,11 @@ pub fn distill_stage(
     let (student, student_cfg) = load_checkpoint(&student_warm, &device)
         .with_context(|| format!("loading the student {}", student_warm.display()))?;
 
-    let train = cleaned(data, cleaner, Split::Train, usize::MAX);
-    let (valid, offline) = valid_split(exp, data, cleaner, scoring);
+    let TrainingUsers {
+        train,
+        valid,
+        offline,
+    } = TrainingUsers::of(exp, data, cleaner, scoring);
     let evaluator = held_out_evaluator(exp, &builder, scoring, &offline, valid);
     let job = DistillJob {
         cfg: &cfg.distill,

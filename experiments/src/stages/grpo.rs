@@ -5,14 +5,13 @@
 use crate::config::Experiment;
 use crate::scoring::Scoring;
 use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
-use crate::stages::held_out::{cleaned, held_out_evaluator, valid_split};
+use crate::stages::held_out::{TrainingUsers, held_out_evaluator};
 use crate::stages::key::{GRPO, grpo_key};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
-use quill::data::{Dataset, Split};
+use quill::data::Dataset;
 use quill::device::training_device;
-use quill::policy::{TOKENIZER_FILE, load_checkpoint};
-use quill::text::{PolicyTokenizer, PromptBuilder};
+use quill::policy::load_checkpoint;
 use quill::train::grpo::{GrpoRun, train_grpo};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -47,19 +46,17 @@ pub fn grpo_stage(
         return Ok((saved, true));
     }
     let warm_dir = crate::stages::warm_start::checkpoint_dir(exp);
-    let tokenizer = PolicyTokenizer::load(&warm_dir.join(TOKENIZER_FILE))?;
-    let tokenizer_json = tokenizer.to_json()?;
-    let builder = PromptBuilder::new(
-        tokenizer,
-        cfg.policy.prompt_budget as usize,
-        cfg.format.clone(),
-    )?;
+    let builder = crate::scoring::policy_prompt(exp, &warm_dir)?;
+    let tokenizer_json = builder.tokenizer.to_json()?;
     let device = training_device(cfg.experiment.device)?;
     let (decoder, decoder_cfg) = load_checkpoint(&warm_dir, &device)
         .with_context(|| format!("loading the warm start {}", warm_dir.display()))?;
 
-    let train = cleaned(data, cleaner, Split::Train, usize::MAX);
-    let (valid, offline) = valid_split(exp, data, cleaner, scoring);
+    let TrainingUsers {
+        train,
+        valid,
+        offline,
+    } = TrainingUsers::of(exp, data, cleaner, scoring);
     let evaluator = held_out_evaluator(exp, &builder, scoring, &offline, valid);
     let run = GrpoRun {
         cfg: &cfg.grpo,

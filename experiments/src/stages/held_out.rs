@@ -38,6 +38,30 @@ pub fn valid_split(
     (valid, offline_evaluator(exp, data, scoring))
 }
 
+/// What a training stage reads of the data: every cleaned training user, and the validation
+/// users and retrieval of its held-out check.
+pub struct TrainingUsers {
+    pub train: Vec<UserRecord>,
+    pub valid: Vec<UserRecord>,
+    pub offline: OfflineEvaluator,
+}
+
+impl TrainingUsers {
+    pub fn of(
+        exp: &Experiment,
+        data: &Dataset,
+        cleaner: Option<&Cleaner>,
+        scoring: &Scoring,
+    ) -> TrainingUsers {
+        let (valid, offline) = valid_split(exp, data, cleaner, scoring);
+        TrainingUsers {
+            train: cleaned(data, cleaner, Split::Train, usize::MAX),
+            valid,
+            offline,
+        }
+    }
+}
+
 /// Retrieval with the experiment's retriever and fusion over the whole corpus, scored against
 /// held-out clicks on articles published from the dataset's split date.
 pub fn offline_evaluator(exp: &Experiment, data: &Dataset, scoring: &Scoring) -> OfflineEvaluator {

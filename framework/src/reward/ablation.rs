@@ -31,8 +31,8 @@ inventory::submit! {
 
 /// Drops one reward. Not registered per reward: `resolve_ablation` derives `no_<name>` for
 /// every registered reward, so adding a reward needs no ablation code.
-struct Drop(String);
-impl Ablation for Drop {
+struct WithoutReward(String);
+impl Ablation for WithoutReward {
     fn apply(&self, rewards: &mut Vec<(String, f32)>) -> Result<()> {
         let before = rewards.len();
         rewards.retain(|(name, _)| *name != self.0);
@@ -77,7 +77,7 @@ pub fn resolve_ablation(name: &str) -> Result<Box<dyn Ablation>> {
     if let Some(reward) = name.strip_prefix("no_")
         && registered_rewards().iter().any(|r| r.name == reward)
     {
-        return Ok(Box::new(Drop(reward.to_string())));
+        return Ok(Box::new(WithoutReward(reward.to_string())));
     }
     let names: Vec<String> = ablation_names().into_iter().map(|(n, _)| n).collect();
     Err(Error::field(
