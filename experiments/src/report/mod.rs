@@ -351,8 +351,8 @@ fn distill_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
             "The paper's distillation table: the GRPO-trained teacher, the small student after \
              each method (on-policy: the student samples and minimises the reverse KL to the \
              teacher; supervised: fine-tuned on the teacher's sampled lists; none: trained with \
-             GRPO alone), and the student before any of them. Sampled lists, one draw per user; \
-             mean ± 95% interval over seeds, each seed's teacher and student warm start counted \
+             GRPO alone), and the student before any of them. Sampled lists, each user's draws \
+             averaged; mean ± 95% interval over seeds, each seed's teacher and student warm start counted \
              once though every method cell of the seed holds them. Share of the teacher: the \
              mean over seeds of the row's R@10 divided by the teacher's of the same seed. \
              users/s: sampled lists decoded per second. Paper (R@10 / N@10): teacher 0.271 / \
