@@ -224,6 +224,15 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 exp.config.experiment.name,
                 exp.output_dir().display()
             );
+            let rewards: Vec<String> = config::reward_spec(&exp.config)?
+                .iter()
+                .map(|(name, weight)| format!("{name} {weight}"))
+                .collect();
+            println!(
+                "  rewards (after ablation {:?}), weights: {}",
+                exp.config.experiment.ablation,
+                rewards.join(", ")
+            );
             // A sweep is valid only if every cell is: expanding parses each of them.
             let cells = crate::sweep::expand(&exp)?;
             for cell in &cells {

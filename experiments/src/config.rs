@@ -82,8 +82,9 @@ quill::config_section! {
         pub distill: DistillConfig = DistillConfig::default(), Check::Any;
         /// The test-split evaluation.
         pub evaluation: EvaluationConfig = EvaluationConfig::default(), Check::Any;
-        /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1) and the
-        /// plugin's own parameters.
+        /// Rewards by registered name: `[rewards.<name>]` with `weight` (default 1; 0 scores
+        /// and reports the reward without training on it) and the plugin's own parameters.
+        /// Tables are merged into the paper's five: a file that names one keeps the others.
         pub rewards: BTreeMap<String, toml::Table> = default_rewards(), Check::Any;
         /// Named sweeps, `[sweep.<name>]`: `axes.<field path> = [values]` and `mode`
         /// (`product` or `zip`); each combination is one run (a cell). See docs/configuration.md,
@@ -92,11 +93,31 @@ quill::config_section! {
     }
 }
 
+/// The paper's five rewards: the reward set of a file without `[rewards]` tables. A file's
+/// `[rewards.<name>]` tables are merged into it (a table changes its reward, the others stay),
+/// so a plugin registered beyond these five joins an experiment only when the file names it,
+/// and a reward leaves the composite's training signal only with `weight = 0` (it is still
+/// scored and reported) or an ablation.
+pub const PAPER_REWARDS: [&str; 5] = [
+    "retrieval_alignment",
+    "interest_coverage",
+    "query_specificity",
+    "intra_list_diversity",
+    "structural_validity",
+];
+
 fn default_rewards() -> BTreeMap<String, toml::Table> {
-    quill::reward::registered_rewards()
+    PAPER_REWARDS
         .iter()
-        .map(|p| (p.name.to_string(), toml::Table::new()))
+        .map(|name| (name.to_string(), toml::Table::new()))
         .collect()
+}
+
+/// `configured` merged into the paper's five: each named table replaces its reward's.
+fn with_paper_rewards(configured: BTreeMap<String, toml::Table>) -> BTreeMap<String, toml::Table> {
+    let mut rewards = default_rewards();
+    rewards.extend(configured);
+    rewards
 }
 
 /// A loaded, validated experiment.
@@ -151,7 +172,7 @@ pub fn load(path: &Path) -> Result<Experiment> {
 
 /// Parses and validates experiment TOML; errors are `file:line:column: field: message`.
 pub fn parse(src: &str, path: &Path) -> Result<ExperimentConfig> {
-    let config: ExperimentConfig = toml::from_str(src).map_err(|e| {
+    let mut config: ExperimentConfig = toml::from_str(src).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let field = crate::locate::path_at(src, span.start)
             .map(|p| format!("{p}: "))
@@ -163,6 +184,7 @@ pub fn parse(src: &str, path: &Path) -> Result<ExperimentConfig> {
             e.message().trim()
         )
     })?;
+    config.rewards = with_paper_rewards(std::mem::take(&mut config.rewards));
     validate(&config).map_err(|e| match &e {
         quill::Error::Input { origin, .. } => {
             let at = crate::locate::span_of(src, origin)

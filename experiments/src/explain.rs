@@ -24,7 +24,14 @@ fn write_field(out: &mut String, prefix: &str, f: &FieldSpec) {
             }
         }
         None => {
-            let default = if f.default.is_empty() {
+            let default = if path == "rewards" {
+                // A map of tables shows as `{}`: the reward set is what a reader looks for.
+                let weights: Vec<String> = crate::config::PAPER_REWARDS
+                    .iter()
+                    .map(|name| format!("{name} = {{ weight = 1.0 }}"))
+                    .collect();
+                format!("{{ {} }}", weights.join(", "))
+            } else if f.default.is_empty() {
                 "{}".to_string()
             } else {
                 f.default.clone()

@@ -1,6 +1,7 @@
 //! Experiment files: defaults, and errors that name file, line, column, field and valid values.
 
 use quill_experiments::config::parse;
+use quill_experiments::quill_rewards as _;
 use std::path::Path;
 
 fn err(src: &str) -> String {
@@ -217,4 +218,55 @@ fn training_on_truncated_or_greedy_samples_is_refused_naming_the_field() {
     }
     // Temperatures other than 1 train on logits / temperature.
     parse("[sampling]\ntemperature = 0.7\n", Path::new("exp.toml")).unwrap();
+}
+
+#[test]
+fn a_reward_table_changes_its_reward_and_keeps_the_others() {
+    let weights = |src: &str| -> Vec<(String, f32)> {
+        let c = parse(src, Path::new("exp.toml")).unwrap();
+        quill_experiments::config::reward_spec(&c).unwrap()
+    };
+    let paper: Vec<(String, f32)> = quill_experiments::config::PAPER_REWARDS
+        .iter()
+        .map(|n| (n.to_string(), 1.0))
+        .collect();
+    let sorted = |mut v: Vec<(String, f32)>| {
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(weights(""), sorted(paper.clone()));
+    let one = weights("[rewards.retrieval_alignment]\nweight = 2\n");
+    let mut expected = paper.clone();
+    expected[0].1 = 2.0;
+    assert_eq!(one, sorted(expected));
+    // weight 0: still scored and reported, not trained on.
+    let off = weights("[rewards.intra_list_diversity]\nweight = 0\n");
+    assert_eq!(off.len(), 5);
+    assert!(off.contains(&("intra_list_diversity".to_string(), 0.0)));
+    let explained = quill_experiments::explain::explain();
+    assert!(
+        explained.contains("rewards = { retrieval_alignment = { weight = 1.0 }, interest_coverage"),
+        "{explained}"
+    );
+}
+
+#[test]
+fn a_sweep_axis_on_one_reward_weight_keeps_the_other_rewards() {
+    let dir = std::env::temp_dir().join(format!("quill-reward-axis-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("exp.toml");
+    std::fs::write(
+        &path,
+        "[sweep.w]\naxes.rewards.retrieval_alignment.weight = [2.0, 3.0]\n",
+    )
+    .unwrap();
+    let exp = quill_experiments::config::load(&path).unwrap();
+    let cells = quill_experiments::sweep::expand(&exp).unwrap();
+    assert_eq!(cells.len(), 2);
+    for (cell, weight) in cells.iter().zip([2.0, 3.0]) {
+        let spec = quill_experiments::config::reward_spec(&cell.config).unwrap();
+        assert_eq!(spec.len(), 5, "{spec:?}");
+        assert!(spec.contains(&("retrieval_alignment".to_string(), weight)));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
