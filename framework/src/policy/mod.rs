@@ -1,7 +1,7 @@
-//! The policy: a Llama-family decoder in Burn (`decoder`), its presets (`config`), rotary
-//! positions, the KV cache and attention mask, samplers, and batched generation and
-//! completion log-probabilities over the `Policy` trait, and the models' Jinja chat templates
-//! (`ChatTemplate`, rendered with minijinja).
+//! The policy: a Llama-family decoder in Burn (`decoder`, `config`), its from-scratch presets
+//! (`presets`, one file each), rotary positions, the KV cache and attention mask, samplers, and
+//! batched generation and completion log-probabilities over the `Policy` trait, and the models'
+//! Jinja chat templates (`ChatTemplate`, rendered with minijinja).
 //!
 //! `gguf` loads llama-architecture GGUF files (SmolLM2-135M-Instruct) and `hf` Hugging Face
 //! Qwen2/Llama safetensors checkpoints (single-file or sharded) into the same decoder;
@@ -16,16 +16,18 @@ mod generate;
 pub mod gguf;
 pub mod hf;
 pub mod hf_tokenizer;
+mod presets;
 mod rope;
 mod sampler;
 
 pub use cache::{AttentionMask, KvCache};
 pub use chat_template::{ChatMessage, ChatTemplate};
 pub use checkpoint::{POLICY_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint};
-pub use config::{DecoderConfig, Preset, RopeLayout, find_preset, presets};
+pub use config::{DecoderConfig, RopeLayout};
 pub use decoder::{Attention, Block, Decoder, Mlp};
 pub use generate::{
     Completion, Generation, Policy, completion_logits, completion_logits_at, completion_logprobs,
     completion_logprobs_at, generate, generate_chunked,
 };
+pub use presets::{Preset, PresetPlugin, PresetShape, find_preset, presets};
 pub use sampler::{Sampler, SamplingConfig, argmax};
