@@ -7,7 +7,7 @@ use quill::clean::CleanerConfig;
 use quill::config::{Check, Section};
 use quill::data::DataConfig;
 use quill::device::DeviceKind;
-use quill::distill::{DistillConfig, DistillMethod};
+use quill::distill::DistillConfig;
 use quill::policy::SamplingConfig;
 use quill::retrieval::RetrievalConfig;
 use quill::reward::{CompositeConfig, JudgeConfig};
@@ -230,6 +230,8 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
              grpo.enabled = false",
         ));
     }
+    // Checked even when distillation is off, as any other field's value is.
+    let method = quill::distill::distiller(&c.distill)?;
     if c.distill.enabled {
         if !c.warm_start.enabled {
             return Err(quill::Error::field(
@@ -239,7 +241,7 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
             ));
         }
         let teacher = c.grpo.enabled && c.grpo.steps > 0;
-        if c.distill.method != DistillMethod::None && !teacher {
+        if method.uses_teacher() && !teacher {
             return Err(quill::Error::field(
                 "distill.method",
                 format!(
@@ -257,12 +259,11 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
     if c.grpo.enabled && c.grpo.steps > 0 {
         c.sampling.check_on_policy("GRPO")?;
     }
-    if c.distill.enabled && c.distill.steps > 0 {
-        match c.distill.method {
-            DistillMethod::OnPolicy => c.sampling.check_on_policy("on-policy distillation")?,
-            DistillMethod::None => c.sampling.check_on_policy("GRPO")?,
-            DistillMethod::Supervised => {}
-        }
+    if c.distill.enabled
+        && c.distill.steps > 0
+        && let Some(trainer) = method.samples_on_policy()
+    {
+        c.sampling.check_on_policy(trainer)?;
     }
     c.judge.check_available()?;
     reward_spec(c)?;

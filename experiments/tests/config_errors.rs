@@ -270,3 +270,14 @@ fn a_sweep_axis_on_one_reward_weight_keeps_the_other_rewards() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_unknown_distillation_method_lists_the_registered_ones() {
+    let e = err("[distill]\nmethod = \"dagger\"\n");
+    assert!(e.starts_with("exp.toml:2:"), "{e}");
+    assert!(
+        e.contains("distill.method")
+            && e.contains("registered methods are none, on_policy, supervised"),
+        "{e}"
+    );
+}

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use quill::clean::Cleaner;
 use quill::data::Dataset;
 use quill::device::training_device;
-use quill::distill::{DistillJob, DistillMethod, check_shared_tokenizer, distiller};
+use quill::distill::{DistillJob, check_shared_tokenizer, distiller};
 use quill::policy::{TOKENIZER_FILE, load_checkpoint};
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use serde_json::{Value, json};
@@ -104,7 +104,7 @@ pub fn distill_stage(
         cfg.policy.prompt_budget as usize,
         cfg.format.clone(),
     )?;
-    let method = distiller(&cfg.distill);
+    let method = distiller(&cfg.distill)?;
     let teacher = if method.uses_teacher() {
         let inference = quill::device::device(cfg.experiment.device)?;
         let teacher_dir = grpo_policy_dir(exp);
@@ -154,10 +154,8 @@ pub fn distill_stage(
     let parts = ["sampling", "teacher_or_rewards", "update"];
     let mut report = outcome_report("distill", &config_hash, &outcome, parts);
     report["method"] = json!(method.name());
-    // The estimator is a setting of on-policy distillation only.
-    report["estimator"] = json!(
-        (cfg.distill.method == DistillMethod::OnPolicy).then(|| cfg.distill.estimator.to_string())
-    );
+    // Only a method with a reverse-KL estimator records one.
+    report["estimator"] = json!(method.estimator().map(|e| e.to_string()));
     report["student_preset"] = json!(cfg.distill.student_preset);
     report["student_parameters"] = json!(student_cfg.param_count());
     if !outcome.finished {

@@ -1,25 +1,8 @@
 //! The `[distill]` section: which student, which method, and the optimiser and bookkeeping of
-//! the distillation run. The methods are the paper's distillation table (arXiv 2602.15005):
-//! on-policy distillation and its two baselines.
+//! the distillation run. The registered methods are the paper's distillation table (arXiv
+//! 2602.15005): on-policy distillation and its two baselines.
 
 use crate::config::Check;
-
-crate::config_enum! {
-    /// How the student learns (see `crate::distill`).
-    pub enum DistillMethod {
-        /// The paper's method (Agarwal et al. 2024, "On-Policy Distillation of Language
-        /// Models"; Thinking Machines 2025): the student samples lists for training users, the
-        /// teacher scores the student's tokens, the student minimises the reverse
-        /// KL(student ‖ teacher) on its own samples.
-        OnPolicy = "on_policy",
-        /// The paper's "supervised distillation" baseline: cross-entropy on lists the teacher
-        /// samples (sequence-level KD, Kim & Rush 2016): the student never sees its own mistakes.
-        Supervised = "supervised",
-        /// The paper's "no distillation" baseline: the student trained with GRPO on the
-        /// composite reward directly (the `[grpo]` section), no teacher.
-        None = "none",
-    }
-}
 
 crate::config_enum! {
     /// How on-policy distillation estimates the reverse KL at each position of a sampled list.
@@ -44,8 +27,9 @@ crate::config_section! {
     pub struct DistillConfig {
         /// Run the distillation stage after GRPO (needs `grpo.enabled` for a teacher).
         pub enabled: bool = false, Check::Any;
-        /// `on_policy` (the paper's method), `supervised` or `none` (baselines).
-        pub method: DistillMethod = DistillMethod::OnPolicy, Check::Any;
+        /// A registered method (`crate::distill`, one file each): `on_policy` (the paper's
+        /// method), or its baselines `supervised` and `none` (GRPO on the student alone).
+        pub method: String = "on_policy".into(), Check::NonEmpty;
         /// The reverse-KL estimator of `on_policy`.
         pub estimator: KlEstimator = KlEstimator::Exact, Check::Any;
         /// The student's preset (`quill presets`). It uses the teacher's tokenizer, so its

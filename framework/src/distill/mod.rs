@@ -1,24 +1,30 @@
 //! Distillation: a small, fast student learns the GRPO-trained teacher's query lists (the
-//! paper's stage 4). The `Distiller` trait is the extension point; `[distill] method` picks one
-//! of three implementations:
+//! paper's stage 4). The `Distiller` trait is the extension point: each method is one file
+//! that registers a [`DistillMethodPlugin`] with `inventory::submit!`, and `[distill] method`
+//! names it. The paper's distillation table has three:
 //!
-//! - `on_policy` (the paper's method): the student samples lists for training users, the
-//!   teacher scores the student's tokens, and the student minimises the reverse
+//! - `on_policy` (the paper's method, `on_policy.rs`): the student samples lists for training
+//!   users, the teacher scores the student's tokens, and the student minimises the reverse
 //!   KL(student ‖ teacher) on its own samples (`kl`: exact over the vocabulary, or the sampled
 //!   per-token estimate used as an advantage);
-//! - `supervised`: cross-entropy on lists the teacher samples;
-//! - `none`: the student trained with GRPO on the rewards, no teacher.
+//! - `supervised` (`supervised.rs`): cross-entropy on lists the teacher samples;
+//! - `none` (`no_teacher.rs`): the student trained with GRPO on the rewards, no teacher.
 //!
 //! All three run through the training loop GRPO uses (`train::step_loop`): the same logs,
 //! held-out evaluation, checkpoints and exact `--resume`.
 
 mod config;
 pub mod kl;
-mod methods;
+mod no_teacher;
+mod on_policy;
 mod step;
+mod supervised;
+mod with_teacher;
 
-pub use config::{DistillConfig, DistillMethod, KlEstimator};
-pub use methods::{NoTeacher, OnPolicy, Supervised};
+pub use config::{DistillConfig, KlEstimator};
+pub use no_teacher::NoTeacher;
+pub use on_policy::OnPolicy;
+pub use supervised::Supervised;
 
 use crate::data::UserRecord;
 use crate::error::{Error, Result};
@@ -64,6 +70,16 @@ pub trait Distiller: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether it reads the teacher (the `none` baseline does not).
     fn uses_teacher(&self) -> bool;
+    /// The trainer whose loss is of the student's own samples (named in the error), if any:
+    /// those samples must come from the whole temperature-scaled distribution
+    /// (`SamplingConfig::check_on_policy`).
+    fn samples_on_policy(&self) -> Option<&'static str> {
+        None
+    }
+    /// The reverse-KL estimator, for a method that has one.
+    fn estimator(&self) -> Option<KlEstimator> {
+        None
+    }
     /// Trains `student` (on the autodiff `device`); with `resume`, continues from the newest
     /// checkpoint of the same config under the run directory.
     fn train(
@@ -75,15 +91,43 @@ pub trait Distiller: Send + Sync {
     ) -> Result<TrainOutcome>;
 }
 
-/// The distiller `[distill]` selects.
-pub fn distiller(cfg: &DistillConfig) -> Box<dyn Distiller> {
-    match cfg.method {
-        DistillMethod::OnPolicy => Box::new(OnPolicy {
-            estimator: cfg.estimator,
-        }),
-        DistillMethod::Supervised => Box::new(Supervised),
-        DistillMethod::None => Box::new(NoTeacher),
-    }
+/// A registered distillation method: its name in `[distill] method`, a line for error
+/// messages, and how it is built from the section.
+pub struct DistillMethodPlugin {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub build: fn(&DistillConfig) -> Box<dyn Distiller>,
+}
+
+inventory::collect!(DistillMethodPlugin);
+
+/// The registered methods' names and descriptions, sorted by name.
+pub fn distill_methods() -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<(&str, &str)> = inventory::iter::<DistillMethodPlugin>
+        .into_iter()
+        .map(|p| (p.name, p.description))
+        .collect();
+    all.sort();
+    all
+}
+
+/// The distiller `[distill] method` names, or an error listing the registered ones.
+pub fn distiller(cfg: &DistillConfig) -> Result<Box<dyn Distiller>> {
+    inventory::iter::<DistillMethodPlugin>
+        .into_iter()
+        .find(|p| p.name == cfg.method)
+        .map(|p| (p.build)(cfg))
+        .ok_or_else(|| {
+            let names: Vec<&str> = distill_methods().iter().map(|(n, _)| *n).collect();
+            Error::field(
+                "distill.method",
+                format!(
+                    "unknown method {:?}: registered methods are {}",
+                    cfg.method,
+                    names.join(", ")
+                ),
+            )
+        })
 }
 
 /// Teacher and student must read and write the same token ids: the KL compares their
@@ -150,18 +194,27 @@ mod tests {
 
     #[test]
     fn each_method_is_selected_by_its_toml_name() {
-        for (method, name, teacher) in [
-            (DistillMethod::OnPolicy, "on_policy", true),
-            (DistillMethod::Supervised, "supervised", true),
-            (DistillMethod::None, "none", false),
+        for (name, teacher, on_policy) in [
+            ("on_policy", true, Some("on-policy distillation")),
+            ("supervised", true, None),
+            ("none", false, Some("GRPO")),
         ] {
             let cfg = DistillConfig {
-                method,
+                method: name.into(),
                 ..DistillConfig::default()
             };
-            let d = distiller(&cfg);
+            let d = distiller(&cfg).unwrap();
             assert_eq!((d.name(), d.uses_teacher()), (name, teacher));
-            assert_eq!(method.to_string(), name);
+            assert_eq!(d.samples_on_policy(), on_policy);
         }
+        let cfg = DistillConfig {
+            method: "dagger".into(),
+            ..DistillConfig::default()
+        };
+        let err = distiller(&cfg).err().unwrap().to_string();
+        assert!(
+            err.contains("\"dagger\"") && err.contains("none, on_policy, supervised"),
+            "{err}"
+        );
     }
 }
