@@ -82,7 +82,7 @@ fn scoring(c: &mut Criterion) {
         stats: stats.clone(),
         judge: Arc::new(RuleJudge::new(stats)),
     });
-    let spec: Vec<(String, f32)> = quill_rewards::BUILT_IN_REWARDS
+    let spec: Vec<(String, f32)> = quill_rewards::PAPER_REWARDS
         .iter()
         .map(|n| (n.to_string(), 1.0))
         .collect();

@@ -93,18 +93,11 @@ quill::config_section! {
     }
 }
 
-/// The paper's five rewards: the reward set of a file without `[rewards]` tables. A file's
-/// `[rewards.<name>]` tables are merged into it (a table changes its reward, the others stay),
-/// so a plugin registered beyond these five joins an experiment only when the file names it,
-/// and a reward leaves the composite's training signal only with `weight = 0` (it is still
-/// scored and reported) or an ablation.
-pub const PAPER_REWARDS: [&str; 5] = [
-    "retrieval_alignment",
-    "interest_coverage",
-    "query_specificity",
-    "intra_list_diversity",
-    "structural_validity",
-];
+/// The paper's five rewards (the default set); a file's `[rewards.<name>]` tables are merged
+/// into them (a table changes its reward, the others stay), so a plugin registered beyond these
+/// five joins an experiment only when the file names it, and a reward leaves the composite's
+/// training signal only with `weight = 0` (it is still scored and reported) or an ablation.
+pub use quill_rewards::PAPER_REWARDS;
 
 fn default_rewards() -> BTreeMap<String, toml::Table> {
     PAPER_REWARDS

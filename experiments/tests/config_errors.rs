@@ -236,8 +236,10 @@ fn a_reward_table_changes_its_reward_and_keeps_the_others() {
     };
     assert_eq!(weights(""), sorted(paper.clone()));
     let one = weights("[rewards.retrieval_alignment]\nweight = 2\n");
-    let mut expected = paper.clone();
-    expected[0].1 = 2.0;
+    let expected = paper
+        .iter()
+        .map(|(n, w)| (n.clone(), if n == "retrieval_alignment" { 2.0 } else { *w }))
+        .collect();
     assert_eq!(one, sorted(expected));
     // weight 0: still scored and reported, not trained on.
     let off = weights("[rewards.intra_list_diversity]\nweight = 0\n");

@@ -42,7 +42,7 @@ fn check_paper_file(name: &str) {
     assert!(*max >= 10 * *min, "{name}: parameters {params:?}");
 
     let ablations = seeds_by(&cells, "ablation", |c| c.config.experiment.ablation.clone());
-    let mut expected: BTreeSet<String> = quill_experiments::quill_rewards::BUILT_IN_REWARDS
+    let mut expected: BTreeSet<String> = quill_experiments::quill_rewards::PAPER_REWARDS
         .iter()
         .map(|r| format!("no_{r}"))
         .collect();

@@ -78,7 +78,7 @@ fn per_reward_values_and_both_aggregations() {
 
 #[test]
 fn all_five_rewards_stay_in_range_and_ablations_drop_one() {
-    let mut spec: Vec<(String, f32)> = quill_rewards::BUILT_IN_REWARDS
+    let mut spec: Vec<(String, f32)> = quill_rewards::PAPER_REWARDS
         .iter()
         .map(|n| (n.to_string(), 1.0))
         .collect();
@@ -88,7 +88,7 @@ fn all_five_rewards_stay_in_range_and_ablations_drop_one() {
         .apply(&mut spec)
         .unwrap();
     assert!(!spec.iter().any(|(n, _)| n == "interest_coverage") && spec.len() == 4);
-    let names: Vec<(&str, f32)> = quill_rewards::BUILT_IN_REWARDS
+    let names: Vec<(&str, f32)> = quill_rewards::PAPER_REWARDS
         .iter()
         .map(|n| (*n, 1.0))
         .collect();
@@ -174,7 +174,7 @@ fn rewards_read_only_the_signals_the_prompt_shows() {
         tight.build(&harbour.history).ids
     );
     let list = QueryList::parse("- east side\n- north side\n- west end\n<end>", &format);
-    let names: Vec<(&str, f32)> = quill_rewards::BUILT_IN_REWARDS
+    let names: Vec<(&str, f32)> = quill_rewards::PAPER_REWARDS
         .iter()
         .map(|n| (*n, 1.0))
         .collect();
