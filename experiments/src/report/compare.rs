@@ -211,7 +211,7 @@ pub fn markdown(comparisons: &[Comparison], query: &Query) -> String {
         let reference = &c.arms[0].label;
         let _ = writeln!(
             out,
-            "## {} — {} {}, {} split\n\n| setting | {} (mean ± 95% over seeds) | minus `{reference}` | verdict |\n|---|---|---|---|",
+            "## {} — {} {}, {} split\n\nFirst setting: `{reference}`.\n\n| setting | {} (mean ± 95% over seeds) | minus the first, paired by seed | verdict |\n|---|---|---|---|",
             c.sweep, c.policy, query.decoding, query.split, query.metric
         );
         for arm in &c.arms {
