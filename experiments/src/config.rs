@@ -13,7 +13,7 @@ use quill::retrieval::RetrievalConfig;
 use quill::reward::{CompositeConfig, JudgeConfig};
 use quill::text::query_list::QueryListFormat;
 use quill::train::grpo::GrpoConfig;
-use quill::train::{PolicyConfig, WarmStartConfig};
+use quill::train::{PolicySection, WarmStartConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -71,7 +71,7 @@ quill::config_section! {
         /// The judge of the rubric rewards (interest coverage, query specificity).
         pub judge: JudgeConfig = JudgeConfig::default(), Check::Any;
         /// The policy: preset, tokenizer vocabulary, prompt budget.
-        pub policy: PolicyConfig = PolicyConfig::default(), Check::Any;
+        pub policy: PolicySection = PolicySection::default(), Check::Any;
         /// The warm start: language modelling, then supervised bootstrap lists.
         pub warm_start: WarmStartConfig = WarmStartConfig::default(), Check::Any;
         /// How query lists are sampled from the policy (in training and `quill sample`).

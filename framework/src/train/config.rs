@@ -3,8 +3,9 @@
 use crate::config::Check;
 
 crate::config_section! {
-    /// The `[policy]` section: the decoder, its tokenizer and its prompt.
-    pub struct PolicyConfig {
+    /// The `[policy]` section of an experiment: which preset, its tokenizer and its prompt
+    /// (the decoder's own shape is `policy::DecoderConfig`).
+    pub struct PolicySection {
         /// From-scratch preset (`quill presets` lists them).
         pub preset: String = "nano".into(), Check::NonEmpty;
         /// BPE vocabulary to train (0 = the preset's); a small corpus may yield fewer tokens.
