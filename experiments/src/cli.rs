@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run an experiment: data, cleaner, statistics, the policy's warm start, GRPO, and the
-    /// test-split evaluation.
+    /// validation- and test-split evaluation; the report goes to runs/<name>/report/.
     Run {
         /// The experiment TOML file.
         file: PathBuf,
@@ -43,9 +43,12 @@ enum Command {
     Report {
         /// The experiment's output directory (e.g. runs/quickstart).
         dir: PathBuf,
-        /// Where to write the report (default: reports/<experiment name>).
-        #[arg(long)]
+        /// Where to write the report (default: DIR/report).
+        #[arg(long, conflicts_with = "publish")]
         out: Option<PathBuf>,
+        /// Write it to reports/<experiment name>, the committed reports reviewers read.
+        #[arg(long)]
+        publish: bool,
     },
     /// Compare each sweep's settings with its first setting, paired by seed, on the validation
     /// split: how a setting is chosen without reading the test split.
@@ -177,7 +180,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 crate::sweep::runner::run_sweep(&exp, &opts)
             }
         }
-        Command::Report { dir, out } => {
+        Command::Report { dir, out, publish } => {
+            let out = match publish {
+                true => Some(crate::report::published_report_dir(&dir)),
+                false => out,
+            };
             let written = crate::report::write_report(&dir, out.as_deref())?;
             println!("report: {}", written.display());
             Ok(())

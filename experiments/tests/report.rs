@@ -475,8 +475,13 @@ fn a_report_of_distillation_cells_renders_from_their_metrics() {
         std::fs::create_dir_all(&cell).unwrap();
         std::fs::write(cell.join("metrics.json"), m.to_string()).unwrap();
     }
-    let out = dir.join("report");
-    quill_experiments::report::write_report(&dir, Some(&out)).unwrap();
+    // By default the report goes inside the run directory: no tracked file changes.
+    let out = quill_experiments::report::write_report(&dir, None).unwrap();
+    assert_eq!(out, dir.join("report"));
+    assert_eq!(
+        quill_experiments::report::published_report_dir(&dir),
+        Path::new("reports").join(dir.file_name().unwrap())
+    );
     let table = Results::read(&dir.join("results.csv")).unwrap();
     let analysis = quill_experiments::report::analysis::Analysis::new(&table);
     let d = quill_experiments::report::distill::Distillation::of(&analysis).unwrap();

@@ -28,8 +28,25 @@ use serde_json::Value;
 use stats::Estimate;
 use std::path::{Path, PathBuf};
 
+/// Where a report goes unless told otherwise: `report/` inside the run directory, so that
+/// running an experiment never rewrites a tracked file.
+pub fn default_report_dir(dir: &Path) -> PathBuf {
+    dir.join("report")
+}
+
+/// Where `quill report --publish` writes: `reports/<dir's name>`, the committed reports.
+pub fn published_report_dir(dir: &Path) -> PathBuf {
+    Path::new("reports").join(experiment_name(dir))
+}
+
+fn experiment_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "experiment".into())
+}
+
 /// Collects the finished runs under `dir` into `dir/results.csv` and renders the report into
-/// `out` (default `reports/<dir's name>`); returns the report's directory.
+/// `out` (default [`default_report_dir`]); returns the report's directory.
 pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
     let runs = results::runs(dir)?;
     let table = if runs.is_empty() {
@@ -47,11 +64,8 @@ pub fn write_report(dir: &Path, out: Option<&Path>) -> Result<PathBuf> {
         table.write(&dir.join("results.csv"))?;
         table
     };
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "experiment".into());
-    let out = out.map_or_else(|| Path::new("reports").join(&name), Path::to_path_buf);
+    let name = experiment_name(dir);
+    let out = out.map_or_else(|| default_report_dir(dir), Path::to_path_buf);
     render(&name, &table, &runs, &out)?;
     Ok(out)
 }

@@ -54,7 +54,7 @@ pub struct SweepOptions {
     pub resume: bool,
     /// Run only this cell, in this process (how the runner starts its worker processes).
     pub cell: Option<String>,
-    /// Where the report goes (default `reports/<experiment name>`).
+    /// Where the report goes (default `runs/<experiment name>/report`).
     pub report_dir: Option<PathBuf>,
     /// The `quill` executable worker processes run (default: this one).
     pub exe: Option<PathBuf>,
