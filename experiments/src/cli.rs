@@ -154,6 +154,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             cell,
         } => {
             let exp = config::load(&file)?;
+            config::check_inputs(&exp)?;
             if exp.config.sweep.is_empty() {
                 if shard.is_some() || cell.is_some() {
                     anyhow::bail!(
@@ -214,7 +215,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             explain: true,
         } => {
             if let Some(file) = file {
-                config::load(&file)?;
+                config::check_inputs(&config::load(&file)?)?;
                 println!("{}: valid", file.display());
             }
             print!("{}", explain::explain());
@@ -225,6 +226,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             explain: false,
         } => {
             let exp = config::load(&file)?;
+            config::check_inputs(&exp)?;
             println!(
                 "{}: valid (experiment {:?}, output {})",
                 file.display(),

@@ -163,6 +163,63 @@ pub fn load(path: &Path) -> Result<Experiment> {
     })
 }
 
+/// Checks what parsing cannot: that every file and directory the experiment reads exists and
+/// that its device is compiled into this build. Every problem is listed, each with its field,
+/// the path as resolved and how to fix it.
+pub fn check_inputs(exp: &Experiment) -> Result<()> {
+    let cfg = &exp.config;
+    let resolve = |p: &Path| match p.is_absolute() {
+        true => p.to_path_buf(),
+        false => exp.base_dir.join(p),
+    };
+    let mut problems = Vec::new();
+    for (field, path) in cfg.data.input_files() {
+        let at = resolve(path);
+        if !at.is_file() {
+            problems.push(format!(
+                "{field}: {} is not a file (relative paths resolve against the experiment \
+                 file's directory; docs/data.md says where each dataset comes from)",
+                at.display()
+            ));
+        }
+    }
+    if cfg.cleaner.enabled && !cfg.cleaner.load.as_os_str().is_empty() {
+        let at = resolve(&cfg.cleaner.load);
+        if !at.is_dir() {
+            problems.push(format!(
+                "cleaner.load: {} is not a directory (a cleaner `quill run` saved, e.g. \
+                 runs/<name>/cleaner)",
+                at.display()
+            ));
+        }
+    }
+    if cfg.retrieval.embedder == quill::retrieval::EmbedderKind::Minilm {
+        let dir = quill::retrieval::minilm_dir(&cfg.retrieval.minilm_dir, &exp.base_dir);
+        if let Some(absent) = quill::retrieval::MINILM_FILES
+            .iter()
+            .find(|f| !dir.join(f).is_file())
+        {
+            problems.push(format!(
+                "retrieval.minilm_dir: {} has no {absent} (fetch the model with \
+                 scripts/fetch_minilm.sh, or set ${})",
+                dir.display(),
+                quill::retrieval::MINILM_DIR_ENV
+            ));
+        }
+    }
+    if let Err(e) = quill::device::device(cfg.experiment.device) {
+        problems.push(format!("experiment.{e}"));
+    }
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "{}: cannot run as it stands:\n  {}",
+            exp.path.display(),
+            problems.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
 /// Parses and validates experiment TOML; errors are `file:line:column: field: message`.
 pub fn parse(src: &str, path: &Path) -> Result<ExperimentConfig> {
     let mut config: ExperimentConfig = toml::from_str(src).map_err(|e| {

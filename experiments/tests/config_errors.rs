@@ -283,3 +283,48 @@ fn an_unknown_distillation_method_lists_the_registered_ones() {
         "{e}"
     );
 }
+
+#[test]
+fn missing_inputs_are_listed_with_their_fields_before_anything_runs() {
+    let dir = std::env::temp_dir().join(format!("quill-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("exp.toml");
+    let check = |body: &str| {
+        std::fs::write(&path, body).unwrap();
+        let exp = quill_experiments::config::load(&path).unwrap();
+        quill_experiments::config::check_inputs(&exp).map_err(|e| format!("{e:#}"))
+    };
+    check("").unwrap();
+    let e =
+        check("[data]\nsource = \"mind\"\n[data.mind]\nnews = \"n.tsv\"\nbehaviors = \"b.tsv\"\n")
+            .unwrap_err();
+    for part in [
+        "cannot run as it stands",
+        "data.mind.news: ",
+        "n.tsv is not a file",
+        "data.mind.behaviors: ",
+    ] {
+        assert!(e.contains(part), "{part}: {e}");
+    }
+    std::fs::write(dir.join("n.tsv"), "").unwrap();
+    let e =
+        check("[data]\nsource = \"mind\"\n[data.mind]\nnews = \"n.tsv\"\nbehaviors = \"b.tsv\"\n")
+            .unwrap_err();
+    assert!(
+        !e.contains("data.mind.news") && e.contains("data.mind.behaviors"),
+        "{e}"
+    );
+    let e = check("[cleaner]\nload = \"nowhere\"\n").unwrap_err();
+    assert!(
+        e.contains("cleaner.load: ") && e.contains("not a directory"),
+        "{e}"
+    );
+    if !cfg!(feature = "cuda") {
+        let e = check("[experiment]\ndevice = \"cuda\"\n").unwrap_err();
+        assert!(
+            e.contains("experiment.device") && e.contains("--features cuda"),
+            "{e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -150,6 +150,25 @@ crate::config_section! {
 }
 
 impl DataConfig {
+    /// The files the selected source reads, each with its field's path: what `quill validate`
+    /// checks exists before anything runs.
+    pub fn input_files(&self) -> Vec<(&'static str, &std::path::Path)> {
+        match self.source {
+            DataSource::Mind => vec![
+                ("data.mind.news", &self.mind.news),
+                ("data.mind.behaviors", &self.mind.behaviors),
+            ],
+            DataSource::Jsonl => vec![
+                ("data.jsonl.users", &self.jsonl.users),
+                ("data.jsonl.news", &self.jsonl.news),
+            ],
+            DataSource::World => match self.corpus.source {
+                CorpusSource::Procedural => Vec::new(),
+                _ => vec![("data.corpus.path", &self.corpus.path)],
+            },
+        }
+    }
+
     /// Checks what single-field ranges cannot: declared split dates must parse, and the split
     /// fractions must leave room for test.
     pub fn check_consistency(&self) -> crate::Result<()> {
