@@ -37,6 +37,8 @@ enum Command {
         /// Sweeps: run only this cell (its directory name), in this process.
         #[arg(long, hide = true)]
         cell: Option<String>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Render an experiment's report (results.csv, plots, index.html, README.md) from the
     /// results under DIR, without running anything.
@@ -72,6 +74,8 @@ enum Command {
     Validate {
         /// The experiment TOML file (optional with --explain).
         file: Option<PathBuf>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
         /// Print every field with its doc, default and valid values.
         #[arg(long)]
         explain: bool,
@@ -115,6 +119,27 @@ enum Command {
     },
 }
 
+/// `--set` and `--name`, as `run` and `validate` take them.
+#[derive(clap::Args)]
+struct OverrideArgs {
+    /// Change a field: a dotted path as in sweep axes, the value read as TOML (a string where
+    /// it is not TOML), e.g. --set grpo.learning_rate=1e-4; repeatable.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<String>,
+    /// The experiment's name (and so its output directory), instead of the file's.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+impl OverrideArgs {
+    fn overrides(self) -> config::Overrides {
+        config::Overrides {
+            set: self.set,
+            name: self.name,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Serve a checkpoint in this process and load it from loopback at several concurrency
@@ -152,8 +177,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             jobs,
             shard,
             cell,
+            overrides,
         } => {
-            let exp = config::load(&file)?;
+            let exp = config::load_with(&file, &overrides.overrides())?;
             config::check_inputs(&exp)?;
             if exp.config.sweep.is_empty() {
                 if shard.is_some() || cell.is_some() {
@@ -213,9 +239,10 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Validate {
             file,
             explain: true,
+            overrides,
         } => {
             if let Some(file) = file {
-                config::check_inputs(&config::load(&file)?)?;
+                config::check_inputs(&config::load_with(&file, &overrides.overrides())?)?;
                 println!("{}: valid", file.display());
             }
             print!("{}", explain::explain());
@@ -224,8 +251,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Validate {
             file: Some(file),
             explain: false,
+            overrides,
         } => {
-            let exp = config::load(&file)?;
+            let exp = config::load_with(&file, &overrides.overrides())?;
             config::check_inputs(&exp)?;
             println!(
                 "{}: valid (experiment {:?}, output {})",
@@ -255,6 +283,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Validate {
             file: None,
             explain: false,
+            ..
         } => anyhow::bail!("give an experiment file, or --explain"),
         Command::EvalBaselines { file } => baselines_cmd::eval_baselines(&config::load(&file)?),
         Command::Rewards => {

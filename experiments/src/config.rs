@@ -1,6 +1,7 @@
 //! The experiment file: its schema (sections declared once in the library, with docs, defaults
 //! and ranges) and loading with errors that name file, line, column, field and valid values.
 
+pub use crate::overrides::Overrides;
 use crate::sweep::{Cell, SweepSpec};
 use anyhow::{Context, Result, anyhow};
 use quill::clean::CleanerConfig;
@@ -125,6 +126,9 @@ pub struct Experiment {
     pub stage_dir: Option<PathBuf>,
     /// The sweep cell this experiment is, if it is one.
     pub cell: Option<Cell>,
+    /// The command line's `--set` and `--name`, applied to the file (a sweep's cells and worker
+    /// processes apply them too).
+    pub overrides: Overrides,
 }
 
 impl Experiment {
@@ -150,9 +154,15 @@ impl Experiment {
 
 /// Reads, parses and validates an experiment file.
 pub fn load(path: &Path) -> Result<Experiment> {
-    let src = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read experiment file {}", path.display()))?;
-    let config = parse(&src, path)?;
+    load_with(path, &Overrides::default())
+}
+
+/// Reads an experiment file, applies the command line's overrides, parses and validates it.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Experiment> {
+    let config = parse(
+        &source(path, overrides)?,
+        Path::new(&overrides.origin(path)),
+    )?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(Experiment {
         config,
@@ -160,7 +170,15 @@ pub fn load(path: &Path) -> Result<Experiment> {
         base_dir,
         stage_dir: None,
         cell: None,
+        overrides: overrides.clone(),
     })
+}
+
+/// The text of an experiment file with the overrides applied: what a sweep expands.
+pub fn source(path: &Path, overrides: &Overrides) -> Result<String> {
+    let src = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read experiment file {}", path.display()))?;
+    overrides.apply(&src, path)
 }
 
 /// Checks what parsing cannot: that every file and directory the experiment reads exists and
@@ -228,10 +246,11 @@ pub fn parse(src: &str, path: &Path) -> Result<ExperimentConfig> {
             .map(|p| format!("{p}: "))
             .unwrap_or_default();
         let (line, col) = crate::locate::line_col(src, span.start);
+        let message = e.message().trim();
         anyhow!(
-            "{}:{line}:{col}: {field}{}",
+            "{}:{line}:{col}: {field}{message}{}",
             path.display(),
-            e.message().trim()
+            trl_hint(message)
         )
     })?;
     config.rewards = with_paper_rewards(std::mem::take(&mut config.rewards));
@@ -248,6 +267,27 @@ pub fn parse(src: &str, path: &Path) -> Result<ExperimentConfig> {
         _ => anyhow!("{}: {e}", path.display()),
     })?;
     Ok(config)
+}
+
+/// TRL's names of settings that mean the same as a Quill field; an unknown field with one of
+/// these names gets the Quill name in its error.
+const TRL_NAMES: [(&str, &str); 4] = [
+    ("num_generations", "grpo.group_size"),
+    ("max_completion_length", "sampling.max_new_tokens"),
+    (
+        "num_train_epochs",
+        "grpo.steps (Quill counts updates, not epochs)",
+    ),
+    ("max_prompt_length", "policy.prompt_budget"),
+];
+
+/// ` (TRL's num_generations is Quill's grpo.group_size)` for an unknown field TRL names.
+fn trl_hint(message: &str) -> String {
+    TRL_NAMES
+        .iter()
+        .find(|(trl, _)| message.contains(&format!("unknown field `{trl}`")))
+        .map(|(trl, quill)| format!(" (TRL's {trl} is Quill's {quill})"))
+        .unwrap_or_default()
 }
 
 /// Range checks of every field, then the checks across fields and the plugin registries.

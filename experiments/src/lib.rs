@@ -10,6 +10,7 @@ pub mod config;
 pub mod data_cmd;
 pub mod explain;
 pub mod locate;
+pub mod overrides;
 pub mod pipeline;
 pub mod report;
 pub mod sample_cmd;

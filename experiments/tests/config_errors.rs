@@ -328,3 +328,61 @@ fn missing_inputs_are_listed_with_their_fields_before_anything_runs() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn trl_names_point_to_quill_fields_and_overrides_are_recorded() {
+    let e = err("[grpo]\nnum_generations = 8\n");
+    assert!(
+        e.contains("unknown field `num_generations`")
+            && e.contains("TRL's num_generations is Quill's grpo.group_size"),
+        "{e}"
+    );
+    let dir = std::env::temp_dir().join(format!("quill-overrides-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("exp.toml");
+    std::fs::write(&path, "[grpo]\nsteps = 5\n").unwrap();
+    let overrides = quill_experiments::config::Overrides {
+        set: vec![
+            "grpo.learning_rate=1e-4".into(),
+            "rewards.retrieval_alignment.weight=2".into(),
+        ],
+        name: Some("lr".into()),
+    };
+    let exp = quill_experiments::config::load_with(&path, &overrides).unwrap();
+    assert_eq!(exp.config.grpo.learning_rate, 1e-4);
+    assert_eq!(exp.config.grpo.steps, 5);
+    assert_eq!(exp.config.experiment.name, "lr");
+    // The reward override merges like a file's table: the other four stay.
+    assert_eq!(
+        quill_experiments::config::reward_spec(&exp.config)
+            .unwrap()
+            .len(),
+        5
+    );
+    let bad = quill_experiments::config::Overrides {
+        set: vec!["grpo.lerning_rate=1".into()],
+        name: None,
+    };
+    let e = format!(
+        "{:#}",
+        quill_experiments::config::load_with(&path, &bad)
+            .err()
+            .unwrap()
+    );
+    assert!(
+        e.contains("(with --set grpo.lerning_rate=1)") && e.contains("lerning_rate"),
+        "{e}"
+    );
+    // A sweep's cells carry the overrides (its worker processes get them as arguments).
+    std::fs::write(&path, "[sweep.s]\naxes.experiment.seed = [1, 2]\n").unwrap();
+    let seven = quill_experiments::config::Overrides {
+        set: vec!["grpo.steps=7".into()],
+        name: None,
+    };
+    let exp = quill_experiments::config::load_with(&path, &seven).unwrap();
+    let cells = quill_experiments::sweep::expand(&exp).unwrap();
+    assert_eq!(cells.len(), 2);
+    assert!(cells.iter().all(|c| c.config.grpo.steps == 7));
+    assert_eq!(seven.args(), ["--set", "grpo.steps=7"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

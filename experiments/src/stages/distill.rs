@@ -68,6 +68,7 @@ pub fn distill_stage(
         base_dir: exp.base_dir.clone(),
         stage_dir: exp.stage_dir.clone(),
         cell: None,
+        overrides: exp.overrides.clone(),
     };
     let student_warm = student_warm_start_dir(exp);
     eprintln!(

@@ -80,6 +80,7 @@ impl Cell {
             base_dir: parent.base_dir.clone(),
             stage_dir: Some(stage_dir(parent)),
             cell: Some(self.clone()),
+            overrides: parent.overrides.clone(),
         }
     }
 }
@@ -110,9 +111,8 @@ pub fn expand(exp: &Experiment) -> Result<Vec<Cell>> {
     if sweeps.is_empty() {
         return Ok(Vec::new());
     }
-    let file = exp.path.display().to_string();
-    let src = std::fs::read_to_string(&exp.path)
-        .with_context(|| format!("cannot read experiment file {file}"))?;
+    let file = exp.overrides.origin(&exp.path);
+    let src = crate::config::source(&exp.path, &exp.overrides)?;
     let mut base: Table = toml::from_str(&src).with_context(|| format!("{file}: not TOML"))?;
     base.remove("sweep");
     let mut every_axis: Vec<String> = Vec::new();
@@ -294,7 +294,11 @@ fn combine(groups: &[Group], mode: SweepMode) -> std::result::Result<Combos, Str
 }
 
 /// Sets the field at a dotted path, creating the tables on the way.
-fn set_path(table: &mut Table, path: &str, value: Value) -> std::result::Result<(), String> {
+pub(crate) fn set_path(
+    table: &mut Table,
+    path: &str,
+    value: Value,
+) -> std::result::Result<(), String> {
     let (head, last) = match path.rsplit_once('.') {
         Some((head, last)) => (Some(head), last),
         None => (None, path),

@@ -223,6 +223,7 @@ fn run_in_process_of_its_own(exp: &Experiment, cell: &Cell, sweep: &SweepOptions
     };
     let mut command = Command::new(exe);
     command.args(["run", &path_arg(&exp.path), "--cell", &cell.id]);
+    command.args(exp.overrides.args());
     if sweep.resume {
         command.arg("--resume");
     }
