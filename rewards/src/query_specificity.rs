@@ -17,7 +17,9 @@ use quill::text::query_list::QueryList;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QuerySpecificity {
-    /// Scale each query by its relevance to the user (`interest_gate`).
+    /// Scale each query by its relevance to the user (`interest_gate`). Off by default,
+    /// the paper's list-only form; the quickstart turns it on: on the validation split the
+    /// gated composite picks lists of higher recall among a user's samples (docs/results.md).
     pub interest_gate: bool,
 }
 

@@ -70,7 +70,9 @@ crate::config_section! {
         pub self_filter_learning_rate: f64 = 3e-4, Check::Range { min: 1e-7, max: 1.0 };
         /// Steps of unlikelihood fine-tuning after the supervised stage: imitation of the
         /// bootstrap lists goes on, and the tokens that broke the format in lists the policy
-        /// samples at each step are pushed down (0 = no such stage).
+        /// samples at each step are pushed down (0 = no such stage: a stage beyond the paper's,
+        /// off by default; the quickstart's 600 keeps more sampled lists valid on the
+        /// validation split, docs/results.md).
         pub unlikelihood_steps: u32 = 0, Check::Range { min: 0.0, max: 1e7 };
         /// Lists the policy samples per unlikelihood step (temperature as in `[sampling]`).
         pub unlikelihood_samples: u32 = 32, Check::Range { min: 1.0, max: 4096.0 };

@@ -85,7 +85,9 @@ crate::config_section! {
         /// reference model is kept.
         pub beta: f64 = 0.0, Check::Range { min: 0.0, max: 100.0 };
         /// Update only the last this many decoder blocks; the embeddings, earlier blocks, final
-        /// norm and output head keep their warm-start weights. 0 = every parameter learns.
+        /// norm and output head keep their warm-start weights. 0 = every parameter learns: the
+        /// usual form, kept as the default; the quickstart's 1 keeps more sampled lists valid
+        /// on the validation split (docs/results.md, "Settings chosen on the validation split").
         pub trainable_blocks: u32 = 0, Check::Range { min: 0.0, max: 1024.0 };
         /// Weight of per-query credit: each query's tokens also get its leave-one-out
         /// contribution to the composite, centred within its list (see `query_credit`); 0 = the
