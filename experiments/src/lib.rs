@@ -12,6 +12,7 @@ pub mod explain;
 pub mod locate;
 pub mod overrides;
 pub mod pipeline;
+pub mod provenance;
 pub mod report;
 pub mod sample_cmd;
 pub mod scoring;

@@ -49,6 +49,8 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
         "cpu_threads": quill::device::cpu_threads(),
         "build": if cfg!(debug_assertions) { "debug" } else { "release" },
     });
+    // The code behind the figures: version, commit and whether the tree had changes.
+    metrics["provenance"] = crate::provenance::provenance(&exp.base_dir);
     metrics["ablation"] = json!(cfg.experiment.ablation);
     metrics["preset"] = json!(cfg.policy.preset);
     let cleaner = crate::stages::clean::cleaner(exp, &data)?;

@@ -38,6 +38,10 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     let out = dir.join("out/w");
     let metrics = read_json(&out.join("metrics.json"));
     assert_eq!(metrics["users"], 400);
+    // The code behind the figures; this temporary directory is no git repository.
+    let provenance = &metrics["provenance"];
+    assert_eq!(provenance["quill_version"], env!("CARGO_PKG_VERSION"));
+    assert!(provenance.get("git_commit").is_some() && provenance.get("git_dirty").is_some());
     let f1 = metrics["cleaner"]["test"]["f1"].as_f64().unwrap();
     assert!(f1 > 0.8, "cleaner F1 {f1}");
     let stats = read_json(&out.join("stats.json"));
