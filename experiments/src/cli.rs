@@ -66,6 +66,9 @@ enum Command {
         /// The decoding: sampled or greedy.
         #[arg(long, default_value = "sampled")]
         decoding: String,
+        /// N > 1: the list the composite reward picks among each user's first N samples.
+        #[arg(long, default_value_t = 1)]
+        best_of: u32,
         /// The metric column of results.csv.
         #[arg(long, default_value = "recall@10")]
         metric: String,
@@ -221,6 +224,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             split,
             policies,
             decoding,
+            best_of,
             metric,
         } => {
             if !["valid", "test"].contains(&split.as_str()) {
@@ -230,6 +234,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 split,
                 policies,
                 decoding,
+                best_of,
                 metric,
             };
             let found = crate::report::compare::compare_dir(&dir, &query)?;

@@ -17,12 +17,15 @@ use std::path::Path;
 /// The axis every arm is paired over.
 const SEED_AXIS: &str = "experiment.seed";
 
-/// What to compare: one split, decoding and metric, for some policies.
+/// What to compare: one split, decoding, best-of-N size and metric, for some policies.
 #[derive(Debug, Clone)]
 pub struct Query {
     pub split: String,
     pub policies: Vec<String>,
     pub decoding: String,
+    /// 1: every sampled list (the sampled rows); N > 1: the list the composite reward picks
+    /// among each user's first N (sampled decoding only).
+    pub best_of: u32,
     pub metric: String,
 }
 
@@ -189,7 +192,9 @@ fn sample_of(table: &Results, ids: &[String], policy: &str, query: &Query) -> Sa
             && table.split_of(row) == query.split
             && table.get(row, "policy") == Some(policy)
             && table.get(row, "decoding") == Some(query.decoding.as_str())
-            && table.get(row, "best_of_n").is_none_or(|n| n == "1")
+            && table
+                .get(row, "best_of_n")
+                .is_none_or(|n| n == query.best_of.to_string())
     };
     let rows: Vec<&Vec<String>> = table
         .rows
@@ -211,8 +216,16 @@ pub fn markdown(comparisons: &[Comparison], query: &Query) -> String {
         let reference = &c.arms[0].label;
         let _ = writeln!(
             out,
-            "## {} — {} {}, {} split\n\nFirst setting: `{reference}`.\n\n| setting | {} (mean ± 95% over seeds) | minus the first, paired by seed | verdict |\n|---|---|---|---|",
-            c.sweep, c.policy, query.decoding, query.split, query.metric
+            "## {} — {} {}{}, {} split\n\nFirst setting: `{reference}`.\n\n| setting | {} (mean ± 95% over seeds) | minus the first, paired by seed | verdict |\n|---|---|---|---|",
+            c.sweep,
+            c.policy,
+            query.decoding,
+            match query.best_of {
+                1 => String::new(),
+                n => format!(", best of {n}"),
+            },
+            query.split,
+            query.metric
         );
         for arm in &c.arms {
             let value = arm
@@ -272,6 +285,7 @@ mod tests {
             split: "valid".into(),
             policies: vec!["grpo".into()],
             decoding: "sampled".into(),
+            best_of: 1,
             metric: "recall@10".into(),
         }
     }
@@ -311,6 +325,14 @@ mod tests {
         assert_eq!(d.side(0.0), Side::Straddles);
         let text = markdown(&c, &query());
         assert!(text.contains("| `sft_steps=500` | 0.1150 ± 0.5718 (2 seeds) | -0.0350 ± 0.0635 over 2 seeds | within noise |"), "{text}");
+        // --best-of 4 reads the best-of-4 rows instead: only b1 has one.
+        let best_of_4 = Query {
+            best_of: 4,
+            ..query()
+        };
+        let c = compare(&plan, &t, &best_of_4);
+        assert_eq!(c[0].arms[1].sample.seeds.get("1"), Some(&0.99));
+        assert!(markdown(&c, &best_of_4).contains("grpo sampled, best of 4, valid split"));
     }
 
     #[test]
