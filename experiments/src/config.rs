@@ -293,6 +293,17 @@ fn trl_hint(message: &str) -> String {
 /// Range checks of every field, then the checks across fields and the plugin registries.
 pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
     c.validate("")?;
+    // The name is a directory under output_dir: a path in it would write elsewhere.
+    let name = &c.experiment.name;
+    if name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(quill::Error::field(
+            "experiment.name",
+            format!(
+                "{name:?} is not a plain name: it names the directory under output_dir that \
+                 results go to, so it may not hold / or \\ or be . or .."
+            ),
+        ));
+    }
     c.data.check_consistency()?;
     c.data.world.check_consistency()?;
     if c.format.min_queries > c.format.max_queries {

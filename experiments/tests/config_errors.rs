@@ -386,3 +386,19 @@ fn trl_names_point_to_quill_fields_and_overrides_are_recorded() {
     assert_eq!(seven.args(), ["--set", "grpo.steps=7"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_experiment_name_is_a_plain_name() {
+    for bad in ["../../tmp/elsewhere", "a/b", "..", "a\\b"] {
+        let e = err(&format!("[experiment]\nname = {bad:?}\n"));
+        assert!(
+            e.contains("experiment.name") && e.contains("not a plain name"),
+            "{bad}: {e}"
+        );
+    }
+    parse(
+        "[experiment]\nname = \"lr-1e-4_seed.7\"\n",
+        Path::new("exp.toml"),
+    )
+    .unwrap();
+}
