@@ -139,6 +139,11 @@ fn answers_come_from_the_cleaner_and_the_policy_and_bad_requests_get_4xx() {
         assert!(h["model"]["parameters"].as_u64().unwrap() > 0, "{h}");
         assert_eq!(h["cleaner"]["enabled"], true, "{h}");
         assert_eq!(h["decoding"]["mode"], "greedy");
+        // File names only: no absolute path of the host.
+        for key in ["checkpoint", "config"] {
+            let shown = h[key].as_str().unwrap_or("");
+            assert!(!shown.is_empty() && !shown.contains('/'), "{key}: {h}");
+        }
 
         // A real test user, noise and all: the server's cleaned signals are the saved
         // cleaner's, its queries the policy's greedy list, and each query's articles are

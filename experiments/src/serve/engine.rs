@@ -149,9 +149,11 @@ impl Engine {
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
             .map(|v| v["provenance"].clone())
             .unwrap_or(Value::Null);
+        // Names only: /healthz is public, and absolute paths tell a caller about the host.
+        let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
         let info = json!({
-            "checkpoint": dir,
-            "config": exp.path,
+            "checkpoint": name(&dir),
+            "config": name(&exp.path),
             "model": {
                 // Checkpoints record their preset (a distilled student's is not the config's
                 // `policy.preset`); older ones fall back on the experiment's.
