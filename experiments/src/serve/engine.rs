@@ -152,7 +152,7 @@ impl Engine {
         // Names only: /healthz is public, and absolute paths tell a caller about the host.
         let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
         let info = json!({
-            "checkpoint": name(&dir),
+            "checkpoint": name(dir),
             "config": name(&exp.path),
             "model": {
                 // Checkpoints record their preset (a distilled student's is not the config's
