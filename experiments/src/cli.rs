@@ -57,8 +57,8 @@ enum Command {
     Compare {
         /// The sweep's output directory (e.g. runs/defaults-check).
         dir: PathBuf,
-        /// The split to read (valid or test).
-        #[arg(long, default_value = "valid")]
+        /// The split to read.
+        #[arg(long, default_value = "valid", value_parser = ["valid", "test"])]
         split: String,
         /// The policies to compare (repeatable).
         #[arg(long = "policy", default_values_t = ["warm_start".to_string(), "grpo".to_string()])]
@@ -227,9 +227,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             best_of,
             metric,
         } => {
-            if !["valid", "test"].contains(&split.as_str()) {
-                anyhow::bail!("--split {split:?}: valid values are valid and test");
-            }
             let query = crate::report::compare::Query {
                 split,
                 policies,

@@ -186,10 +186,7 @@ pub fn source(path: &Path, overrides: &Overrides) -> Result<String> {
 /// the path as resolved and how to fix it.
 pub fn check_inputs(exp: &Experiment) -> Result<()> {
     let cfg = &exp.config;
-    let resolve = |p: &Path| match p.is_absolute() {
-        true => p.to_path_buf(),
-        false => exp.base_dir.join(p),
-    };
+    let resolve = |p: &Path| quill::io::resolve_path(&exp.base_dir, p);
     let mut problems = Vec::new();
     for (field, path) in cfg.data.input_files() {
         let at = resolve(path);

@@ -4,10 +4,9 @@
 use crate::config::Experiment;
 use crate::stages::warm_start::{bootstrap_target, checkpoint_dir};
 use anyhow::{Context, Result, bail};
-use quill::policy::{Generation, TOKENIZER_FILE, generate, load_checkpoint};
+use quill::policy::{Generation, generate, load_checkpoint};
 use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::term_stats::TermStats;
-use quill::text::{PolicyTokenizer, PromptBuilder};
 use std::path::Path;
 
 /// `quill sample`: a user's prompt, its bootstrap target and `n` lists sampled from a
@@ -22,7 +21,6 @@ pub fn sample(exp: &Experiment, user_id: &str, checkpoint: Option<&Path>, n: usi
             dir.display()
         )
     })?;
-    let tokenizer = PolicyTokenizer::load(&dir.join(TOKENIZER_FILE))?;
     let data = quill::data::load_dataset(&cfg.data, cfg.experiment.seed, &exp.base_dir)?;
     let Some(user) = data.iter().find(|u| u.id == user_id) else {
         bail!(
@@ -35,11 +33,7 @@ pub fn sample(exp: &Experiment, user_id: &str, checkpoint: Option<&Path>, n: usi
         Some(c) => c.clean_user(&user),
         None => user,
     };
-    let builder = PromptBuilder::new(
-        tokenizer,
-        cfg.policy.prompt_budget as usize,
-        cfg.format.clone(),
-    )?;
+    let builder = crate::scoring::policy_prompt(exp, &dir)?;
     let prompt = builder.prompt(&user);
     println!(
         "prompt ({} tokens):\n{}\n",

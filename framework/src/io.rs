@@ -113,6 +113,16 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
+/// A path from an experiment file: an absolute one as it is, a relative one against the
+/// file's directory (`base_dir`), the rule every configured path follows.
+pub fn resolve_path(base_dir: &Path, path: &Path) -> std::path::PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base_dir.join(path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -366,8 +366,8 @@ fn distill_blocks(a: &Analysis, out: &Path) -> Result<Vec<Block>> {
              each method (on-policy: the student samples and minimises the reverse KL to the \
              teacher; supervised: fine-tuned on the teacher's sampled lists; none: trained with \
              GRPO alone), and the student before any of them. Sampled lists, each user's draws \
-             averaged; mean ± 95% interval over seeds, each seed's teacher and student warm start counted \
-             once though every method cell of the seed holds them. Share of the teacher: the \
+             averaged; mean ± 95% interval over seeds, each seed's teacher and student warm \
+             start counted once though every method cell of the seed holds them. Share of the teacher: the \
              mean over seeds of the row's R@10 divided by the teacher's of the same seed. \
              users/s: sampled lists decoded per second. Paper (R@10 / N@10): teacher 0.271 / \
              0.241, on-policy 0.261 / 0.235, supervised 0.245 / 0.207, no distillation 0.187 / \

@@ -6,7 +6,7 @@ use crate::config::Experiment;
 use anyhow::{Context, Result, bail};
 use quill::clean::Cleaner;
 use quill::data::{Dataset, Split, StatsBuilder, UserRecord};
-use quill::io::write_json;
+use quill::io::{resolve_path, write_json};
 use serde_json::json;
 
 /// Statistics over every user, optionally after cleaning, with a progress bar.
@@ -49,11 +49,7 @@ pub fn cleaner(exp: &Experiment, data: &Dataset) -> Result<Option<(Cleaner, serd
             .and_then(|_| Cleaner::load(&out, cfg.device).ok())
     };
     let (cleaner, training) = if !cfg.load.as_os_str().is_empty() {
-        let path = if cfg.load.is_relative() {
-            exp.base_dir.join(&cfg.load)
-        } else {
-            cfg.load.clone()
-        };
+        let path = resolve_path(&exp.base_dir, &cfg.load);
         (
             Cleaner::load(&path, cfg.device)?,
             json!({ "loaded_from": path }),
@@ -109,8 +105,7 @@ pub fn saved_cleaner(exp: &Experiment) -> Result<Option<Cleaner>> {
     }
     let path = match cfg.load.as_os_str().is_empty() {
         true => cleaner_dir(exp),
-        false if cfg.load.is_relative() => exp.base_dir.join(&cfg.load),
-        false => cfg.load.clone(),
+        false => resolve_path(&exp.base_dir, &cfg.load),
     };
     let cleaner = Cleaner::load(&path, cfg.device).with_context(|| {
         format!(

@@ -8,7 +8,7 @@ use crate::config::Experiment;
 use crate::scoring::Scoring;
 use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
 use crate::stages::grpo::grpo_policy_dir;
-use crate::stages::held_out::{TrainingUsers, held_out_evaluator};
+use crate::stages::held_out::TrainingUsers;
 use crate::stages::key::{
     DISTILL, STUDENT_WARM_START, distill_key, student_config, student_warm_start_key,
 };
@@ -119,12 +119,8 @@ pub fn distill_stage(
     let (student, student_cfg) = load_checkpoint(&student_warm, &device)
         .with_context(|| format!("loading the student {}", student_warm.display()))?;
 
-    let TrainingUsers {
-        train,
-        valid,
-        offline,
-    } = TrainingUsers::of(exp, data, cleaner, scoring);
-    let evaluator = held_out_evaluator(exp, &builder, scoring, &offline, valid);
+    let users = TrainingUsers::of(exp, data, cleaner, scoring);
+    let evaluator = users.evaluator(exp, &builder, scoring);
     let job = DistillJob {
         cfg: &cfg.distill,
         grpo: &cfg.grpo,
@@ -132,7 +128,7 @@ pub fn distill_stage(
         builder: &builder,
         composite: &scoring.composite,
         teacher: teacher.as_ref(),
-        train_users: &train,
+        train_users: &users.train,
         evaluator: Some(&evaluator),
         seed: cfg.experiment.seed,
         dir: &dir,
@@ -144,19 +140,22 @@ pub fn distill_stage(
         true => cfg.distill.steps,
         false => cfg.grpo.steps,
     };
+    let estimator = method.estimator().map(|e| e.to_string());
     eprintln!(
-        "distill: {} ({}), {steps} steps, student {} ({} parameters)",
-        method.name(),
-        cfg.distill.estimator,
+        "distill: {}{}, {steps} steps, student {} ({} parameters)",
+        cfg.distill.method,
+        estimator
+            .as_ref()
+            .map_or(String::new(), |e| format!(" ({e})")),
         cfg.distill.student_preset,
         student_cfg.param_count()
     );
     let outcome = method.train(&job, student, &device, opts.resume)?;
     let parts = ["sampling", "teacher_or_rewards", "update"];
     let mut report = outcome_report("distill", &config_hash, &outcome, parts);
-    report["method"] = json!(method.name());
+    report["method"] = json!(cfg.distill.method);
     // Only a method with a reverse-KL estimator records one.
-    report["estimator"] = json!(method.estimator().map(|e| e.to_string()));
+    report["estimator"] = json!(estimator);
     report["student_preset"] = json!(cfg.distill.student_preset);
     report["student_parameters"] = json!(student_cfg.param_count());
     if !outcome.finished {
@@ -167,7 +166,7 @@ pub fn distill_stage(
         });
     }
     let provenance = json!({
-        "preset": cfg.distill.student_preset, "stage": "distill", "method": method.name(),
+        "preset": cfg.distill.student_preset, "stage": "distill", "method": cfg.distill.method,
         "steps": outcome.steps, "seed": cfg.experiment.seed,
     });
     save_finished(

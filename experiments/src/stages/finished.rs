@@ -1,6 +1,7 @@
 //! What the trained stages of `quill run` (GRPO, distillation) share around their training
-//! loop: how an interrupted run is treated, reusing a finished run of the same config, the JSON report of a run, and saving the
-//! final policy before the marker that says the stage is finished.
+//! loop: how an interrupted run is treated, reusing a finished run of the same config, the JSON
+//! report of a run, and saving the final policy before the marker that says the stage is
+//! finished.
 
 use anyhow::{Context, Result};
 use quill::io::write_json;

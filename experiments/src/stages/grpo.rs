@@ -5,7 +5,7 @@
 use crate::config::Experiment;
 use crate::scoring::Scoring;
 use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
-use crate::stages::held_out::{TrainingUsers, held_out_evaluator};
+use crate::stages::held_out::TrainingUsers;
 use crate::stages::key::{GRPO, grpo_key};
 use anyhow::{Context, Result};
 use quill::clean::Cleaner;
@@ -52,18 +52,14 @@ pub fn grpo_stage(
     let (decoder, decoder_cfg) = load_checkpoint(&warm_dir, &device)
         .with_context(|| format!("loading the warm start {}", warm_dir.display()))?;
 
-    let TrainingUsers {
-        train,
-        valid,
-        offline,
-    } = TrainingUsers::of(exp, data, cleaner, scoring);
-    let evaluator = held_out_evaluator(exp, &builder, scoring, &offline, valid);
+    let users = TrainingUsers::of(exp, data, cleaner, scoring);
+    let evaluator = users.evaluator(exp, &builder, scoring);
     let run = GrpoRun {
         cfg: &cfg.grpo,
         sampling: &cfg.sampling,
         builder: &builder,
         composite: &scoring.composite,
-        train_users: &train,
+        train_users: &users.train,
         evaluator: Some(&evaluator),
         seed: cfg.experiment.seed,
         dir: &dir,
@@ -78,7 +74,7 @@ pub fn grpo_stage(
         cfg.grpo.algorithm,
         cfg.grpo.variant().advantage,
         cfg.grpo.variant().loss_aggregation,
-        train.len()
+        users.train.len()
     );
     let outcome = train_grpo(&run, decoder, &decoder_cfg, &device, opts.resume)?;
     let report = outcome_report(

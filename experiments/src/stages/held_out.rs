@@ -60,6 +60,27 @@ impl TrainingUsers {
             offline,
         }
     }
+
+    /// The held-out check over the validation users, with `builder`'s prompts: greedy, as it
+    /// is usually run (TRL, the paper).
+    pub fn evaluator<'a>(
+        &'a self,
+        exp: &Experiment,
+        builder: &'a PromptBuilder,
+        scoring: &'a Scoring,
+    ) -> PolicyEvaluator<'a> {
+        let cfg = &exp.config;
+        PolicyEvaluator {
+            decoding: Decoding::Greedy,
+            builder,
+            composite: &scoring.composite,
+            offline: &self.offline,
+            // A few hundred users at most (`grpo.eval_users`), copied once per stage.
+            users: self.valid.clone(),
+            max_new_tokens: cfg.sampling.max_new_tokens as usize,
+            batch: cfg.evaluation.batch_size as usize,
+        }
+    }
 }
 
 /// Retrieval with the experiment's retriever and fusion over the whole corpus, scored against
@@ -70,25 +91,5 @@ pub fn offline_evaluator(exp: &Experiment, data: &Dataset, scoring: &Scoring) ->
         retriever: scoring.stack.retriever.clone(),
         fusion: exp.config.retrieval.fusion.fusion(),
         fresh_from: data.split_date(),
-    }
-}
-
-/// The held-out check during training: greedy, as it is usually run (TRL, the paper).
-pub fn held_out_evaluator<'a>(
-    exp: &Experiment,
-    builder: &'a PromptBuilder,
-    scoring: &'a Scoring,
-    offline: &'a OfflineEvaluator,
-    users: Vec<UserRecord>,
-) -> PolicyEvaluator<'a> {
-    let cfg = &exp.config;
-    PolicyEvaluator {
-        decoding: Decoding::Greedy,
-        builder,
-        composite: &scoring.composite,
-        offline,
-        users,
-        max_new_tokens: cfg.sampling.max_new_tokens as usize,
-        batch: cfg.evaluation.batch_size as usize,
     }
 }

@@ -1,5 +1,5 @@
 //! The stages of `quill run`, in the order [`crate::pipeline::run`] calls them. Each stage
-//! reads only what it may (see docs/architecture.md, "What each stage reads"):
+//! reads only what it may (see docs/architecture.md, "What each stage may read"):
 //!
 //! 1. [`clean`]: the noise cleaner, trained on the train split's labelled records;
 //! 2. [`warm_start`]: the tokenizer and the policy's warm start (language modelling on
@@ -10,8 +10,8 @@
 //!
 //! [`key`] declares what each stage's saved result depends on; [`held_out`] and [`finished`]
 //! are what the stages share: the cleaned users of a split with their held-out scoring, and
-//! reusing or saving a finished training run. A stage imports only
-//! stages above it in this list.
+//! reusing or saving a finished training run. A stage imports only stages above it in this
+//! list.
 
 pub mod clean;
 pub mod distill;

@@ -9,13 +9,7 @@ use std::sync::Arc;
 /// Loads or builds the dataset of `cfg`; relative paths resolve against `base_dir`.
 pub fn load_dataset(cfg: &DataConfig, seed: u64, base_dir: &Path) -> Result<Dataset> {
     cfg.check_consistency()?;
-    let resolve = |p: &Path| {
-        if p.is_relative() {
-            base_dir.join(p)
-        } else {
-            p.to_path_buf()
-        }
-    };
+    let resolve = |p: &Path| crate::io::resolve_path(base_dir, p);
     let limit = cfg.users as usize;
     match cfg.source {
         DataSource::World => {

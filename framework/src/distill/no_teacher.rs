@@ -12,9 +12,6 @@ use burn::tensor::Device;
 pub struct NoTeacher;
 
 impl Distiller for NoTeacher {
-    fn name(&self) -> &'static str {
-        "none"
-    }
     fn uses_teacher(&self) -> bool {
         false
     }

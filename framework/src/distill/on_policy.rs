@@ -18,9 +18,6 @@ pub struct OnPolicy {
 }
 
 impl Distiller for OnPolicy {
-    fn name(&self) -> &'static str {
-        "on_policy"
-    }
     fn uses_teacher(&self) -> bool {
         true
     }

@@ -13,9 +13,6 @@ use burn::tensor::Device;
 pub struct Supervised;
 
 impl Distiller for Supervised {
-    fn name(&self) -> &'static str {
-        "supervised"
-    }
     fn uses_teacher(&self) -> bool {
         true
     }

@@ -40,11 +40,7 @@ pub fn load_corpus(cfg: &CorpusConfig, base_dir: &Path) -> Result<Corpus> {
                 ),
             ));
         }
-        let path = if cfg.path.is_absolute() {
-            cfg.path.clone()
-        } else {
-            base_dir.join(&cfg.path)
-        };
+        let path = crate::io::resolve_path(base_dir, &cfg.path);
         Ok((
             path,
             usize::try_from(cfg.max_articles).unwrap_or(usize::MAX),

@@ -41,8 +41,7 @@ pub struct MiniLm {
 pub fn minilm_dir(configured: &Path, base_dir: &Path) -> PathBuf {
     match std::env::var_os(MINILM_DIR_ENV) {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ if configured.is_absolute() => configured.to_path_buf(),
-        _ => base_dir.join(configured),
+        _ => crate::io::resolve_path(base_dir, configured),
     }
 }
 
