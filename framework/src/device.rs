@@ -2,7 +2,7 @@
 //! CPU backend (`flex`) is always there, GPU backends only when their cargo feature is on.
 
 use crate::error::{Error, Result};
-use burn::tensor::Device;
+pub use burn::tensor::Device;
 
 crate::config_enum! {
     /// The compute device.

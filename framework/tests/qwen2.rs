@@ -262,3 +262,26 @@ fn bad_shard_indexes_are_errors_naming_the_file_and_value() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// The exporter writes what the loader (and so `transformers`) reads: a fixture loaded,
+/// exported and loaded again still gives `transformers`' logits, and its config.json keeps
+/// every shape field.
+#[test]
+fn an_exported_checkpoint_reloads_to_transformers_logits() {
+    use quill::policy::hf_export::save_hf_checkpoint;
+    for name in ["qwen2-tiny", "qwen2-tiny-tied"] {
+        let src = fixture(name);
+        let (decoder, config) = load_hf_decoder(&src, &Device::flex()).unwrap();
+        let out = std::env::temp_dir().join(format!("quill-export-{name}-{}", std::process::id()));
+        save_hf_checkpoint(&out, &decoder, &config, None).unwrap();
+        std::fs::copy(
+            src.join("expected_logits.json"),
+            out.join("expected_logits.json"),
+        )
+        .unwrap();
+        assert_eq!(read_hf_config(&out.join("config.json")).unwrap(), config);
+        let diff = max_logit_diff_in(&out, name);
+        assert!(diff < 1e-4, "{name}: exported logits differ by {diff}");
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}

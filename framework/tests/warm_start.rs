@@ -36,9 +36,10 @@ fn fixed_response_data(builder: &PromptBuilder) -> (WarmStartData, Vec<u32>) {
     ]);
     let prompts: Vec<Vec<u32>> = (0..24)
         .map(|i| {
-            let mut p = vec![tok.bos_id(), tok.user_id()];
+            let ids = tok.quill_ids().expect("Quill's own tokenizer");
+            let mut p = vec![ids.bos, ids.user];
             p.extend(tok.encode_plain(&format!(" storm warning {i}\n")));
-            p.push(tok.queries_id());
+            p.push(ids.queries);
             p
         })
         .collect();

@@ -15,10 +15,13 @@ mod decoder;
 mod generate;
 pub mod gguf;
 pub mod hf;
+pub mod hf_export;
 pub mod hf_tokenizer;
 mod presets;
+mod pretrained;
 mod rope;
 mod sampler;
+pub mod tiny_checkpoint;
 
 pub use cache::{AttentionMask, KvCache};
 pub use chat_template::{ChatMessage, ChatTemplate};
@@ -30,4 +33,8 @@ pub use generate::{
     completion_logprobs_at, generate, generate_chunked,
 };
 pub use presets::{Preset, PresetPlugin, PresetShape, find_preset, presets};
+pub use pretrained::{
+    Pretrained, PretrainedText, load_policy, load_pretrained, load_pretrained_shape,
+    load_pretrained_text,
+};
 pub use sampler::{Sampler, SamplingConfig, argmax};

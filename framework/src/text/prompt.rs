@@ -1,6 +1,9 @@
-//! The prompt of a user and the response the policy writes, as token ids.
+//! The prompt of a user and the response the policy writes, as token ids, in one of two
+//! layouts: Quill's own (below; a preset's trained tokenizer), or a pretrained checkpoint's
+//! chat template ([`crate::text::chat_prompt`]). Both keep the newest signals that fit the
+//! budget, so [`PromptBuilder::shown`] means one thing for both.
 //!
-//! A prompt is the user's cleaned signals, oldest first and newest last (so the newest sit
+//! In Quill's layout a prompt is the user's cleaned signals, oldest first and newest last (so the newest sit
 //! right before the response, where a decoder attends most easily):
 //!
 //! ```text
@@ -23,13 +26,16 @@
 //! prompt never loses all of a user's signals.
 //!
 //! The response is a query list in the shared format (see [`crate::text::query_list`]): "- q"
-//! lines, then the `<end>` id. Generated ids go back through [`QueryList::parse`], the parser
-//! the structural-validity reward uses, so "valid" means one thing everywhere.
+//! lines, then the stop id (`<end>`, or a checkpoint's end of turn). Generated ids go back
+//! through the shared parser the structural-validity reward uses, so "valid" means one thing
+//! everywhere (a checkpoint's replies may also number or bullet their lines).
 
 use crate::data::{Signal, SignalKind, UserRecord};
 use crate::error::{Error, Result};
-use crate::text::query_list::{QueryList, QueryListFormat, format_faults};
-use crate::text::tokenizer::PolicyTokenizer;
+use crate::text::chat_prompt::ChatLayout;
+use crate::text::query_list::{ItemMarkers, QueryList, QueryListFormat, TERMINATOR, format_faults};
+use crate::text::tokenizer::{PolicyTokenizer, SpecialIds};
+use std::sync::Arc;
 
 /// `<bos>`, `<user>` and `<queries>`: the tokens every prompt has.
 const STRUCTURE_TOKENS: usize = 3;
@@ -49,17 +55,28 @@ pub struct Prompt {
     pub cut: bool,
 }
 
+/// How a prompt is laid out around the user's signals.
+#[derive(Debug, Clone)]
+pub enum PromptLayout {
+    /// Quill's own: special tokens mark the structure (a preset's trained tokenizer).
+    Quill(SpecialIds),
+    /// A pretrained checkpoint's chat template around an instruction and the signals.
+    Chat(Arc<ChatLayout>),
+}
+
 /// Renders users as prompts and query lists as responses for one tokenizer.
 #[derive(Debug, Clone)]
 pub struct PromptBuilder {
     pub tokenizer: PolicyTokenizer,
-    /// Most tokens in a prompt, `<bos>`, `<user>` and `<queries>` included.
+    /// Most tokens in a prompt, its structure (or chat scaffold and instruction) included.
     pub budget: usize,
     /// What a valid response is.
     pub format: QueryListFormat,
+    pub layout: PromptLayout,
 }
 
 impl PromptBuilder {
+    /// Quill's own layout, for a tokenizer with Quill's special tokens.
     pub fn new(
         tokenizer: PolicyTokenizer,
         budget: usize,
@@ -74,10 +91,45 @@ impl PromptBuilder {
                 ),
             ));
         }
+        let ids = tokenizer.quill_ids().ok_or_else(|| {
+            Error::model(
+                "prompt",
+                "a pretrained checkpoint's tokenizer has no Quill prompt tokens: its prompts \
+                 use its chat template (PromptBuilder::chat)",
+            )
+        })?;
         Ok(PromptBuilder {
             tokenizer,
             budget,
             format,
+            layout: PromptLayout::Quill(ids),
+        })
+    }
+
+    /// A checkpoint's chat layout. The scaffold (template and instruction) must leave room for
+    /// signals within `budget`.
+    pub fn chat(
+        tokenizer: PolicyTokenizer,
+        layout: ChatLayout,
+        budget: usize,
+        format: QueryListFormat,
+    ) -> Result<PromptBuilder> {
+        let needed = layout.scaffold_len() + MIN_PROMPT_BUDGET;
+        if budget < needed {
+            return Err(Error::field(
+                "policy.prompt_budget",
+                format!(
+                    "prompt budget {budget} leaves no room for signals: the chat template and \
+                     the instruction take {} tokens; valid budgets are at least {needed}",
+                    layout.scaffold_len()
+                ),
+            ));
+        }
+        Ok(PromptBuilder {
+            tokenizer,
+            budget,
+            format,
+            layout: PromptLayout::Chat(Arc::new(layout)),
         })
     }
 
@@ -88,11 +140,18 @@ impl PromptBuilder {
 
     /// The prompt of a history in time order (oldest first), with truncation details.
     pub fn build(&self, history: &[Signal]) -> Prompt {
+        match &self.layout {
+            PromptLayout::Quill(ids) => self.build_quill(ids, history),
+            PromptLayout::Chat(chat) => chat.build(&self.tokenizer, self.budget, history),
+        }
+    }
+
+    fn build_quill(&self, special: &SpecialIds, history: &[Signal]) -> Prompt {
         let t = &self.tokenizer;
         let room = self.budget.saturating_sub(STRUCTURE_TOKENS);
         let rendered: Vec<Vec<u32>> = history
             .iter()
-            .filter_map(|s| self.signal_tokens(s))
+            .filter_map(|s| self.signal_tokens(special, s))
             .collect();
         // Walk from the newest back while whole signals fit.
         let mut used = 0;
@@ -105,7 +164,7 @@ impl PromptBuilder {
             kept += 1;
         }
         let mut ids = Vec::with_capacity(STRUCTURE_TOKENS + used.max(room.min(64)));
-        ids.extend([t.bos_id(), t.user_id()]);
+        ids.extend([special.bos, special.user]);
         let mut cut = false;
         if kept == 0 && !rendered.is_empty() {
             // The newest signal alone is over the budget: keep its head and its newline.
@@ -121,7 +180,7 @@ impl PromptBuilder {
                 ids.extend_from_slice(tokens);
             }
         }
-        ids.push(t.queries_id());
+        ids.push(special.queries);
         Prompt {
             ids,
             signals_kept: kept,
@@ -149,21 +208,21 @@ impl PromptBuilder {
         &history[start..]
     }
 
-    /// The tokens of one signal line, or `None` for a blank signal.
-    pub fn signal_tokens(&self, signal: &Signal) -> Option<Vec<u32>> {
+    /// The tokens of one signal line in Quill's layout, or `None` for a blank signal.
+    fn signal_tokens(&self, special: &SpecialIds, signal: &Signal) -> Option<Vec<u32>> {
         if is_blank(signal) {
             return None;
         }
-        let text = signal.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = collapse_whitespace(&signal.text);
         let t = &self.tokenizer;
         let mut ids = Vec::new();
-        match t.kind_id(&signal.kind) {
+        match special.kind(&signal.kind) {
             Some(kind) => {
                 ids.push(kind);
                 ids.extend(t.encode_plain(&format!(" {text}\n")));
             }
             None => {
-                ids.push(t.signal_id());
+                ids.push(special.signal);
                 let name = match &signal.kind {
                     SignalKind::Other(name) => name.as_str(),
                     built_in => built_in.as_str(),
@@ -174,8 +233,9 @@ impl PromptBuilder {
         Some(ids)
     }
 
-    /// The response ids of a list: its queries as "- q" lines, then the `<end>` id. This is
-    /// the supervised target of the warm start and what a valid sample looks like.
+    /// The response ids of a list: its queries as "- q" lines, then the stop id (`<end>`, or
+    /// a checkpoint's end of turn). This is the supervised target of the warm start and what a
+    /// valid sample looks like.
     pub fn response(&self, list: &QueryList) -> Vec<u32> {
         self.response_of(&list.queries)
     }
@@ -183,32 +243,50 @@ impl PromptBuilder {
     /// The response ids of bare queries (see [`PromptBuilder::response`]).
     pub fn response_of(&self, queries: &[String]) -> Vec<u32> {
         let rendered = QueryList::render(queries);
-        let lines = rendered
-            .strip_suffix(crate::text::query_list::TERMINATOR)
-            .unwrap_or(&rendered);
+        let mut lines = rendered.strip_suffix(TERMINATOR).unwrap_or(&rendered);
+        if let PromptLayout::Chat(_) = self.layout {
+            // An assistant's turn ends right after its text, as chat templates render it.
+            lines = lines.strip_suffix('\n').unwrap_or(lines);
+        }
         let mut ids = self.tokenizer.encode_plain(lines);
         ids.push(self.tokenizer.end_id());
         ids
     }
 
-    /// Parses generated ids (those after `<queries>`, up to and including `<end>`) with the
-    /// shared parser. Padding is dropped; any other special token is written out as text and
-    /// so breaks the format, as it should.
+    /// The line openings a response's queries may have: Quill's policies write "- " only; an
+    /// instruct model's numbered and bulleted lines count too (see [`ItemMarkers`]).
+    pub fn markers(&self) -> ItemMarkers {
+        match self.layout {
+            PromptLayout::Quill(_) => ItemMarkers::Dash,
+            PromptLayout::Chat(_) => ItemMarkers::Instruct,
+        }
+    }
+
+    /// Parses generated ids (those after the prompt) with the shared parser. In Quill's layout
+    /// padding is dropped and any other special token is written out as text, so it breaks
+    /// the format, as it should; in a chat layout the end of turn is the terminator and
+    /// nothing after it is read.
     pub fn parse_response(&self, ids: &[u32]) -> QueryList {
-        let pad = self.tokenizer.pad_id();
-        let ids: Vec<u32> = ids.iter().copied().filter(|&i| i != pad).collect();
-        QueryList::parse(&self.tokenizer.decode(&ids), &self.format)
+        let (kept, terminated) = self.reply_tokens(ids);
+        let tokens: Vec<u32> = kept.iter().map(|&i| ids[i]).collect();
+        let text = with_terminator(self.tokenizer.decode(&tokens), terminated.is_some());
+        QueryList::parse_with(&text, &self.format, self.markers())
     }
 
     /// Indices into `ids` of the tokens that wrote a format fault of the response
     /// ([`format_faults`]): the choices unlikelihood fine-tuning pushes down. Sorted, distinct.
     pub fn response_faults(&self, ids: &[u32]) -> Vec<usize> {
-        let pad = self.tokenizer.pad_id();
-        let kept: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] != pad).collect();
+        let (mut kept, terminated) = self.reply_tokens(ids);
         let tokens: Vec<u32> = kept.iter().map(|&i| ids[i]).collect();
-        let text = self.tokenizer.decode(&tokens);
-        let starts = self.token_starts(&tokens, &text);
-        let mut out: Vec<usize> = format_faults(&text, &self.format)
+        let body = self.tokenizer.decode(&tokens);
+        let mut starts = self.token_starts(&tokens, &body);
+        if let Some(end) = terminated {
+            // A chat layout's end of turn wrote the terminator line the text ends with.
+            starts.push(body.len());
+            kept.push(end);
+        }
+        let text = with_terminator(body, terminated.is_some());
+        let mut out: Vec<usize> = format_faults(&text, &self.format, self.markers())
             .into_iter()
             .filter(|r| r.start < text.len())
             // The token whose text covers the fault's first byte: the last one starting at or
@@ -218,6 +296,22 @@ impl PromptBuilder {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// The indices of the tokens of `ids` a response's text is decoded from, and, in a chat
+    /// layout, where its end of turn is (`None` in Quill's layout, whose `<end>` is decoded as
+    /// text, or when the turn never ended).
+    fn reply_tokens(&self, ids: &[u32]) -> (Vec<usize>, Option<usize>) {
+        let pad = self.tokenizer.pad_id();
+        match self.layout {
+            PromptLayout::Quill(_) => ((0..ids.len()).filter(|&i| ids[i] != pad).collect(), None),
+            PromptLayout::Chat(_) => {
+                let end = self.tokenizer.end_id();
+                let stop = ids.iter().position(|&i| i == end);
+                let body = (0..stop.unwrap_or(ids.len())).filter(|&i| ids[i] != pad);
+                (body.collect(), stop)
+            }
+        }
     }
 
     /// The byte where each token's text starts in `text`, the decoding of `tokens`.
@@ -250,330 +344,27 @@ impl PromptBuilder {
     }
 }
 
+/// The text the parser reads: a chat layout's decoded reply closed by the terminator line
+/// when its turn ended (Quill's layout decodes its `<end>` as text and passes `false`).
+fn with_terminator(mut text: String, terminated: bool) -> String {
+    if terminated {
+        text.push('\n');
+        text.push_str(TERMINATOR);
+    }
+    text
+}
+
 /// A signal with no text to render (whitespace only): prompts skip it.
-fn is_blank(signal: &Signal) -> bool {
+pub(crate) fn is_blank(signal: &Signal) -> bool {
     signal.text.trim().is_empty()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tokenizer() -> PolicyTokenizer {
-        let mut texts = Vec::new();
-        for i in 0..30 {
-            texts.push(format!("Hawks win the playoff opener {i} in Riverton"));
-            texts.push(format!("- riverton hawks\n- maria okafor {i}\n<end>"));
-        }
-        PolicyTokenizer::train(texts, 400).unwrap()
-    }
-
-    fn signal(ts: i64, kind: SignalKind, text: &str) -> Signal {
-        Signal {
-            user: "u1".into(),
-            timestamp: ts,
-            kind,
-            text: text.into(),
-            url: None,
-            domain: None,
-            noise: None,
-        }
-    }
-
-    fn user(history: Vec<Signal>) -> UserRecord {
-        UserRecord {
-            id: "u1".into(),
-            history,
-            future_clicks: vec![],
-            candidates: None,
-            interests: None,
-        }
-    }
-
-    fn builder(budget: usize) -> PromptBuilder {
-        PromptBuilder::new(tokenizer(), budget, QueryListFormat::default()).unwrap()
-    }
-
-    #[test]
-    fn the_layout_is_bos_user_kind_lines_then_queries() {
-        let b = builder(512);
-        let t = &b.tokenizer;
-        let u = user(vec![
-            signal(1, SignalKind::Search, "riverton  hawks"),
-            signal(2, SignalKind::NewsClick, "Hawks win the\nplayoff opener"),
-            signal(3, SignalKind::Browse, "   "),
-            signal(4, SignalKind::Browse, "Okafor jersey | Shop"),
-            signal(
-                5,
-                SignalKind::Other("video_watch".into()),
-                "Cup final <end>",
-            ),
-        ]);
-        let mut expected = vec![t.bos_id(), t.user_id(), t.special_ids().search];
-        expected.extend(t.encode_plain(" riverton hawks\n"));
-        expected.push(t.special_ids().news_click);
-        expected.extend(t.encode_plain(" Hawks win the playoff opener\n"));
-        expected.push(t.special_ids().browse);
-        expected.extend(t.encode_plain(" Okafor jersey | Shop\n"));
-        expected.push(t.signal_id());
-        expected.extend(t.encode_plain(" video_watch: Cup final <end>\n"));
-        expected.push(t.queries_id());
-        let ids = b.prompt(&u);
-        assert_eq!(ids, expected);
-        assert_eq!(
-            t.decode(&ids),
-            "<bos><user><search> riverton hawks\n<news_click> Hawks win the playoff opener\n\
-             <browse> Okafor jersey | Shop\n<signal> video_watch: Cup final <end>\n<queries>"
-        );
-        // The "<end>" a user typed is text: the only special ids are the structure's.
-        let specials: Vec<u32> = ids.iter().copied().filter(|&i| t.is_special(i)).collect();
-        let s = t.special_ids();
-        assert_eq!(
-            specials,
-            vec![
-                s.bos,
-                s.user,
-                s.search,
-                s.news_click,
-                s.browse,
-                s.signal,
-                s.queries
-            ]
-        );
-    }
-
-    #[test]
-    fn a_tight_budget_keeps_the_newest_signals() {
-        let b = builder(512);
-        let history: Vec<Signal> = (0..6)
-            .map(|i| {
-                signal(
-                    i,
-                    SignalKind::Search,
-                    &format!("query number {i} about hawks"),
-                )
-            })
-            .collect();
-        let lens: Vec<usize> = history
-            .iter()
-            .map(|s| b.signal_tokens(s).unwrap().len())
-            .collect();
-        // Room for the two newest signals and one token short of the third.
-        let budget = STRUCTURE_TOKENS + lens[5] + lens[4] + lens[3] - 1;
-        let tight = PromptBuilder { budget, ..b };
-        let p = tight.build(&history);
-        assert_eq!((p.signals_kept, p.signals_dropped, p.cut), (2, 4, false));
-        assert!(p.ids.len() <= budget);
-        let text = tight.tokenizer.decode(&p.ids);
-        assert_eq!(
-            text,
-            "<bos><user><search> query number 4 about hawks\n\
-             <search> query number 5 about hawks\n<queries>"
-        );
-        // One more token of budget and the third newest fits too.
-        let roomier = PromptBuilder {
-            budget: budget + 1,
-            ..tight
-        };
-        assert_eq!(roomier.build(&history).signals_kept, 3);
-    }
-
-    #[test]
-    fn shown_is_the_span_the_prompt_renders_blank_signals_included() {
-        let b = builder(512);
-        let mut history: Vec<Signal> = (0..6)
-            .map(|i| signal(i, SignalKind::Search, &format!("hawks {i}")))
-            .collect();
-        history[4].text = "   ".into();
-        let lens: Vec<usize> = [3, 5]
-            .iter()
-            .map(|&i| b.signal_tokens(&history[i]).unwrap().len())
-            .collect();
-        // Room for signals 5 and 3 (4 is blank): the span starts at 3.
-        let tight = PromptBuilder {
-            budget: STRUCTURE_TOKENS + lens[0] + lens[1],
-            ..b
-        };
-        assert_eq!(tight.build(&history).signals_kept, 2);
-        assert_eq!(tight.shown(&history), &history[3..]);
-        let roomy = PromptBuilder {
-            budget: 512,
-            ..tight
-        };
-        assert_eq!(roomy.shown(&history), &history[..]);
-        assert!(roomy.shown(&[]).is_empty());
-    }
-
-    #[test]
-    fn a_newest_signal_over_the_budget_is_cut_not_dropped() {
-        let b = builder(MIN_PROMPT_BUDGET + 2);
-        let t = b.tokenizer.clone();
-        let long = "xylophone quokka zeppelin marmalade ".repeat(5);
-        let p = b.build(&[
-            signal(1, SignalKind::Search, "hawks"),
-            signal(2, SignalKind::NewsClick, &long),
-        ]);
-        assert!(p.cut && p.signals_kept == 1 && p.signals_dropped == 1);
-        assert_eq!(p.ids.len(), b.budget);
-        assert_eq!(
-            &p.ids[..3],
-            &[t.bos_id(), t.user_id(), t.special_ids().news_click]
-        );
-        assert_eq!(
-            &p.ids[p.ids.len() - 2..],
-            &[t.encode_plain("\n")[0], t.queries_id()]
-        );
-        assert!(t.decode(&p.ids).starts_with("<bos><user><news_click> xyl"));
-    }
-
-    #[test]
-    fn an_empty_history_is_just_the_structure_and_tiny_budgets_are_refused() {
-        let b = builder(64);
-        let t = &b.tokenizer;
-        assert_eq!(
-            b.prompt(&user(vec![])),
-            vec![t.bos_id(), t.user_id(), t.queries_id()]
-        );
-        let err = PromptBuilder::new(t.clone(), 5, QueryListFormat::default()).unwrap_err();
-        assert!(err.to_string().contains("policy.prompt_budget"), "{err}");
-    }
-
-    #[test]
-    fn a_response_round_trips_through_the_shared_parser() {
-        let b = builder(64);
-        let queries: Vec<String> = ["riverton hawks playoff", "maria okafor", "zürich café 東京"]
-            .map(String::from)
-            .into();
-        let list = QueryList::parse(&QueryList::render(&queries), &b.format);
-        assert!(list.is_valid());
-        let ids = b.response(&list);
-        assert_eq!(ids.last(), Some(&b.tokenizer.end_id()));
-        assert_eq!(
-            ids.iter().filter(|&&i| b.tokenizer.is_special(i)).count(),
-            1,
-            "only the terminator is special"
-        );
-        assert_eq!(b.parse_response(&ids), list);
-        // Padding after the end is ignored; a missing end is reported, not hidden.
-        let mut padded = ids.clone();
-        padded.extend([b.tokenizer.pad_id(); 3]);
-        assert_eq!(b.parse_response(&padded), list);
-        let cut = b.parse_response(&ids[..ids.len() - 1]);
-        assert!(!cut.is_valid() && cut.queries == queries);
-    }
-
-    #[test]
-    fn response_faults_name_the_tokens_that_wrote_each_fault() {
-        let b = builder(64);
-        let text_of = |ids: &[u32], at: &[usize]| -> Vec<String> {
-            at.iter().map(|&i| b.tokenizer.decode(&[ids[i]])).collect()
-        };
-        // The repeat's first token and the line break closing it; padding is skipped over.
-        let q = |s: &str| s.to_string();
-        let mut ids = b.response_of(&[q("riverton hawks"), q("maria okafor"), q("riverton hawks")]);
-        ids.insert(0, b.tokenizer.pad_id());
-        let faults = b.response_faults(&ids);
-        assert_eq!(faults.len(), 2, "{faults:?}");
-        let texts = text_of(&ids, &faults);
-        assert!(texts[0].trim_start().starts_with('r'), "{texts:?}");
-        assert!(texts[1].starts_with('\n'), "{texts:?}");
-        assert!(
-            faults[0] > ids.len() / 2,
-            "the second copy, not the first: {faults:?}"
-        );
-        // A valid list has none; a special token at a line start is itself the fault.
-        assert!(
-            b.response_faults(&b.response_of(&[q("abc"), q("abd"), q("abe")]))
-                .is_empty()
-        );
-        let mut ids = b
-            .tokenizer
-            .encode_plain("- riverton hawks\n- maria okafor\n- abc\n");
-        let signal_at = ids.len();
-        ids.extend([b.tokenizer.signal_id(), b.tokenizer.end_id()]);
-        assert_eq!(b.response_faults(&ids), vec![signal_at]);
-        // A character split across tokens (byte-level BPE on an unseen script) still maps
-        // to the token that starts the repeat.
-        let ids = b.response_of(&[q("東京 café"), q("maria okafor"), q("東京 café")]);
-        let faults = b.response_faults(&ids);
-        assert_eq!(faults.len(), 2, "{faults:?}");
-        let before = b.tokenizer.decode(&ids[..faults[0]]);
-        assert!(before.ends_with("okafor\n- "), "{before:?}");
-    }
-
-    /// The figures of the report: tokenizer training time at vocabulary 2048 on the quickstart
-    /// data (3,000 users, 12k-article procedural corpus, seed 42, the trained cleaner), and the
-    /// tokens of a prompt (untruncated) and of a bootstrap response. Sanity asserts only.
-    #[test]
-    #[ignore = "a measurement on the quickstart data: run with --ignored --nocapture"]
-    fn quickstart_prompt_and_response_lengths() {
-        use crate::clean::{Cleaner, CleanerConfig};
-        use crate::data::{CorpusConfig, DataConfig, Split, load_dataset};
-        use crate::text::bootstrap::Bootstrap;
-        use crate::text::term_stats::TermStats;
-        use crate::text::tokenizer::training_texts;
-
-        let cfg = DataConfig {
-            users: 3_000,
-            corpus: CorpusConfig {
-                articles: 12_000,
-                ..CorpusConfig::default()
-            },
-            ..DataConfig::default()
-        };
-        let data = load_dataset(&cfg, 42, std::path::Path::new(".")).unwrap();
-        let cleaner_cfg = CleanerConfig::default();
-        let records: Vec<Signal> = data
-            .iter_split(Split::Train)
-            .take(cleaner_cfg.train_users as usize)
-            .flat_map(|u| u.history)
-            .collect();
-        let (cleaner, _) = Cleaner::train(&records, &cleaner_cfg, 42).unwrap();
-        let raw: Vec<UserRecord> = data.iter_split(Split::Train).collect();
-        let train = cleaner.clean_users(&raw);
-        let format = QueryListFormat::default();
-        let stats = TermStats::build(&data.corpus);
-        let boot = Bootstrap::new(&stats, format.clone()).unwrap();
-        let lists: Vec<_> = train.iter().map(|u| boot.for_user(u)).collect();
-        let queries: Vec<Vec<String>> = lists.iter().map(|l| l.queries.clone()).collect();
-
-        let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len() as f64;
-        println!(
-            "train users {}, queries per list mean {:.2}, lists with generic fill {}",
-            train.len(),
-            queries.iter().map(Vec::len).sum::<usize>() as f64 / queries.len() as f64,
-            lists.iter().filter(|l| l.generic > 0).count(),
-        );
-        for vocab in [512, 2048, 8192] {
-            let start = std::time::Instant::now();
-            let texts = training_texts(&data.corpus, &train, &queries);
-            let tokenizer = PolicyTokenizer::train(texts, vocab).unwrap();
-            let train_secs = start.elapsed().as_secs_f64();
-            assert!(tokenizer.vocab_size() <= vocab);
-            let json = tokenizer.to_json().unwrap();
-            let b = PromptBuilder::new(tokenizer, usize::MAX, format.clone()).unwrap();
-            let mut prompt_lens: Vec<usize> = train.iter().map(|u| b.prompt(u).len()).collect();
-            prompt_lens.sort_unstable();
-            let response_lens: Vec<usize> =
-                queries.iter().map(|q| b.response_of(q).len()).collect();
-            for q in &queries {
-                assert!(b.parse_response(&b.response_of(q)).is_valid(), "{q:?}");
-            }
-            let at = |p: f64| prompt_lens[((prompt_lens.len() - 1) as f64 * p) as usize];
-            println!(
-                "vocab {vocab} (got {}) trained in {train_secs:.2} s; prompt tokens mean {:.1} \
-                 (p50 {}, p95 {}, max {}); response tokens mean {:.1}; JSON xxh3 {:016x}",
-                b.tokenizer.vocab_size(),
-                mean(&prompt_lens),
-                at(0.5),
-                at(0.95),
-                prompt_lens.last().unwrap(),
-                mean(&response_lens),
-                xxhash_rust::xxh3::xxh3_64(json.as_bytes()),
-            );
-        }
-        for (u, q) in train.iter().zip(&queries).take(4) {
-            println!("{}: {:?}", u.id, q);
-        }
-    }
+/// A signal's text with whitespace runs (newlines included) collapsed to single spaces, so it
+/// stays on its one line.
+pub(crate) fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+#[path = "prompt_tests.rs"]
+mod tests;

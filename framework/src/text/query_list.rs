@@ -67,10 +67,48 @@ pub struct QueryList {
     pub problems: Vec<FormatProblem>,
 }
 
+/// Which line openings mark a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemMarkers {
+    /// Only "- ": the one format Quill's own policies are trained to write.
+    Dash,
+    /// What an instruct model writes when asked for "- " lines: "- ", "* ", "• ", and
+    /// numbered items "1. " / "1) " (one to three digits). Everything else is as strict.
+    Instruct,
+}
+
+impl ItemMarkers {
+    /// The query text of a trimmed line that opens with a marker, and the marker's length in
+    /// bytes; `None` for any other line.
+    fn item(self, line: &str) -> Option<(usize, &str)> {
+        for bullet in ["- ", "* ", "\u{2022} "] {
+            if let Some(q) = line.strip_prefix(bullet)
+                && (bullet == "- " || self == ItemMarkers::Instruct)
+            {
+                return Some((bullet.len(), q));
+            }
+        }
+        if self == ItemMarkers::Dash {
+            return None;
+        }
+        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+        let rest = &line[digits..];
+        let q = rest
+            .strip_prefix(". ")
+            .or_else(|| rest.strip_prefix(") "))?;
+        (1..=3).contains(&digits).then_some((digits + 2, q))
+    }
+}
+
 impl QueryList {
     /// Parses model output. Never panics, whatever the input.
     pub fn parse(text: &str, format: &QueryListFormat) -> QueryList {
-        scan(text, format).0
+        scan(text, format, ItemMarkers::Dash).0
+    }
+
+    /// [`QueryList::parse`] with the line openings `markers` accepts.
+    pub fn parse_with(text: &str, format: &QueryListFormat, markers: ItemMarkers) -> QueryList {
+        scan(text, format, markers).0
     }
 
     pub fn is_valid(&self) -> bool {
@@ -103,12 +141,20 @@ impl QueryList {
 /// - too few: the terminator, written too early.
 ///
 /// An unterminated list or text after the terminator has no single culprit and gives none.
-pub fn format_faults(text: &str, format: &QueryListFormat) -> Vec<std::ops::Range<usize>> {
-    scan(text, format).1
+pub fn format_faults(
+    text: &str,
+    format: &QueryListFormat,
+    markers: ItemMarkers,
+) -> Vec<std::ops::Range<usize>> {
+    scan(text, format, markers).1
 }
 
 /// The one walk over the lines behind [`QueryList::parse`] and [`format_faults`].
-fn scan(text: &str, format: &QueryListFormat) -> (QueryList, Vec<std::ops::Range<usize>>) {
+fn scan(
+    text: &str,
+    format: &QueryListFormat,
+    markers: ItemMarkers,
+) -> (QueryList, Vec<std::ops::Range<usize>>) {
     let mut queries = Vec::new();
     let mut problems = Vec::new();
     let mut faults = Vec::new();
@@ -134,15 +180,15 @@ fn scan(text: &str, format: &QueryListFormat) -> (QueryList, Vec<std::ops::Range
         }
         if line == TERMINATOR {
             terminator_at = Some(start);
-        } else if let Some(q) = line.strip_prefix("- ") {
+        } else if let Some((marker, q)) = markers.item(line) {
             if let Some(at) = q.find(TERMINATOR) {
                 // "- summit latest<end>": the terminator belongs on a line of its own.
-                let off = start + 2 + at;
+                let off = start + marker + at;
                 faults.push(off..off + 1);
             }
             let lead = q.len() - q.trim_start().len();
             queries.push(q.trim().to_string());
-            spans.push((start + 2 + lead, end, start));
+            spans.push((start + marker + lead, end, start));
         } else if !line.is_empty() {
             problems.push(FormatProblem::BadLine(i + 1));
             let off = start + usize::from(line.starts_with('-'));
@@ -207,6 +253,41 @@ mod tests {
     }
 
     #[test]
+    fn instruct_markers_accept_bullets_and_numbers_and_nothing_else() {
+        let text = "1. hawks playoff\n2) maria okafor\n* quantum collider\n\u{2022} zurich cafe\n- tokyo rail\n<end>";
+        let lenient = QueryList::parse_with(text, &fmt(), ItemMarkers::Instruct);
+        assert!(lenient.is_valid(), "{:?}", lenient.problems);
+        assert_eq!(
+            lenient.queries,
+            [
+                "hawks playoff",
+                "maria okafor",
+                "quantum collider",
+                "zurich cafe",
+                "tokyo rail"
+            ]
+        );
+        // Quill's own format reads only the dash line; the others are bad lines.
+        let strict = QueryList::parse(text, &fmt());
+        assert_eq!(strict.queries, ["tokyo rail"]);
+        assert!(strict.problems.contains(&FormatProblem::BadLine(1)));
+        // Not markers: four digits, a number without its dot, prose, a dash without a space.
+        for line in [
+            "1234. too many digits",
+            "12 no dot",
+            "Here are queries:",
+            "-x",
+        ] {
+            let text = format!("- aaa\n- bbb\n- ccc\n{line}\n<end>");
+            let p = QueryList::parse_with(&text, &fmt(), ItemMarkers::Instruct);
+            assert_eq!(p.problems, vec![FormatProblem::BadLine(4)], "{line:?}");
+        }
+        // A fault inside a numbered query points past its marker.
+        let faults = format_faults("10. a\n<end>", &fmt(), ItemMarkers::Instruct);
+        assert!(faults.iter().any(|r| r.start == 5), "{faults:?}");
+    }
+
+    #[test]
     fn each_problem_is_reported() {
         let p = QueryList::parse("- abc\n- abc\nhello\n", &fmt());
         assert_eq!(
@@ -239,33 +320,46 @@ mod tests {
     fn faults_point_at_the_choice_that_broke_the_format() {
         // A bad line points past its "-"; a duplicate at its first letter and its line break.
         let text = "-ce\n- brightwater\n- baggage\n-  brightwater \n<end>";
-        let faults = format_faults(text, &fmt());
+        let faults = format_faults(text, &fmt(), ItemMarkers::Dash);
         assert_eq!(faults, vec![1..2, 31..32, 42..43]);
         assert_eq!(at(text, &faults), vec!["c", "b", " "]);
         // A line that does not start with "-" at all is blamed from its first character.
         let text = "- abc\n- abd\n<signal><end>";
-        assert_eq!(at(text, &format_faults(text, &fmt())), vec!["<"]);
+        assert_eq!(
+            at(text, &format_faults(text, &fmt(), ItemMarkers::Dash)),
+            vec!["<"]
+        );
         // Too few: the early terminator; too many: the dash that opened query 9.
         let text = "- abc\n- abd\n<end>";
-        assert_eq!(format_faults(text, &fmt()), vec![12..13]);
+        assert_eq!(format_faults(text, &fmt(), ItemMarkers::Dash), vec![12..13]);
         let many = (0..10)
             .map(|i| format!("- query {i}\n"))
             .collect::<String>()
             + "<end>";
-        assert_eq!(format_faults(&many, &fmt()), vec![80..81]);
+        assert_eq!(
+            format_faults(&many, &fmt(), ItemMarkers::Dash),
+            vec![80..81]
+        );
         assert_eq!(&many[80..82], "- ");
         // Too short: the line break after it; too long: the first character past the bound.
         let long = "x".repeat(80) + "yz";
         let text = format!("- ab\n- {long}\n- abc\n<end>");
-        let faults = format_faults(&text, &fmt());
+        let faults = format_faults(&text, &fmt(), ItemMarkers::Dash);
         assert_eq!(at(&text, &faults), vec!["\n", "y"]);
         // Valid, unterminated and trailing-text lists give no fault.
-        assert!(format_faults("- abc\n- abd\n- abe\n<end>", &fmt()).is_empty());
-        assert!(format_faults("- abc\n- abd\n- abe", &fmt()).is_empty());
-        assert!(format_faults("- abc\n- abd\n- abe\n<end>\nmore", &fmt()).is_empty());
+        assert!(format_faults("- abc\n- abd\n- abe\n<end>", &fmt(), ItemMarkers::Dash).is_empty());
+        assert!(format_faults("- abc\n- abd\n- abe", &fmt(), ItemMarkers::Dash).is_empty());
+        assert!(
+            format_faults(
+                "- abc\n- abd\n- abe\n<end>\nmore",
+                &fmt(),
+                ItemMarkers::Dash
+            )
+            .is_empty()
+        );
         // A terminator written at the end of a query line instead of on its own.
         let text = "- abc\n- abd\n- abe<end>";
-        assert_eq!(format_faults(text, &fmt()), vec![17..18]);
+        assert_eq!(format_faults(text, &fmt(), ItemMarkers::Dash), vec![17..18]);
         assert_eq!(&text[17..22], "<end>");
     }
 
@@ -275,7 +369,7 @@ mod tests {
         let messy = "- ü\u{fffd}\r\n<end>\n\n- \0- <end>- é\t\n\u{202e}";
         for end in messy.char_indices().map(|(i, _)| i) {
             let _ = QueryList::parse(&messy[..end], &fmt());
-            for r in format_faults(&messy[..end], &fmt()) {
+            for r in format_faults(&messy[..end], &fmt(), ItemMarkers::Dash) {
                 assert!(r.start <= end && messy.is_char_boundary(r.start), "{r:?}");
             }
         }

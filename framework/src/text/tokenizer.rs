@@ -66,7 +66,9 @@ pub struct SpecialIds {
     pub end: u32,
 }
 
-/// A trained byte-level BPE tokenizer with Quill's special tokens. Cheap to clone.
+/// A policy's tokenizer: Quill's own (a trained byte-level BPE with Quill's special tokens,
+/// which its prompt layout is written in) or a pretrained checkpoint's (its own vocabulary and
+/// special tokens, prompts rendered by its chat template). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PolicyTokenizer {
     /// Recognises special-token strings anywhere in the input.
@@ -74,7 +76,14 @@ pub struct PolicyTokenizer {
     /// The same BPE without added tokens: encodes user text literally, so a search for
     /// `<end>` cannot forge a terminator inside a prompt.
     plain: Arc<Tokenizer>,
-    ids: SpecialIds,
+    /// Batch padding (never a target).
+    pad: u32,
+    /// The stop token of sampling: Quill's `<end>`, a checkpoint's end of turn.
+    end: u32,
+    /// Every added special token's id, sorted.
+    specials: Arc<Vec<u32>>,
+    /// Quill's prompt tokens; `None` for a pretrained checkpoint's tokenizer.
+    quill: Option<SpecialIds>,
 }
 
 impl PolicyTokenizer {
@@ -98,27 +107,7 @@ impl PolicyTokenizer {
                 ),
             ));
         }
-        let specials = SPECIAL_TOKENS
-            .iter()
-            .map(|t| AddedToken::from(*t, true))
-            .collect();
-        let trainer = BpeTrainer::builder()
-            .vocab_size(vocab_size)
-            // A pair seen once is memorisation, not a unit of the language.
-            .min_frequency(2)
-            .show_progress(false)
-            .special_tokens(specials)
-            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
-            .build();
-        let mut tokenizer = Tokenizer::new(ModelWrapper::BPE(BPE::default()));
-        // No prefix space: a signal's text is rendered after its own space, and an added
-        // space would change the text on decode.
-        tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, false, true)));
-        tokenizer.with_decoder(Some(ByteLevelDecoder::new(false, false, true)));
-        let mut trainer = TrainerWrapper::BpeTrainer(trainer);
-        tokenizer
-            .train(&mut trainer, texts.into_iter())
-            .map_err(|e| Error::model("tokenizer", format!("BPE training failed: {e}")))?;
+        let tokenizer = train_byte_level_bpe(texts, vocab_size, &SPECIAL_TOKENS)?;
         Self::from_tokenizer(tokenizer).map_err(|m| Error::model("tokenizer", m))
     }
 
@@ -150,13 +139,8 @@ impl PolicyTokenizer {
             queries: id(QUERIES)?,
             end: id(TERMINATOR)?,
         };
-        let mut plain = full.clone();
-        plain.with_added_vocabulary(AddedVocabulary::new());
-        let tokenizer = PolicyTokenizer {
-            full: Arc::new(full),
-            plain: Arc::new(plain),
-            ids,
-        };
+        let mut tokenizer = Self::wrap(full, ids.pad, ids.end);
+        tokenizer.quill = Some(ids);
         let probe = tokenizer.decode(&tokenizer.encode(ROUND_TRIP_PROBE));
         if probe != ROUND_TRIP_PROBE {
             return Err(format!(
@@ -164,6 +148,34 @@ impl PolicyTokenizer {
             ));
         }
         Ok(tokenizer)
+    }
+
+    /// A pretrained checkpoint's tokenizer, with `end` (its end-of-turn token) as the stop token
+    /// and `pad` (its padding token, or `end` when it has none) as padding.
+    pub fn pretrained(full: Tokenizer, end: u32, pad: Option<u32>) -> PolicyTokenizer {
+        Self::wrap(full, pad.unwrap_or(end), end)
+    }
+
+    fn wrap(full: Tokenizer, pad: u32, end: u32) -> PolicyTokenizer {
+        let mut specials: Vec<u32> = full
+            .get_added_tokens_decoder()
+            .iter()
+            .filter(|(_, t)| t.special)
+            .map(|(id, _)| *id)
+            .chain([pad, end])
+            .collect();
+        specials.sort_unstable();
+        specials.dedup();
+        let mut plain = full.clone();
+        plain.with_added_vocabulary(AddedVocabulary::new());
+        PolicyTokenizer {
+            full: Arc::new(full),
+            plain: Arc::new(plain),
+            pad,
+            end,
+            specials: Arc::new(specials),
+            quill: None,
+        }
     }
 
     /// The tokenizer as `tokenizers` JSON (the format `load` reads; deterministic).
@@ -214,56 +226,74 @@ impl PolicyTokenizer {
         self.full.get_vocab_size(true)
     }
 
-    pub fn special_ids(&self) -> SpecialIds {
-        self.ids
+    /// Quill's prompt tokens; `None` for a pretrained checkpoint's tokenizer, whose prompts
+    /// its chat template lays out.
+    pub fn quill_ids(&self) -> Option<SpecialIds> {
+        self.quill
     }
     pub fn pad_id(&self) -> u32 {
-        self.ids.pad
+        self.pad
     }
-    pub fn bos_id(&self) -> u32 {
-        self.ids.bos
-    }
-    pub fn user_id(&self) -> u32 {
-        self.ids.user
-    }
-    pub fn signal_id(&self) -> u32 {
-        self.ids.signal
-    }
-    pub fn queries_id(&self) -> u32 {
-        self.ids.queries
-    }
-    /// The id of the terminator `<end>`: the stop token of sampling.
+    /// The stop token of sampling: `<end>` for Quill's tokenizer, the end of the assistant's
+    /// turn for a checkpoint's.
     pub fn end_id(&self) -> u32 {
-        self.ids.end
-    }
-
-    /// The kind token of a built-in kind; `None` for a dataset-declared kind, which renders
-    /// as `<signal>` and its name.
-    pub fn kind_id(&self, kind: &SignalKind) -> Option<u32> {
-        match kind {
-            SignalKind::Search => Some(self.ids.search),
-            SignalKind::NewsClick => Some(self.ids.news_click),
-            SignalKind::Browse => Some(self.ids.browse),
-            SignalKind::Other(_) => None,
-        }
+        self.end
     }
 
     /// True for the id of any special token.
     pub fn is_special(&self, id: u32) -> bool {
-        let s = self.ids;
-        [
-            s.pad,
-            s.bos,
-            s.user,
-            s.search,
-            s.news_click,
-            s.browse,
-            s.signal,
-            s.queries,
-            s.end,
-        ]
-        .contains(&id)
+        self.specials.binary_search(&id).is_ok()
     }
+}
+
+impl SpecialIds {
+    /// The kind token of a built-in kind; `None` for a dataset-declared kind, which renders
+    /// as `<signal>` and its name.
+    pub fn kind(&self, kind: &SignalKind) -> Option<u32> {
+        match kind {
+            SignalKind::Search => Some(self.search),
+            SignalKind::NewsClick => Some(self.news_click),
+            SignalKind::Browse => Some(self.browse),
+            SignalKind::Other(_) => None,
+        }
+    }
+}
+
+/// Trains a byte-level BPE of (at most) `vocab_size` tokens on `texts` in order, with
+/// `specials` as added special tokens (ids `0..specials.len()`). Deterministic: the same texts
+/// give byte-identical JSON.
+pub fn train_byte_level_bpe<I, S>(
+    texts: I,
+    vocab_size: usize,
+    specials: &[&str],
+) -> Result<Tokenizer>
+where
+    I: IntoIterator<Item = S>,
+    I::IntoIter: Send,
+    S: AsRef<str> + Send,
+{
+    let specials = specials
+        .iter()
+        .map(|t| AddedToken::from(*t, true))
+        .collect();
+    let trainer = BpeTrainer::builder()
+        .vocab_size(vocab_size)
+        // A pair seen once is memorisation, not a unit of the language.
+        .min_frequency(2)
+        .show_progress(false)
+        .special_tokens(specials)
+        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+        .build();
+    let mut tokenizer = Tokenizer::new(ModelWrapper::BPE(BPE::default()));
+    // No prefix space: a signal's text is rendered after its own space, and an added
+    // space would change the text on decode.
+    tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, false, true)));
+    tokenizer.with_decoder(Some(ByteLevelDecoder::new(false, false, true)));
+    let mut trainer = TrainerWrapper::BpeTrainer(trainer);
+    tokenizer
+        .train(&mut trainer, texts.into_iter())
+        .map_err(|e| Error::model("tokenizer", format!("BPE training failed: {e}")))?;
+    Ok(tokenizer)
 }
 
 fn encode_with(tokenizer: &Tokenizer, text: &str) -> Vec<u32> {
@@ -345,7 +375,7 @@ mod tests {
     #[test]
     fn special_tokens_are_single_ids_even_inside_text() {
         let t = tokenizer();
-        let s = t.special_ids();
+        let s = t.quill_ids().expect("Quill's own tokenizer");
         assert_eq!(
             (
                 s.pad,
@@ -369,7 +399,8 @@ mod tests {
         // Read literally, the same string never yields a special id.
         let plain = t.encode_plain("- hawks\n<end><queries>");
         assert!(plain.iter().all(|&i| !t.is_special(i)), "{plain:?}");
-        assert_eq!(t.decode(&[t.bos_id(), t.queries_id()]), "<bos><queries>");
+        assert_eq!(t.decode(&[s.bos, s.queries]), "<bos><queries>");
+        assert!((0..9).all(|i| t.is_special(i)) && !t.is_special(9));
     }
 
     #[test]
@@ -402,7 +433,7 @@ mod tests {
         let path = temp_path("saved.json");
         t.save(&path).unwrap();
         let loaded = PolicyTokenizer::load(&path).unwrap();
-        assert_eq!(loaded.special_ids(), t.special_ids());
+        assert_eq!(loaded.quill_ids(), t.quill_ids());
         assert_eq!(loaded.vocab_size(), t.vocab_size());
         for text in sample_texts() {
             assert_eq!(loaded.encode(&text), t.encode(&text));

@@ -6,11 +6,26 @@ crate::config_section! {
     /// The `[policy]` section of an experiment: which preset, its tokenizer and its prompt
     /// (the decoder's own shape is `policy::DecoderConfig`).
     pub struct PolicySection {
-        /// From-scratch preset (`quill presets` lists them).
+        /// From-scratch preset (`quill presets` lists them). Not set together with
+        /// `checkpoint`.
         pub preset: String = "nano".into(), Check::NonEmpty;
+        /// A pretrained instruct checkpoint as the policy instead of a preset: a GGUF file
+        /// (`*.gguf`, e.g. SmolLM2-135M-Instruct from scripts/fetch_smollm2.sh) or a Hugging
+        /// Face Qwen2/Llama directory (config.json, safetensors weights, tokenizer.json,
+        /// tokenizer_config.json); relative paths resolve against the experiment file's
+        /// directory. Its tokenizer, special tokens and chat template are used, and evaluated
+        /// as it is it gives the `prompt_only` rows. Unset: the policy is `preset`.
+        pub checkpoint: Option<std::path::PathBuf> = None, Check::Any;
+        /// The system instruction of a checkpoint's chat prompt; `{min_queries}` and
+        /// `{max_queries}` are replaced by the `[format]` bounds. Unset: Quill's own
+        /// (`quill::text::DEFAULT_INSTRUCTION`, which `quill validate` prints for a checkpoint
+        /// policy). Preset policies have no instruction.
+        pub instruction: Option<String> = None, Check::Any;
         /// BPE vocabulary to train (0 = the preset's); a small corpus may yield fewer tokens.
+        /// A checkpoint brings its own (leave 0).
         pub vocab_size: u32 = 0, Check::Any;
-        /// Most prompt tokens; the oldest signals are dropped first.
+        /// Most prompt tokens; the oldest signals are dropped first. A checkpoint's chat
+        /// template and instruction count too (about 100 tokens for the default instruction).
         pub prompt_budget: u32 = 128, Check::Range { min: 8.0, max: 100000.0 };
     }
 }
