@@ -272,6 +272,17 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 exp.config.experiment.ablation,
                 rewards.join(", ")
             );
+            // A checkpoint policy's prompt: which model, and the instruction as sent.
+            if let Some(path) = crate::scoring::checkpoint_path(&exp) {
+                let policy = &exp.config.policy;
+                let instruction = policy.instruction.as_deref();
+                let instruction = instruction.unwrap_or(quill::text::DEFAULT_INSTRUCTION);
+                println!(
+                    "  policy: checkpoint {}\n  instruction: {}",
+                    path.display(),
+                    quill::text::chat_prompt::filled_instruction(instruction, &exp.config.format)
+                );
+            }
             // A sweep is valid only if every cell is: expanding parses each of them.
             let cells = crate::sweep::expand(&exp)?;
             for cell in &cells {

@@ -3,7 +3,7 @@
 
 pub use crate::overrides::Overrides;
 use crate::sweep::{Cell, SweepSpec};
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use quill::clean::CleanerConfig;
 use quill::config::{Check, Section};
 use quill::data::DataConfig;
@@ -222,6 +222,16 @@ pub fn check_inputs(exp: &Experiment) -> Result<()> {
             ));
         }
     }
+    if let Some(path) = crate::scoring::checkpoint_path(exp)
+        && !(path.is_dir() && path.join(quill::policy::hf::CONFIG_FILE).is_file())
+        && !(path.is_file() && path.extension().is_some_and(|e| e == "gguf"))
+    {
+        problems.push(format!(
+            "policy.checkpoint: {} is neither a GGUF file (*.gguf) nor a Hugging Face \
+             directory with config.json (scripts/fetch_smollm2.sh fetches SmolLM2-135M-Instruct)",
+            path.display()
+        ));
+    }
     if let Err(e) = quill::device::device(cfg.experiment.device) {
         problems.push(format!("experiment.{e}"));
     }
@@ -251,6 +261,16 @@ pub fn parse(src: &str, path: &Path) -> Result<ExperimentConfig> {
         )
     })?;
     config.rewards = with_paper_rewards(std::mem::take(&mut config.rewards));
+    if config.policy.checkpoint.is_some()
+        && let Some(start) = crate::locate::span_of(src, "policy.preset")
+    {
+        let (line, col) = crate::locate::line_col(src, start);
+        bail!(
+            "{}:{line}:{col}: policy.preset and policy.checkpoint are both set: the policy is \
+             a from-scratch preset or a pretrained checkpoint; remove one",
+            path.display()
+        );
+    }
     validate(&config).map_err(|e| match &e {
         quill::Error::Input { origin, .. } => {
             let at = crate::locate::span_of(src, origin)
@@ -321,11 +341,29 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
             ),
         ));
     }
-    if c.grpo.enabled && c.grpo.steps > 0 && !c.warm_start.enabled {
+    if c.grpo.enabled && c.grpo.steps > 0 && !c.warm_start.enabled && c.policy.checkpoint.is_none()
+    {
         return Err(quill::Error::field(
             "grpo.enabled",
-            "GRPO starts from the warm-started policy: set warm_start.enabled = true, or \
-             grpo.enabled = false",
+            "GRPO starts from the warm-started policy (or a pretrained checkpoint): set \
+             warm_start.enabled = true, policy.checkpoint, or grpo.enabled = false",
+        ));
+    }
+    if c.policy.checkpoint.is_some() && c.distill.enabled {
+        return Err(quill::Error::field(
+            "distill.enabled",
+            "distillation from a checkpoint teacher is not built yet (a layer-pruned student \
+             sharing its tokenizer is the plan); set distill.enabled = false",
+        ));
+    }
+    if c.policy.checkpoint.is_some() && c.policy.vocab_size != 0 {
+        return Err(quill::Error::field(
+            "policy.vocab_size",
+            format!(
+                "{} with policy.checkpoint: a checkpoint brings its own tokenizer; leave \
+                 vocab_size at 0",
+                c.policy.vocab_size
+            ),
         ));
     }
     // Checked even when distillation is off, as any other field's value is.

@@ -25,8 +25,7 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
         _ => 1,
     };
     quill::train::data_parallel::set_training_shards(shards);
-    let resolved = toml::to_string_pretty(cfg).context("serialising the resolved config")?;
-    write_atomic(&out.join("config.toml"), resolved.as_bytes())?;
+    write_atomic(&out.join("config.toml"), resolved_toml(cfg)?.as_bytes())?;
 
     let t = Instant::now();
     let data = load_dataset(&cfg.data, seed, &exp.base_dir)?;
@@ -52,7 +51,11 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
     // The code behind the figures: version, commit and whether the tree had changes.
     metrics["provenance"] = crate::provenance::provenance(&exp.base_dir);
     metrics["ablation"] = json!(cfg.experiment.ablation);
-    metrics["preset"] = json!(cfg.policy.preset);
+    let checkpoint = crate::scoring::checkpoint_path(exp);
+    metrics["preset"] = match &checkpoint {
+        Some(path) => json!(path.file_name().map(|n| n.to_string_lossy())),
+        None => json!(cfg.policy.preset),
+    };
     let cleaner = crate::stages::clean::cleaner(exp, &data)?;
     if let Some((cleaner, report)) = &cleaner {
         metrics["cleaner"] = report.clone();
@@ -67,11 +70,24 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
     }
     metrics["users"] = json!(raw_stats.users);
     let cleaner = cleaner.as_ref().map(|(c, _)| c);
-    if cfg.warm_start.enabled {
-        metrics["warm_start"] = crate::stages::warm_start::warm_start_stage(exp, &data, cleaner)?;
-        let t = Instant::now();
-        // Rewards read what the policy's prompt shows, so the warm start's tokenizer comes first.
+    if cfg.warm_start.enabled || checkpoint.is_some() {
+        // A checkpoint as it is: the paper's prompt-only baseline.
+        let mut policies = Vec::new();
+        if let Some(path) = &checkpoint {
+            policies.push(("prompt_only", path.clone()));
+            // Every policy of this run has the checkpoint's shape.
+            let shape = quill::policy::load_pretrained_shape(path)?;
+            let size = json!({ "preset": metrics["preset"], "parameters": shape.param_count() });
+            metrics["policies"] = json!({ "prompt_only": size, "warm_start": size, "grpo": size });
+        }
         let warm_dir = crate::stages::warm_start::checkpoint_dir(exp);
+        if cfg.warm_start.enabled {
+            metrics["warm_start"] =
+                crate::stages::warm_start::warm_start_stage(exp, &data, cleaner)?;
+            policies.push(("warm_start", warm_dir.clone()));
+        }
+        let t = Instant::now();
+        // Rewards read what the policy's prompt shows, so the policy's tokenizer comes first.
         let prompt = crate::scoring::policy_prompt(exp, &warm_dir)?;
         let view = crate::scoring::reward_view(cfg, Some(prompt))?;
         let scoring = crate::scoring::scoring(exp, data.corpus.clone(), view)?;
@@ -79,7 +95,6 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
             "retrieval and rewards ready ({:.1}s)",
             t.elapsed().as_secs_f64()
         );
-        let mut policies = vec![("warm_start", warm_dir)];
         if cfg.grpo.enabled && cfg.grpo.steps > 0 {
             let (report, finished) =
                 crate::stages::grpo::grpo_stage(exp, &data, cleaner, &scoring, opts)?;
@@ -129,6 +144,19 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
     write_json(&out.join("metrics.json"), &metrics)?;
     eprintln!("wrote {}", out.join("metrics.json").display());
     Ok(())
+}
+
+/// The resolved config as TOML. A checkpoint policy's has no `preset` (the field's default
+/// would read as set beside the checkpoint when the file is parsed again).
+fn resolved_toml(cfg: &crate::config::ExperimentConfig) -> Result<String> {
+    if cfg.policy.checkpoint.is_none() {
+        return toml::to_string_pretty(cfg).context("serialising the resolved config");
+    }
+    let mut table = toml::Table::try_from(cfg).context("serialising the resolved config")?;
+    if let Some(toml::Value::Table(policy)) = table.get_mut("policy") {
+        policy.remove("preset");
+    }
+    toml::to_string_pretty(&table).context("serialising the resolved config")
 }
 
 /// A policy's preset and parameter count, from its warm start's report.

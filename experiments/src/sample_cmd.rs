@@ -4,7 +4,7 @@
 use crate::config::Experiment;
 use crate::stages::warm_start::{bootstrap_target, checkpoint_dir};
 use anyhow::{Context, Result, bail};
-use quill::policy::{Generation, generate, load_checkpoint};
+use quill::policy::{Generation, generate, load_policy};
 use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::term_stats::TermStats;
 use std::path::Path;
@@ -13,9 +13,14 @@ use std::path::Path;
 /// checkpoint.
 pub fn sample(exp: &Experiment, user_id: &str, checkpoint: Option<&Path>, n: usize) -> Result<()> {
     let cfg = &exp.config;
-    let dir = checkpoint.map_or_else(|| checkpoint_dir(exp), Path::to_path_buf);
+    // The warm start by default; a checkpoint policy without one is sampled as it is.
+    let default = match crate::scoring::checkpoint_path(exp) {
+        Some(path) if !cfg.warm_start.enabled => path,
+        _ => checkpoint_dir(exp),
+    };
+    let dir = checkpoint.map_or(default, Path::to_path_buf);
     let device = quill::device::device(cfg.experiment.device)?;
-    let (decoder, _) = load_checkpoint(&dir, &device).with_context(|| {
+    let (decoder, _) = load_policy(&dir, &device).with_context(|| {
         format!(
             "loading the policy checkpoint {} (run `quill run` first)",
             dir.display()

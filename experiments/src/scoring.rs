@@ -10,13 +10,13 @@ use crate::config::{Experiment, ExperimentConfig, reward_params, reward_spec};
 use anyhow::{Context, Result, bail};
 use quill::data::{Corpus, UserRecord};
 use quill::eval::RewardMeans;
-use quill::policy::TOKENIZER_FILE;
+use quill::policy::{PretrainedText, TOKENIZER_FILE, load_pretrained_text};
 use quill::retrieval::RetrievalStack;
 use quill::reward::{CompositeReward, RewardEnv, RewardSignals, RewardView};
 use quill::text::query_list::{QueryList, QueryListFormat};
 use quill::text::term_stats::TermStats;
-use quill::text::{PolicyTokenizer, PromptBuilder};
-use std::path::Path;
+use quill::text::{ChatLayout, DEFAULT_INSTRUCTION, PolicyTokenizer, PromptBuilder};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Everything that scores query lists for one experiment.
@@ -76,12 +76,39 @@ pub fn composite_reward(
 }
 
 /// The prompt builder of the policy saved in `dir`: its tokenizer, the experiment's budget
-/// and query-list format.
+/// and query-list format. A checkpoint policy's (and those fine-tuned from it) is the
+/// checkpoint's chat layout, whatever `dir` holds.
 pub fn policy_prompt(exp: &Experiment, dir: &Path) -> Result<PromptBuilder> {
     let cfg = &exp.config;
+    if let Some(path) = checkpoint_path(exp) {
+        let text = load_pretrained_text(&path)
+            .with_context(|| format!("policy.checkpoint: {}", path.display()))?;
+        return chat_prompt(cfg, text);
+    }
     let tokenizer = PolicyTokenizer::load(&dir.join(TOKENIZER_FILE))?;
     Ok(PromptBuilder::new(
         tokenizer,
+        cfg.policy.prompt_budget as usize,
+        cfg.format.clone(),
+    )?)
+}
+
+/// The pretrained checkpoint `[policy] checkpoint` names, resolved against the experiment
+/// file's directory; `None` for a preset policy.
+pub fn checkpoint_path(exp: &Experiment) -> Option<PathBuf> {
+    let path = exp.config.policy.checkpoint.as_ref()?;
+    Some(quill::io::resolve_path(&exp.base_dir, path))
+}
+
+/// A checkpoint's chat prompt: its template around `[policy] instruction` (or Quill's
+/// default) and the user's signals, within the experiment's budget.
+pub fn chat_prompt(cfg: &ExperimentConfig, text: PretrainedText) -> Result<PromptBuilder> {
+    let instruction = cfg.policy.instruction.as_deref();
+    let instruction = instruction.unwrap_or(DEFAULT_INSTRUCTION);
+    let layout = ChatLayout::new(&text.chat, instruction, &cfg.format, &text.tokenizer)?;
+    Ok(PromptBuilder::chat(
+        text.tokenizer,
+        layout,
         cfg.policy.prompt_budget as usize,
         cfg.format.clone(),
     )?)

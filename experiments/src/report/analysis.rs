@@ -148,7 +148,13 @@ impl Analysis {
                 out.push(p.to_string());
             }
         }
-        let order = ["warm_start", "grpo", "student_warm_start", "student"];
+        let order = [
+            "prompt_only",
+            "warm_start",
+            "grpo",
+            "student_warm_start",
+            "student",
+        ];
         out.sort_by_key(|p| {
             let known = order.iter().position(|o| o == p);
             (known.unwrap_or(order.len()), p.clone())
@@ -416,6 +422,7 @@ fn axis_columns(results: &Results) -> Vec<String> {
 /// A policy's name for people.
 pub fn label(policy: &str) -> String {
     match policy {
+        "prompt_only" => "prompt only".into(),
         "warm_start" => "warm start".into(),
         "grpo" => "GRPO".into(),
         "student_warm_start" => "student warm start".into(),

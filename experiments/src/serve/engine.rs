@@ -11,7 +11,7 @@ use quill::policy::{
     Decoder, Generation, POLICY_FILE, SamplingConfig, TOKENIZER_FILE, generate, load_checkpoint,
 };
 use quill::retrieval::Retriever;
-use quill::text::{PolicyTokenizer, PromptBuilder};
+use quill::text::PromptBuilder;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -90,8 +90,6 @@ impl Engine {
         let device = quill::device::device(cfg.experiment.device)?;
         let (decoder, shape) = load_checkpoint(dir, &device)
             .with_context(|| format!("loading the policy checkpoint {}", dir.display()))?;
-        let tokenizer = PolicyTokenizer::load(&dir.join(TOKENIZER_FILE))
-            .with_context(|| format!("loading {}", dir.join(TOKENIZER_FILE).display()))?;
         let max_new_tokens = cfg.sampling.max_new_tokens as usize;
         let budget = cfg.policy.prompt_budget as usize;
         // Checked once here so that no request can ask generation for more positions than
@@ -104,7 +102,9 @@ impl Engine {
                 shape.max_positions
             );
         }
-        let builder = PromptBuilder::new(tokenizer, budget, cfg.format.clone())?;
+        // Quill's own layout, or the chat template of the checkpoint the policy was tuned from.
+        let builder = crate::scoring::policy_prompt(&exp, dir)
+            .with_context(|| format!("loading {}", dir.join(TOKENIZER_FILE).display()))?;
         let (cleaner, cleaner_info) = if args.no_cleaner {
             (None, json!({ "enabled": false, "reason": "--no-cleaner" }))
         } else {

@@ -23,7 +23,7 @@ use quill::eval::{
     MetricMeans, OfflineEvaluator, RankingMetrics, RewardMeans, best_of_n_sizes, history_queries,
     pick_best_of_n,
 };
-use quill::policy::{Decoder, load_checkpoint};
+use quill::policy::{Decoder, load_policy};
 use quill::reward::Scored;
 use quill::text::PromptBuilder;
 use quill::text::bootstrap::{Bootstrap, target_format};
@@ -60,7 +60,7 @@ pub fn evaluate_policies(
     let mut draws: Vec<(String, Vec<PolicyEval>)> = Vec::new();
     let mut speeds = serde_json::Map::new();
     for (name, dir) in policies {
-        let (decoder, _) = load_checkpoint(dir, &device)
+        let (decoder, _) = load_policy(dir, &device)
             .with_context(|| format!("loading the {name} policy {}", dir.display()))?;
         let builder = policy_prompt(exp, dir)?;
         let results = on.policy(name, &decoder, &builder)?;

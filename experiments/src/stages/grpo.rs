@@ -1,4 +1,5 @@
-//! The RL stage of `quill run`: GRPO / Dr.GRPO from the warm-started checkpoint on the
+//! The RL stage of `quill run`: GRPO / Dr.GRPO from the warm-started checkpoint (or a
+//! pretrained checkpoint as it is, when it has no warm start) on the
 //! experiment's composite reward, with held-out evaluation on the valid split, checkpoints and
 //! `--resume`; the final policy is saved under `grpo/policy` beside the warm start's `policy`.
 
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use quill::clean::Cleaner;
 use quill::data::Dataset;
 use quill::device::training_device;
-use quill::policy::load_checkpoint;
+use quill::policy::load_policy;
 use quill::train::grpo::{GrpoRun, train_grpo};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -49,8 +50,13 @@ pub fn grpo_stage(
     let builder = crate::scoring::policy_prompt(exp, &warm_dir)?;
     let tokenizer_json = builder.tokenizer.to_json()?;
     let device = training_device(cfg.experiment.device)?;
-    let (decoder, decoder_cfg) = load_checkpoint(&warm_dir, &device)
-        .with_context(|| format!("loading the warm start {}", warm_dir.display()))?;
+    // From the warm start, or from a checkpoint as it is when there is none.
+    let start = match crate::scoring::checkpoint_path(exp) {
+        Some(path) if !cfg.warm_start.enabled => path,
+        _ => warm_dir,
+    };
+    let (decoder, decoder_cfg) = load_policy(&start, &device)
+        .with_context(|| format!("loading GRPO's starting policy {}", start.display()))?;
 
     let users = TrainingUsers::of(exp, data, cleaner, scoring);
     let evaluator = users.evaluator(exp, &builder, scoring);

@@ -2,20 +2,22 @@
 //! supervised bootstrap lists), measure structural validity, and save the checkpoint.
 
 use crate::config::Experiment;
+use crate::scoring::{chat_prompt, checkpoint_path};
 use crate::stages::key::{WARM_START, warm_start_key};
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use quill::clean::Cleaner;
-use quill::data::{Dataset, Split, UserRecord};
+use quill::data::{Corpus, Dataset, Split, UserRecord};
+use quill::device::Device;
 use quill::device::training_device;
 use quill::io::write_json;
-use quill::policy::{Decoder, find_preset, save_checkpoint};
+use quill::policy::{Decoder, DecoderConfig, find_preset, load_pretrained, save_checkpoint};
 use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::term_stats::TermStats;
 use quill::text::tokenizer::training_texts;
 use quill::text::{PolicyTokenizer, PromptBuilder};
 use quill::train::{BootstrapFrom, WarmStartData, warm_start};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Where the warm-started policy of an experiment is saved: its own `policy/`, or, where
@@ -96,26 +98,27 @@ pub fn warm_start_into(
         .iter()
         .map(|u| bootstrap.for_user(u).queries)
         .collect();
-    let preset = find_preset(&cfg.policy.preset)?;
-    let vocab = match cfg.policy.vocab_size {
-        0 => preset.config.vocab_size,
-        v => v as usize,
+    let device = training_device(cfg.experiment.device)?;
+    let start = match checkpoint_path(exp) {
+        Some(path) => from_checkpoint(exp, &path, &device)?,
+        None => from_preset(exp, &data.corpus, &train, &lists, target.tokenizer, &device)?,
     };
-    let tokenizer = match target.tokenizer {
-        Some(shared) => shared,
-        None => PolicyTokenizer::train(training_texts(&data.corpus, &train, &lists), vocab)?,
-    };
-    let builder = PromptBuilder::new(
-        tokenizer.clone(),
-        cfg.policy.prompt_budget as usize,
-        cfg.format.clone(),
-    )?;
-    let bos = tokenizer.bos_id();
+    let PolicyStart {
+        decoder,
+        decoder_cfg,
+        builder,
+        kind,
+        name,
+    } = start;
+    let tokenizer = builder.tokenizer.clone();
     let mut lm_stream = Vec::new();
     // Pre-split articles and signal text only: the lists are learned in the supervised stage.
-    for text in training_texts(&data.corpus, &train, &[]) {
-        lm_stream.push(bos);
-        lm_stream.extend(tokenizer.encode_plain(&text));
+    // A checkpoint is already pretrained: it has no language-modelling stage.
+    if let Some(ids) = tokenizer.quill_ids() {
+        for text in training_texts(&data.corpus, &train, &[]) {
+            lm_stream.push(ids.bos);
+            lm_stream.extend(tokenizer.encode_plain(&text));
+        }
     }
     // The tokenizer above learned the whole-history lists' words; the targets themselves come
     // from what `bootstrap_from` names.
@@ -146,28 +149,22 @@ pub fn warm_start_into(
         warm.lm_stream.len(),
         t.elapsed().as_secs_f64()
     );
-
-    let mut decoder_cfg = preset.with_vocab(tokenizer.vocab_size());
-    let max_new = cfg.sampling.max_new_tokens as usize;
-    let longest =
-        (cfg.policy.prompt_budget as usize + max_new).max(cfg.warm_start.lm_seq_len as usize);
-    decoder_cfg.max_positions = decoder_cfg.max_positions.max(longest);
-    decoder_cfg.validate(&format!("policy preset {}", preset.name))?;
     eprintln!(
-        "policy: preset {} ({} parameters)",
-        preset.name,
+        "policy: {kind} {name} ({} parameters)",
         decoder_cfg.param_count()
     );
-    let device = training_device(cfg.experiment.device)?;
-    let decoder = Decoder::new(&decoder_cfg, seed, &device);
-    let ws = &cfg.warm_start;
+    let mut ws = cfg.warm_start.clone();
+    if tokenizer.quill_ids().is_none() {
+        ws.lm_steps = 0;
+    }
+    let max_new = cfg.sampling.max_new_tokens as usize;
     let steps =
         u64::from(ws.lm_steps + ws.sft_steps + ws.unlikelihood_steps + ws.self_filter_steps);
     let bar = quill::progress::bar(steps, "warm start");
     let (decoder, report) = warm_start(
         decoder,
         &warm,
-        &cfg.warm_start,
+        &ws,
         &builder,
         &cfg.sampling,
         max_new,
@@ -203,7 +200,7 @@ pub fn warm_start_into(
         100.0 * report.valid_rate,
         report.sampled_lists
     );
-    let provenance = json!({ "preset": preset.name, "stage": "warm_start", "seed": seed });
+    let provenance = json!({ "policy": name, "stage": "warm_start", "seed": seed });
     save_checkpoint(
         &dir,
         &decoder,
@@ -213,12 +210,91 @@ pub fn warm_start_into(
     )?;
     let mut value = serde_json::to_value(&report)?;
     value["config_hash"] = json!(config_hash);
-    value["preset"] = json!(preset.name);
+    value["preset"] = json!(name);
     value["parameters"] = json!(decoder_cfg.param_count());
     value["vocab_size"] = json!(tokenizer.vocab_size());
     // Written after the checkpoint: its presence with this hash marks a finished stage.
     write_json(&report_path, &value)?;
     Ok(value)
+}
+
+/// The policy a warm start begins from, and what its prompts are written with.
+struct PolicyStart {
+    decoder: Decoder,
+    decoder_cfg: DecoderConfig,
+    builder: PromptBuilder,
+    /// "preset" or "checkpoint".
+    kind: &'static str,
+    /// The preset's name, or the checkpoint's file name.
+    name: String,
+}
+
+/// A fresh preset with a tokenizer trained on the data (or the one given: a student shares
+/// its teacher's).
+fn from_preset(
+    exp: &Experiment,
+    corpus: &Corpus,
+    train: &[UserRecord],
+    lists: &[Vec<String>],
+    shared: Option<PolicyTokenizer>,
+    device: &Device,
+) -> Result<PolicyStart> {
+    let cfg = &exp.config;
+    let preset = find_preset(&cfg.policy.preset)?;
+    let vocab = match cfg.policy.vocab_size {
+        0 => preset.config.vocab_size,
+        v => v as usize,
+    };
+    let tokenizer = match shared {
+        Some(shared) => shared,
+        None => PolicyTokenizer::train(training_texts(corpus, train, lists), vocab)?,
+    };
+    let builder = PromptBuilder::new(
+        tokenizer.clone(),
+        cfg.policy.prompt_budget as usize,
+        cfg.format.clone(),
+    )?;
+    let mut decoder_cfg = preset.with_vocab(tokenizer.vocab_size());
+    let longest = (cfg.policy.prompt_budget + cfg.sampling.max_new_tokens)
+        .max(cfg.warm_start.lm_seq_len) as usize;
+    decoder_cfg.max_positions = decoder_cfg.max_positions.max(longest);
+    decoder_cfg.validate(&format!("policy preset {}", preset.name))?;
+    Ok(PolicyStart {
+        decoder: Decoder::new(&decoder_cfg, cfg.experiment.seed, device),
+        decoder_cfg,
+        builder,
+        kind: "preset",
+        name: preset.name.to_string(),
+    })
+}
+
+/// The pretrained checkpoint at `path`, prompted through its chat template.
+fn from_checkpoint(exp: &Experiment, path: &Path, device: &Device) -> Result<PolicyStart> {
+    let cfg = &exp.config;
+    let model = load_pretrained(path, device)
+        .with_context(|| format!("policy.checkpoint: {}", path.display()))?;
+    let longest = (cfg.policy.prompt_budget + cfg.sampling.max_new_tokens) as usize;
+    if longest > model.config.max_positions {
+        bail!(
+            "policy.prompt_budget {} + sampling.max_new_tokens {} = {longest} tokens exceed the \
+             {} positions of {}",
+            cfg.policy.prompt_budget,
+            cfg.sampling.max_new_tokens,
+            model.config.max_positions,
+            path.display()
+        );
+    }
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok(PolicyStart {
+        decoder: model.decoder,
+        decoder_cfg: model.config,
+        builder: chat_prompt(cfg, model.text)?,
+        kind: "checkpoint",
+        name,
+    })
 }
 
 /// The bootstrap list a user's warm start is fine-tuned towards (`[warm_start]

@@ -1,0 +1,155 @@
+//! `quill run` with a pretrained checkpoint as the policy (a tiny random Llama written by the
+//! test, no download): the prompt-only rows, the supervised warm start in the checkpoint's
+//! chat template, GRPO, and the config errors around `[policy] checkpoint`.
+
+use quill::policy::tiny_checkpoint::write_tiny_checkpoint;
+use quill_experiments::{config, pipeline};
+use std::path::{Path, PathBuf};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quill-ckpt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tiny_checkpoint(dir: &Path) -> PathBuf {
+    let path = dir.join("tiny-llama");
+    let texts = (0..50).map(|i| {
+        format!("search: storm coast {i}\nnews click: Hawks win the playoff opener\n- hawks\n")
+    });
+    write_tiny_checkpoint(&path, texts, 600, 5).unwrap();
+    path
+}
+
+fn run_config(dir: &Path, policy: &str, rest: &str) -> String {
+    format!(
+        "[experiment]\nname = \"c\"\nseed = 3\noutput_dir = {out:?}\n\
+         [data]\nusers = 300\n[data.corpus]\narticles = 1500\n\
+         [cleaner]\nepochs = 1\ntrain_users = 200\n\
+         [policy]\n{policy}\nprompt_budget = 480\n\
+         [sampling]\nmax_new_tokens = 24\n\
+         [evaluation]\nsamples_per_user = 2\n{rest}",
+        out = dir.join("out")
+    )
+}
+
+fn write(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("exp.toml");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn a_checkpoint_policy_runs_prompt_only_warm_start_and_grpo() {
+    let dir = temp_dir("run");
+    tiny_checkpoint(&dir);
+    let body = run_config(
+        &dir,
+        "checkpoint = \"tiny-llama\"",
+        "[warm_start]\nsft_steps = 3\nbatch_size = 4\neval_users = 4\n\
+         [grpo]\nsteps = 2\nprompts_per_step = 2\ngroup_size = 2\neval_every = 1\neval_users = 3\n",
+    );
+    let exp = config::load(&write(&dir, &body)).unwrap();
+    pipeline::run(&exp, Default::default()).unwrap();
+    let out = dir.join("out/c");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["preset"], "tiny-llama");
+    // No language modelling for a pretrained checkpoint; three supervised steps.
+    assert!(
+        metrics["warm_start"]["lm_loss"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        metrics["warm_start"]["sft_loss"].as_array().unwrap().len(),
+        3
+    );
+    let params = metrics["policies"]["prompt_only"]["parameters"]
+        .as_u64()
+        .unwrap();
+    assert!(params > 10_000, "{params}");
+    for split in ["valid", "test"] {
+        let section = metrics[split].as_object().unwrap();
+        for row in [
+            "prompt_only/greedy",
+            "prompt_only/sampled",
+            "warm_start/sampled",
+            "grpo/sampled",
+            "bootstrap_lists",
+        ] {
+            assert!(section.contains_key(row), "{split}: no {row}");
+        }
+        let rate = section["prompt_only/sampled"]["valid_rate"]
+            .as_f64()
+            .unwrap();
+        assert!((0.0..=1.0).contains(&rate));
+    }
+    // The fine-tuned policies are Quill checkpoints carrying the checkpoint's tokenizer, and
+    // the resolved config parses again (no preset beside the checkpoint).
+    let tokenizer = std::fs::read_to_string(out.join("policy/tokenizer.json")).unwrap();
+    assert!(tokenizer.contains("<|im_end|>"));
+    let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    let table: toml::Table = toml::from_str(&resolved).unwrap();
+    assert!(table["policy"].get("preset").is_none(), "{resolved}");
+    config::parse(&resolved, &out.join("config.toml")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_prompt_only_run_needs_no_warm_start() {
+    let dir = temp_dir("prompt-only");
+    tiny_checkpoint(&dir);
+    let body = run_config(
+        &dir,
+        "checkpoint = \"tiny-llama\"\ninstruction = \"List {min_queries}-{max_queries} queries.\"",
+        "[warm_start]\nenabled = false\n[grpo]\nenabled = false\n",
+    );
+    let exp = config::load(&write(&dir, &body)).unwrap();
+    pipeline::run(&exp, Default::default()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/c/metrics.json")).unwrap())
+            .unwrap();
+    let test = metrics["test"].as_object().unwrap();
+    assert!(test.contains_key("prompt_only/sampled") && !test.contains_key("warm_start/sampled"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn load_error(dir: &Path, body: &str) -> String {
+    match config::load(&write(dir, body)) {
+        Ok(_) => panic!("loaded: {body}"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn checkpoint_settings_that_cannot_work_are_errors_naming_the_field() {
+    let dir = temp_dir("errors");
+    let both = run_config(&dir, "preset = \"nano\"\ncheckpoint = \"x.gguf\"", "");
+    let err = load_error(&dir, &both);
+    assert!(
+        err.contains("policy.preset and policy.checkpoint are both set") && err.contains(":13:"),
+        "{err}"
+    );
+    let vocab = run_config(&dir, "checkpoint = \"x.gguf\"\nvocab_size = 500", "");
+    let err = load_error(&dir, &vocab);
+    assert!(err.contains("policy.vocab_size"), "{err}");
+    let distill = run_config(
+        &dir,
+        "checkpoint = \"x.gguf\"",
+        "[distill]\nenabled = true\n",
+    );
+    let err = load_error(&dir, &distill);
+    assert!(err.contains("distill.enabled"), "{err}");
+    // A path that is not a checkpoint is caught before anything runs.
+    let absent = run_config(&dir, "checkpoint = \"x.gguf\"", "");
+    let exp = config::load(&write(&dir, &absent)).unwrap();
+    let err = format!("{:#}", config::check_inputs(&exp).unwrap_err());
+    assert!(
+        err.contains("policy.checkpoint") && err.contains("x.gguf"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
