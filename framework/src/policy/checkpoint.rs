@@ -37,14 +37,8 @@ pub fn save_checkpoint(
     provenance: serde_json::Value,
 ) -> Result<()> {
     save_dir_atomic(dir, POLICY_FILE, "a policy checkpoint", |staging| {
-        let mut store = SafetensorsStore::from_bytes(None);
-        decoder
-            .save_into(&mut store)
-            .map_err(|e| Error::model(WEIGHTS_FILE, format!("serialising weights: {e}")))?;
-        let bytes = store
-            .get_bytes()
-            .map_err(|e| Error::model(WEIGHTS_FILE, format!("serialising weights: {e}")))?;
-        write_synced(&staging.join(WEIGHTS_FILE), &bytes)?;
+        let store = SafetensorsStore::from_bytes(None);
+        write_safetensors(decoder, store, &staging.join(WEIGHTS_FILE))?;
         if let Some(json) = tokenizer_json {
             write_synced(&staging.join(TOKENIZER_FILE), json)?;
         }
@@ -59,6 +53,20 @@ pub fn save_checkpoint(
         // Written last: its presence marks a complete checkpoint.
         write_synced(&staging.join(POLICY_FILE), &json)
     })
+}
+
+/// Serialises `decoder` through `store` (with its key mapping and adapters) into `path`.
+pub(crate) fn write_safetensors(
+    decoder: &Decoder,
+    mut store: SafetensorsStore,
+    path: &Path,
+) -> Result<()> {
+    let fail = |e: String| Error::in_file(path, format!("serialising weights: {e}"));
+    decoder
+        .save_into(&mut store)
+        .map_err(|e| fail(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| fail(e.to_string()))?;
+    write_synced(path, &bytes)
 }
 
 /// Loads a checkpoint saved by `save_checkpoint` onto `device`: the decoder and its shape.

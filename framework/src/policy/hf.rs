@@ -302,23 +302,35 @@ pub fn load_hf_weights(decoder: &mut Decoder, files: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// The key prefixes of Hugging Face and of Quill that name the same module (module docs);
+/// `N` stands for a block's number. The loader maps one way, the exporter the other.
+const KEY_PREFIXES: [(&str, &str); 6] = [
+    ("model.embed_tokens.", "embed_tokens."),
+    ("model.layers.N.self_attn.", "blocks.N.attention."),
+    ("model.layers.N.mlp.", "blocks.N.mlp."),
+    ("model.layers.N.input_layernorm.", "blocks.N.input_norm."),
+    (
+        "model.layers.N.post_attention_layernorm.",
+        "blocks.N.post_attention_norm.",
+    ),
+    ("model.norm.", "norm."),
+];
+
+/// `store` with every prefix of [`KEY_PREFIXES`] remapped, Hugging Face → Quill when
+/// `to_quill`, else Quill → Hugging Face.
+pub(crate) fn remap_keys(mut store: SafetensorsStore, to_quill: bool) -> SafetensorsStore {
+    for (hf, quill) in KEY_PREFIXES {
+        let (from, to) = if to_quill { (hf, quill) } else { (quill, hf) };
+        let pattern = format!("^{}", from.replace('.', r"\.").replace('N', r"(\d+)"));
+        store = store.with_key_remapping(pattern, to.replace('N', "$1"));
+    }
+    store
+}
+
 /// A store over one safetensors file with the Hugging Face → Quill key mapping (module docs).
 fn store(path: &Path, decoder: &Decoder) -> SafetensorsStore {
-    let layer = r"^model\.layers\.(\d+)\.";
     let dtype = decoder.embed_tokens.weight.val().dtype();
-    SafetensorsStore::from_file(path)
-        .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(dtype)))
-        .with_key_remapping(r"^model\.embed_tokens\.", "embed_tokens.")
-        .with_key_remapping(format!(r"{layer}self_attn\."), "blocks.$1.attention.")
-        .with_key_remapping(format!(r"{layer}mlp\."), "blocks.$1.mlp.")
-        .with_key_remapping(
-            format!(r"{layer}input_layernorm\."),
-            "blocks.$1.input_norm.",
-        )
-        .with_key_remapping(
-            format!(r"{layer}post_attention_layernorm\."),
-            "blocks.$1.post_attention_norm.",
-        )
-        .with_key_remapping(r"^model\.norm\.", "norm.")
-        .allow_partial(true)
+    let store = SafetensorsStore::from_file(path)
+        .with_from_adapter(PyTorchToBurnAdapter.chain(FloatCastAdapter::to(dtype)));
+    remap_keys(store, true).allow_partial(true)
 }

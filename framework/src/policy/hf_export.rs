@@ -6,10 +6,11 @@
 
 use crate::error::{Error, Result};
 use crate::io::{save_dir_atomic, write_synced};
+use crate::policy::checkpoint::write_safetensors;
 use crate::policy::hf::CONFIG_FILE;
 use crate::policy::hf_tokenizer::{TOKENIZER_CONFIG, TOKENIZER_JSON};
 use crate::policy::{Decoder, DecoderConfig, RopeLayout};
-use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::store::{BurnToPyTorchAdapter, SafetensorsStore};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -39,14 +40,7 @@ pub fn save_hf_checkpoint(
         ));
     }
     save_dir_atomic(dir, CONFIG_FILE, "a Hugging Face checkpoint", |staging| {
-        let mut store = hf_store();
-        decoder
-            .save_into(&mut store)
-            .map_err(|e| Error::model(MODEL_FILE, format!("serialising weights: {e}")))?;
-        let bytes = store
-            .get_bytes()
-            .map_err(|e| Error::model(MODEL_FILE, format!("serialising weights: {e}")))?;
-        write_synced(&staging.join(MODEL_FILE), &bytes)?;
+        write_safetensors(decoder, hf_store(), &staging.join(MODEL_FILE))?;
         if let Some(t) = tokenizer {
             write_synced(&staging.join(TOKENIZER_JSON), t.tokenizer_json.as_bytes())?;
             write_synced(
@@ -95,19 +89,6 @@ fn pretty(value: &Value) -> Result<Vec<u8>> {
 
 /// A store in memory with the Quill → Hugging Face key mapping (the inverse of the loader's).
 fn hf_store() -> SafetensorsStore {
-    let block = r"^blocks\.(\d+)\.";
-    SafetensorsStore::from_bytes(None)
-        .with_to_adapter(BurnToPyTorchAdapter)
-        .with_key_remapping(r"^embed_tokens\.", "model.embed_tokens.")
-        .with_key_remapping(format!(r"{block}attention\."), "model.layers.$1.self_attn.")
-        .with_key_remapping(format!(r"{block}mlp\."), "model.layers.$1.mlp.")
-        .with_key_remapping(
-            format!(r"{block}input_norm\."),
-            "model.layers.$1.input_layernorm.",
-        )
-        .with_key_remapping(
-            format!(r"{block}post_attention_norm\."),
-            "model.layers.$1.post_attention_layernorm.",
-        )
-        .with_key_remapping(r"^norm\.", "model.norm.")
+    let store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
+    crate::policy::hf::remap_keys(store, false)
 }
