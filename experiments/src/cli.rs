@@ -112,6 +112,19 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Write a policy (a directory `quill run` saved, or a pretrained checkpoint) as a Hugging
+    /// Face checkpoint directory that `transformers` loads, with its tokenizer.
+    Export {
+        /// The policy: e.g. runs/quickstart/grpo/policy, or a .gguf file.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The experiment that trained it (default: the config.toml of its run directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The directory to write (replaced atomically).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Serve a policy checkpoint over HTTP: POST /v1/interests turns a user's signals into a
     /// query list and retrieved news; GET /healthz.
     Serve(crate::serve::ServeArgs),
@@ -319,6 +332,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Data {
             command: DataCommand::Sample { file, n, split },
         } => data_cmd::sample(&config::load(&file)?, n, split.as_deref()),
+        Command::Export {
+            checkpoint,
+            config,
+            out,
+        } => crate::export_cmd::export(&checkpoint, config.as_deref(), &out),
         Command::Serve(args) => crate::serve::serve(args),
         Command::Bench {
             command: BenchCommand::Serve(args),

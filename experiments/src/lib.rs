@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod data_cmd;
 pub mod explain;
+pub mod export_cmd;
 pub mod locate;
 pub mod overrides;
 pub mod pipeline;

@@ -25,7 +25,7 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
         _ => 1,
     };
     quill::train::data_parallel::set_training_shards(shards);
-    write_atomic(&out.join("config.toml"), resolved_toml(cfg)?.as_bytes())?;
+    write_atomic(&out.join("config.toml"), resolved_toml(exp)?.as_bytes())?;
 
     let t = Instant::now();
     let data = load_dataset(&cfg.data, seed, &exp.base_dir)?;
@@ -146,13 +146,17 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
     Ok(())
 }
 
-/// The resolved config as TOML. A checkpoint policy's has no `preset` (the field's default
-/// would read as set beside the checkpoint when the file is parsed again).
-fn resolved_toml(cfg: &crate::config::ExperimentConfig) -> Result<String> {
-    if cfg.policy.checkpoint.is_none() {
+/// The resolved config as TOML. A checkpoint policy's names its checkpoint by absolute path
+/// (the file is read again from the run directory, by `serve` and `export`) and has no
+/// `preset` (the field's default would read as set beside the checkpoint).
+fn resolved_toml(exp: &Experiment) -> Result<String> {
+    let cfg = &exp.config;
+    let Some(checkpoint) = crate::scoring::checkpoint_path(exp) else {
         return toml::to_string_pretty(cfg).context("serialising the resolved config");
-    }
-    let mut table = toml::Table::try_from(cfg).context("serialising the resolved config")?;
+    };
+    let mut cfg = cfg.clone();
+    cfg.policy.checkpoint = Some(std::path::absolute(&checkpoint)?);
+    let mut table = toml::Table::try_from(&cfg).context("serialising the resolved config")?;
     if let Some(toml::Value::Table(policy)) = table.get_mut("policy") {
         policy.remove("preset");
     }

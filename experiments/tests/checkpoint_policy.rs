@@ -95,6 +95,36 @@ fn a_checkpoint_policy_runs_prompt_only_warm_start_and_grpo() {
     let table: toml::Table = toml::from_str(&resolved).unwrap();
     assert!(table["policy"].get("preset").is_none(), "{resolved}");
     config::parse(&resolved, &out.join("config.toml")).unwrap();
+
+    // Exported, the GRPO policy is a Hugging Face checkpoint with the chat template: loaded as
+    // a pretrained checkpoint it writes the same tokens from the same prompt and seed.
+    let policy = out.join("grpo/policy");
+    let exported = dir.join("exported");
+    quill_experiments::export_cmd::export(&policy, None, &exported).unwrap();
+    let device = quill::device::Device::default();
+    let (saved, _) = quill::policy::load_checkpoint(&policy, &device).unwrap();
+    let reloaded = quill::policy::load_pretrained(&exported, &device).unwrap();
+    let builder = quill_experiments::scoring::policy_prompt(&exp, &policy).unwrap();
+    let user = quill::data::load_dataset(&exp.config.data, 3, &exp.base_dir)
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    let prompt = builder.prompt(&user);
+    let end = [builder.tokenizer.end_id()];
+    let how = quill::policy::Generation {
+        sampler: &exp.config.sampling,
+        max_new_tokens: 16,
+        stop_tokens: &end,
+        pad_id: builder.tokenizer.pad_id(),
+    };
+    let write = |d: &quill::policy::Decoder| {
+        quill::policy::generate(d, std::slice::from_ref(&prompt), &[11], &how).unwrap()[0]
+            .tokens
+            .clone()
+    };
+    assert_eq!(write(&saved), write(&reloaded.decoder));
+    assert_eq!(reloaded.text.tokenizer.end_id(), builder.tokenizer.end_id());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

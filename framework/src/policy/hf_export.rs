@@ -1,4 +1,5 @@
-//! Writes a decoder as a Hugging Face checkpoint directory that `transformers` loads
+//! Writes a decoder (Quill's own, or one loaded from a Hugging Face or GGUF checkpoint) as a
+//! Hugging Face checkpoint directory that `transformers` loads
 //! (`AutoModelForCausalLM.from_pretrained`) and that [`crate::policy::load_pretrained`] reads
 //! back: `config.json` (model type `llama`, or `qwen2` for a decoder with QKV biases),
 //! `model.safetensors` in the Hugging Face key names and `[out, in]` linear layout, and, when
@@ -10,7 +11,9 @@ use crate::policy::checkpoint::write_safetensors;
 use crate::policy::hf::CONFIG_FILE;
 use crate::policy::hf_tokenizer::{TOKENIZER_CONFIG, TOKENIZER_JSON};
 use crate::policy::{Decoder, DecoderConfig, RopeLayout};
+use burn::module::Param;
 use burn::store::{BurnToPyTorchAdapter, SafetensorsStore};
+use burn::tensor::{Int, Tensor, TensorData};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -31,14 +34,21 @@ pub fn save_hf_checkpoint(
     config: &DecoderConfig,
     tokenizer: Option<TokenizerFiles>,
 ) -> Result<()> {
-    if config.rope_layout != RopeLayout::Halves {
-        return Err(Error::model(
-            "Hugging Face export",
-            "the decoder's rotary layout is llama.cpp's (a GGUF checkpoint's): its Q/K rows \
-             would need permuting back, which the exporter does not do; export a decoder \
-             loaded from a Hugging Face checkpoint or one of Quill's own",
-        ));
-    }
+    // A GGUF checkpoint's Q/K columns are in llama.cpp's adjacent-pairs order; Hugging Face
+    // keeps the halves order, so they are permuted back first.
+    let halves;
+    let (decoder, config) = match config.rope_layout {
+        RopeLayout::Halves => (decoder, config.clone()),
+        RopeLayout::AdjacentPairs => {
+            halves = to_halves_layout(decoder, config);
+            let config = DecoderConfig {
+                rope_layout: RopeLayout::Halves,
+                ..config.clone()
+            };
+            (&halves, config)
+        }
+    };
+    let config = &config;
     save_dir_atomic(dir, CONFIG_FILE, "a Hugging Face checkpoint", |staging| {
         write_safetensors(decoder, hf_store(), &staging.join(MODEL_FILE))?;
         if let Some(t) = tokenizer {
@@ -51,6 +61,42 @@ pub fn save_hf_checkpoint(
         // Written last: its presence marks a complete checkpoint.
         write_synced(&staging.join(CONFIG_FILE), &pretty(&hf_config(config))?)
     })
+}
+
+/// `decoder`'s weights with every head's Q/K output columns moved from adjacent rotary pairs
+/// (`2i`, `2i + 1`) back to halves (`i`, `i + d/2`): the inverse of llama.cpp's converter.
+/// Burn stores a linear layer `[in, out]`, so a head's rows in PyTorch are columns here.
+pub fn to_halves_layout(decoder: &Decoder, config: &DecoderConfig) -> Decoder {
+    let d = config.head_dim();
+    // Column `j` of the result, in halves order (head, half t, i), is column `order[j]`.
+    let order = |heads: usize| -> Vec<i64> {
+        let mut out = Vec::with_capacity(heads * d);
+        for head in 0..heads {
+            for t in 0..2 {
+                for i in 0..d / 2 {
+                    out.push((head * d + 2 * i + t) as i64);
+                }
+            }
+        }
+        out
+    };
+    let mut out = decoder.clone();
+    for block in out.blocks.iter_mut() {
+        let a = &mut block.attention;
+        for (proj, heads) in [
+            (&mut a.q_proj, config.heads),
+            (&mut a.k_proj, config.kv_heads),
+        ] {
+            let w = proj.weight.val();
+            let idx = order(heads);
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [heads * d]), &w.device());
+            proj.weight = Param::from_tensor(w.select(1, idx.clone()));
+            if let Some(bias) = &proj.bias {
+                proj.bias = Some(Param::from_tensor(bias.val().select(0, idx)));
+            }
+        }
+    }
+    out
 }
 
 /// The `config.json` of a decoder shape.

@@ -17,6 +17,8 @@ use std::path::Path;
 pub struct PretrainedText {
     pub tokenizer: PolicyTokenizer,
     pub chat: ChatTemplate,
+    /// The chat template's Jinja source, for an exported `tokenizer_config.json`.
+    pub chat_template: String,
     /// The tokenizer as `tokenizer.json`, saved beside fine-tuned weights.
     pub tokenizer_json: String,
 }
@@ -126,6 +128,7 @@ fn gguf_text(t: &GgufTokenizer, path: &Path) -> Result<PretrainedText> {
     Ok(PretrainedText {
         tokenizer: PolicyTokenizer::pretrained(t.tokenizer.clone(), end, t.pad_id),
         chat: t.chat()?,
+        chat_template: t.chat_template.clone().unwrap_or_default(),
         tokenizer_json: t.to_json()?,
     })
 }
@@ -139,6 +142,7 @@ fn hf_text(t: &HfTokenizer, path: &Path) -> Result<PretrainedText> {
     Ok(PretrainedText {
         tokenizer: PolicyTokenizer::pretrained(t.tokenizer.clone(), end, None),
         chat: t.chat()?,
+        chat_template: t.chat_template.clone().unwrap_or_default(),
         tokenizer_json: json,
     })
 }

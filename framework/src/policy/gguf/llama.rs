@@ -456,15 +456,27 @@ mod tests {
             let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, 8]), &device);
             let mask = AttentionMask::causal(1, 8, &device);
             let want = reference.logits(tokens.clone(), &mask, None);
-            let got = decoder.logits(tokens, &mask, None);
             let want = want.into_data().try_to_vec::<f32>().unwrap();
-            let got = got.into_data().try_to_vec::<f32>().unwrap();
-            let diff = want
-                .iter()
-                .zip(&got)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
+            let max_diff = |d: &Decoder| {
+                let got = d.logits(tokens.clone(), &mask, None);
+                let got = got.into_data().try_to_vec::<f32>().unwrap();
+                want.iter()
+                    .zip(&got)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f32::max)
+            };
+            let diff = max_diff(&decoder);
             assert!(diff < 1e-4, "tied {tied}: logits differ by {diff}");
+            // Exported as a Hugging Face checkpoint (Q/K permuted back to halves) and loaded
+            // again, it still computes the same logits.
+            let dir = std::env::temp_dir()
+                .join(format!("quill-gguf-export-{tied}-{}", std::process::id()));
+            crate::policy::hf_export::save_hf_checkpoint(&dir, &decoder, &cfg, None).unwrap();
+            let (exported, shape) = crate::policy::hf::load_hf_decoder(&dir, &device).unwrap();
+            assert_eq!(shape.rope_layout, RopeLayout::Halves);
+            let diff = max_diff(&exported);
+            assert!(diff < 1e-4, "tied {tied}: exported logits differ by {diff}");
+            std::fs::remove_dir_all(&dir).unwrap();
         }
     }
 
