@@ -202,3 +202,33 @@ fn shards_parse_and_split_cells_into_disjoint_covering_parts() {
         assert_eq!(shards.iter().filter(|s| s.owns(k)).count(), 1, "cell {k}");
     }
 }
+
+#[test]
+fn checkpoints_can_be_swept_and_never_beside_a_preset() {
+    let src = format!(
+        "{BASE}[policy]\nprompt_budget = 384\n[sweep.models]\n\
+         axes.policy.checkpoint = [\"models/a.gguf\", \"models/b\"]\n"
+    );
+    let cells = expand(&experiment("checkpoints", &src)).unwrap();
+    let got: Vec<_> = cells
+        .iter()
+        .map(|c| c.config.policy.checkpoint.clone())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            Some(PathBuf::from("models/a.gguf")),
+            Some(PathBuf::from("models/b"))
+        ]
+    );
+    assert_ne!(cells[0].id, cells[1].id);
+    // A base that sets a preset cannot sweep checkpoints: each cell would set both.
+    let src = format!(
+        "{BASE}[policy]\npreset = \"nano\"\n[sweep.models]\naxes.policy.checkpoint = [\"a.gguf\"]\n"
+    );
+    let err = expand_err("checkpoint-and-preset", &src);
+    assert!(
+        err.contains("policy.preset and policy.checkpoint are both set"),
+        "{err}"
+    );
+}
