@@ -144,6 +144,28 @@ fn a_prompt_only_run_needs_no_warm_start() {
             .unwrap();
     let test = metrics["test"].as_object().unwrap();
     assert!(test.contains_key("prompt_only/sampled") && !test.contains_key("warm_start/sampled"));
+
+    // The checkpoint as it is serves, given the experiment that names it (whose run saved the
+    // cleaner); an experiment that names another checkpoint is refused.
+    use quill_experiments::serve::{ServerArgs, engine};
+    let mut args = ServerArgs::new(dir.join("tiny-llama"));
+    args.config = Some(dir.join("exp.toml"));
+    let (engine, data) = engine::Engine::load(&args).unwrap();
+    assert_eq!(engine.info["cleaner"]["enabled"], true, "{}", engine.info);
+    let user = data.iter().next().unwrap();
+    let input = engine::Input {
+        user: user.id.clone(),
+        signals: user.history.clone(),
+        top_k: 3,
+    };
+    let answers = engine.answer(&[input]).unwrap();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].valid, answers[0].problems.is_empty());
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    let mut other = ServerArgs::new(dir.join("other"));
+    other.config = Some(dir.join("exp.toml"));
+    let err = format!("{:#}", engine::Engine::load(&other).err().unwrap());
+    assert!(err.contains("does not name it"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

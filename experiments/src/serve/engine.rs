@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use quill::clean::Cleaner;
 use quill::data::{Corpus, Dataset, Signal, UserRecord};
 use quill::policy::{
-    Decoder, Generation, POLICY_FILE, SamplingConfig, TOKENIZER_FILE, generate, load_checkpoint,
+    Decoder, Generation, POLICY_FILE, SamplingConfig, TOKENIZER_FILE, generate, load_policy,
 };
 use quill::retrieval::Retriever;
 use quill::text::PromptBuilder;
@@ -77,18 +77,38 @@ impl Engine {
     /// the dataset (whose test users `quill bench serve` replays).
     pub fn load(args: &ServerArgs) -> Result<(Engine, Dataset)> {
         let dir = &args.checkpoint;
-        if !dir.join(POLICY_FILE).is_file() {
+        // A policy `quill run` saved, or a pretrained checkpoint as it is (prompt-only), whose
+        // experiment (with `[policy] checkpoint` naming it) --config gives.
+        let pretrained = !dir.join(POLICY_FILE).is_file();
+        if pretrained && args.config.is_none() {
             bail!(
                 "--checkpoint {}: no {POLICY_FILE} there; give a policy checkpoint directory \
-                 (e.g. runs/quickstart/grpo/policy or runs/quickstart/policy)",
+                 (e.g. runs/quickstart/grpo/policy or runs/quickstart/policy), or a pretrained \
+                 checkpoint with --config naming an experiment whose [policy] checkpoint it is",
                 dir.display()
             );
         }
         let exp = experiment(dir, args.config.as_deref())?;
+        if pretrained {
+            let same = |p: &Path| std::fs::canonicalize(p).ok();
+            let named = crate::scoring::checkpoint_path(&exp);
+            if named
+                .as_deref()
+                .and_then(same)
+                .is_none_or(|n| Some(n) != same(dir))
+            {
+                bail!(
+                    "--checkpoint {} is not a policy directory, and {} does not name it as its \
+                     [policy] checkpoint",
+                    dir.display(),
+                    exp.path.display()
+                );
+            }
+        }
         let cfg = &exp.config;
         let seed = cfg.experiment.seed;
         let device = quill::device::device(cfg.experiment.device)?;
-        let (decoder, shape) = load_checkpoint(dir, &device)
+        let (decoder, shape) = load_policy(dir, &device)
             .with_context(|| format!("loading the policy checkpoint {}", dir.display()))?;
         let max_new_tokens = cfg.sampling.max_new_tokens as usize;
         let budget = cfg.policy.prompt_budget as usize;

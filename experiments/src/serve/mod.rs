@@ -43,7 +43,9 @@ const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
     /// The policy checkpoint directory (policy.json, weights.safetensors, tokenizer.json),
-    /// e.g. runs/quickstart/grpo/policy.
+    /// e.g. runs/quickstart/grpo/policy; or a pretrained checkpoint (a GGUF file or Hugging
+    /// Face directory) served as it is, with --config naming the experiment whose
+    /// [policy] checkpoint it is.
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// The experiment config: data, cleaner, retrieval, format, sampling, prompt budget
