@@ -6,8 +6,9 @@ use super::config::DecoderConfig;
 use super::decoder::Decoder;
 use crate::error::{Error, Result};
 use crate::io::{save_dir_atomic, write_synced};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -36,6 +37,14 @@ pub fn save_checkpoint(
     tokenizer_json: Option<&[u8]>,
     provenance: serde_json::Value,
 ) -> Result<()> {
+    // Fail closed: a diverged model saved would be served and evaluated as if it were one.
+    if let Some(module) = first_non_finite(decoder) {
+        let msg = format!(
+            "refusing to save: the weights of {module} hold NaN or infinite values (training \
+             diverged; a lower learning rate usually helps)"
+        );
+        return Err(Error::in_file(dir, msg));
+    }
     save_dir_atomic(dir, POLICY_FILE, "a policy checkpoint", |staging| {
         let store = SafetensorsStore::from_bytes(None);
         write_safetensors(decoder, store, &staging.join(WEIGHTS_FILE))?;
@@ -91,6 +100,10 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Decoder, DecoderC
     let result = decoder
         .load_from(&mut store)
         .map_err(|e| Error::in_file(&weights_path, format!("loading weights: {e}")))?;
+    if let Some(module) = first_non_finite(&decoder) {
+        let msg = format!("the weights of {module} hold NaN or infinite values");
+        return Err(Error::in_file(&weights_path, msg));
+    }
     if !result.errors.is_empty() || !result.missing.is_empty() {
         let missing: Vec<&str> = result.missing.iter().map(|(k, _)| k.as_str()).collect();
         let msg = format!(
@@ -100,4 +113,74 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Decoder, DecoderC
         return Err(Error::in_file(&weights_path, msg));
     }
     Ok((decoder, meta.config))
+}
+
+/// The module path of the first parameter of `decoder` holding a NaN or an infinity (e.g.
+/// `blocks.3.attention.q_proj.weight`); `None` when every weight is finite.
+pub fn first_non_finite(decoder: &Decoder) -> Option<String> {
+    struct Finder {
+        path: Vec<String>,
+        found: Option<String>,
+    }
+    impl ModuleVisitor for Finder {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.found.is_none() && !param.val().is_finite().all().into_scalar::<bool>() {
+                self.found = Some(self.path.join("."));
+            }
+        }
+    }
+    let mut finder = Finder {
+        path: Vec::new(),
+        found: None,
+    };
+    decoder.visit(&mut finder);
+    finder.found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::find_preset;
+
+    #[test]
+    fn non_finite_weights_are_neither_saved_nor_loaded() {
+        let config = find_preset("pico").unwrap().config;
+        let device = Device::flex();
+        let good = Decoder::new(&config, 1, &device);
+        assert_eq!(first_non_finite(&good), None);
+        let mut bad = good.clone();
+        let up = &mut bad.blocks[1].mlp.up_proj;
+        up.weight = Param::from_tensor(up.weight.val().mul_scalar(f32::NAN));
+        assert_eq!(
+            first_non_finite(&bad).as_deref(),
+            Some("blocks.1.mlp.up_proj.weight")
+        );
+
+        let dir = std::env::temp_dir().join(format!("quill-nan-{}", std::process::id()));
+        let err = save_checkpoint(&dir, &bad, &config, None, serde_json::Value::Null)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("blocks.1.mlp.up_proj.weight") && err.contains("NaN"),
+            "{err}"
+        );
+        assert!(!dir.exists(), "nothing is written");
+
+        // A file that holds them anyway (written by something else) is refused on load.
+        save_checkpoint(&dir, &good, &config, None, serde_json::Value::Null).unwrap();
+        let weights = dir.join(WEIGHTS_FILE);
+        write_safetensors(&bad, SafetensorsStore::from_bytes(None), &weights).unwrap();
+        let err = load_checkpoint(&dir, &device).unwrap_err().to_string();
+        assert!(
+            err.contains("blocks.1.mlp.up_proj") && err.contains(WEIGHTS_FILE),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -73,8 +73,18 @@ pub fn load_pretrained_text(path: &Path) -> Result<PretrainedText> {
     }
 }
 
-/// The checkpoint at `path`, its decoder on `device`.
+/// The checkpoint at `path`, its decoder on `device`. Weights holding NaN or infinities are
+/// refused, as in Quill's own checkpoints.
 pub fn load_pretrained(path: &Path, device: &Device) -> Result<Pretrained> {
+    let model = load_any_pretrained(path, device)?;
+    if let Some(module) = crate::policy::checkpoint::first_non_finite(&model.decoder) {
+        let msg = format!("the weights of {module} hold NaN or infinite values");
+        return Err(Error::in_file(path, msg));
+    }
+    Ok(model)
+}
+
+fn load_any_pretrained(path: &Path, device: &Device) -> Result<Pretrained> {
     match format_of(path)? {
         Format::Gguf => {
             let model = load_gguf_model(path, device)?;
