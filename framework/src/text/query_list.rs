@@ -80,7 +80,7 @@ pub enum ItemMarkers {
 impl ItemMarkers {
     /// The query text of a trimmed line that opens with a marker, and the marker's length in
     /// bytes; `None` for any other line.
-    fn item(self, line: &str) -> Option<(usize, &str)> {
+    pub fn item(self, line: &str) -> Option<(usize, &str)> {
         for bullet in ["- ", "* ", "\u{2022} "] {
             if let Some(q) = line.strip_prefix(bullet)
                 && (bullet == "- " || self == ItemMarkers::Instruct)

@@ -18,12 +18,13 @@ use crate::data::UserRecord;
 use crate::error::{Error, Result};
 use crate::reward::CompositeReward;
 use crate::text::PolicyTokenizer;
-use crate::text::query_list::{QueryList, QueryListFormat, TERMINATOR};
+use crate::text::query_list::{ItemMarkers, QueryList, QueryListFormat, TERMINATOR};
 
 /// For each line of a completion's text, the index of the query the parser reads from it
 /// (`None` for the terminator, blank or malformed lines and anything after the terminator):
-/// the rules of `QueryList::parse`, line for line.
-pub fn line_queries(text: &str) -> Vec<Option<usize>> {
+/// the rules of `QueryList::parse_with` and `markers`, line for line. (A chat layout's end of
+/// turn decodes on the last query's line and so shares its credit.)
+pub fn line_queries(text: &str, markers: ItemMarkers) -> Vec<Option<usize>> {
     let mut out = Vec::new();
     let (mut next, mut terminated) = (0, false);
     for line in text.lines() {
@@ -31,7 +32,7 @@ pub fn line_queries(text: &str) -> Vec<Option<usize>> {
         if !terminated && line == TERMINATOR {
             terminated = true;
         }
-        if !terminated && line.starts_with("- ") {
+        if !terminated && markers.item(line).is_some() {
             out.push(Some(next));
             next += 1;
         } else {
@@ -44,8 +45,12 @@ pub fn line_queries(text: &str) -> Vec<Option<usize>> {
 /// For each token of `ids`, the query (see [`line_queries`]) of the line its text starts on:
 /// the number of newlines decoded before it. Decoding prefixes, not single tokens, keeps
 /// multi-byte characters split across tokens intact.
-pub fn token_queries(tokenizer: &PolicyTokenizer, ids: &[u32]) -> Vec<Option<usize>> {
-    let lines = line_queries(&tokenizer.decode(ids));
+pub fn token_queries(
+    tokenizer: &PolicyTokenizer,
+    ids: &[u32],
+    markers: ItemMarkers,
+) -> Vec<Option<usize>> {
+    let lines = line_queries(&tokenizer.decode(ids), markers);
     (0..ids.len())
         .map(|k| {
             let line = tokenizer.decode(&ids[..k]).matches('\n').count();
@@ -130,12 +135,22 @@ mod tests {
     fn lines_map_to_queries_as_the_parser_reads_them() {
         let text = "- hawks trade\nnot a query\n\n  - zephyr air \n<end>\n- after the end";
         assert_eq!(
-            line_queries(text),
+            line_queries(text, ItemMarkers::Dash),
             vec![Some(0), None, None, Some(1), None, None]
+        );
+        // An instruct model's numbered lines are queries where its replies are parsed so.
+        let numbered = "1. hawks trade\n- zephyr air\nnot a query";
+        assert_eq!(
+            line_queries(numbered, ItemMarkers::Instruct),
+            vec![Some(0), Some(1), None]
+        );
+        assert_eq!(
+            line_queries(numbered, ItemMarkers::Dash),
+            vec![None, Some(0), None]
         );
         let parsed = QueryList::parse(text, &QueryListFormat::default());
         assert_eq!(parsed.queries, vec!["hawks trade", "zephyr air"]);
-        assert!(line_queries("").is_empty());
+        assert!(line_queries("", ItemMarkers::Dash).is_empty());
     }
 
     #[test]
@@ -144,7 +159,7 @@ mod tests {
         let tok = PolicyTokenizer::train(&texts, 300).unwrap();
         let mut ids = tok.encode_plain("- hawks trade\n- zephyr air\n");
         ids.push(tok.end_id());
-        let of = token_queries(&tok, &ids);
+        let of = token_queries(&tok, &ids, ItemMarkers::Dash);
         assert_eq!(of.len(), ids.len());
         let text_of = |q: Option<usize>| {
             let picked: Vec<u32> = (ids.iter().zip(&of))

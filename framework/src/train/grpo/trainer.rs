@@ -171,7 +171,7 @@ fn train_step(
             let tokenizer = &run.builder.tokenizer;
             let token_query: Vec<_> = completions
                 .iter()
-                .map(|c| token_queries(tokenizer, c))
+                .map(|c| token_queries(tokenizer, c, run.builder.markers()))
                 .collect();
             Some((credit, token_query))
         } else {
