@@ -280,3 +280,49 @@ fn measure_load_and_greedy_tokens_per_second() {
         );
     }
 }
+
+/// A checkpoint policy's prompt is what rendering the chat template and encoding the text at
+/// once gives (as `apply_chat_template(..., tokenize=True)` does), though Quill encodes the
+/// template's text and the signals apart (so that signal text cannot forge special tokens).
+#[test]
+fn a_policy_prompt_is_the_template_rendered_and_encoded_at_once() {
+    use quill::data::{Signal, SignalKind};
+    use quill::text::query_list::QueryListFormat;
+    use quill::text::{ChatLayout, DEFAULT_INSTRUCTION, PromptBuilder};
+    let Some(path) = model_path() else { return };
+    let text = quill::policy::load_pretrained_text(&path).unwrap();
+    let format = QueryListFormat::default();
+    let layout =
+        ChatLayout::new(&text.chat, DEFAULT_INSTRUCTION, &format, &text.tokenizer).unwrap();
+    let instruction = layout.instruction.clone();
+    let builder = PromptBuilder::chat(text.tokenizer.clone(), layout, 1000, format).unwrap();
+    let signal = |kind, text: &str| Signal {
+        user: "u".into(),
+        timestamp: 0,
+        kind,
+        text: text.into(),
+        url: None,
+        domain: None,
+        noise: None,
+    };
+    let history = [
+        signal(SignalKind::Search, "riverton hawks"),
+        signal(
+            SignalKind::NewsClick,
+            "Hawks win the playoff opener in Zürich",
+        ),
+        signal(SignalKind::Browse, "Cobalt X5 - Encyclopedia"),
+    ];
+    let content = "Recent activity, oldest first:\nsearch: riverton hawks\nnews click: Hawks win \
+                   the playoff opener in Zürich\nbrowse: Cobalt X5 - Encyclopedia";
+    let messages = [
+        ChatMessage::system(&instruction),
+        ChatMessage::user(content),
+    ];
+    let rendered = text.chat.render(&messages, true).unwrap();
+    let model = model().expect("the model is present");
+    assert_eq!(
+        builder.build(&history).ids,
+        model.tokenizer.encode(&rendered).unwrap()
+    );
+}
