@@ -287,9 +287,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             );
             // A checkpoint policy's prompt: which model, and the instruction as sent.
             if let Some(path) = crate::scoring::checkpoint_path(&exp) {
-                let policy = &exp.config.policy;
-                let instruction = policy.instruction.as_deref();
-                let instruction = instruction.unwrap_or(quill::text::DEFAULT_INSTRUCTION);
+                let instruction = crate::scoring::instruction(&exp.config);
                 println!(
                     "  policy: checkpoint {}\n  instruction: {}",
                     path.display(),

@@ -223,13 +223,10 @@ pub fn check_inputs(exp: &Experiment) -> Result<()> {
         }
     }
     if let Some(path) = crate::scoring::checkpoint_path(exp)
-        && !(path.is_dir() && path.join(quill::policy::hf::CONFIG_FILE).is_file())
-        && !(path.is_file() && path.extension().is_some_and(|e| e == "gguf"))
+        && let Err(e) = quill::policy::check_pretrained_path(&path)
     {
         problems.push(format!(
-            "policy.checkpoint: {} is neither a GGUF file (*.gguf) nor a Hugging Face \
-             directory with config.json (scripts/fetch_smollm2.sh fetches SmolLM2-135M-Instruct)",
-            path.display()
+            "policy.checkpoint: {e} (scripts/fetch_smollm2.sh fetches SmolLM2-135M-Instruct)"
         ));
     }
     if let Err(e) = quill::device::device(cfg.experiment.device) {

@@ -19,27 +19,30 @@ use std::path::Path;
 /// (default: the `config.toml` of its run directory).
 pub fn export(checkpoint: &Path, config: Option<&Path>, out: &Path) -> Result<()> {
     let device = quill::device::device(quill::device::DeviceKind::Cpu)?;
-    if !checkpoint.join(POLICY_FILE).is_file() {
-        let model = load_pretrained(checkpoint, &device)?;
-        let text = &model.text;
-        let tokenizer_config = chat_tokenizer_config(&text.tokenizer, &text.chat_template);
-        let files = TokenizerFiles {
-            tokenizer_json: &text.tokenizer_json,
-            tokenizer_config,
+    let (decoder, shape, tokenizer_json, tokenizer_config) =
+        if checkpoint.join(POLICY_FILE).is_file() {
+            let exp = crate::serve::engine::experiment(checkpoint, config)?;
+            let (decoder, shape) = load_checkpoint(checkpoint, &device).with_context(|| {
+                format!("loading the policy checkpoint {}", checkpoint.display())
+            })?;
+            let json_path = checkpoint.join(TOKENIZER_FILE);
+            let json = std::fs::read_to_string(&json_path)
+                .with_context(|| format!("reading {}", json_path.display()))?;
+            (decoder, shape, json, tokenizer_config(&exp, checkpoint)?)
+        } else {
+            let model = load_pretrained(checkpoint, &device)?;
+            let text = model.text;
+            let tokenizer_config = chat_tokenizer_config(&text.tokenizer, &text.chat_template);
+            (
+                model.decoder,
+                model.config,
+                text.tokenizer_json,
+                tokenizer_config,
+            )
         };
-        save_hf_checkpoint(out, &model.decoder, &model.config, Some(files))?;
-        println!("exported {} to {}", checkpoint.display(), out.display());
-        return Ok(());
-    }
-    let exp = crate::serve::engine::experiment(checkpoint, config)?;
-    let (decoder, shape) = load_checkpoint(checkpoint, &device)
-        .with_context(|| format!("loading the policy checkpoint {}", checkpoint.display()))?;
-    let json_path = checkpoint.join(TOKENIZER_FILE);
-    let tokenizer_json = std::fs::read_to_string(&json_path)
-        .with_context(|| format!("reading {}", json_path.display()))?;
     let files = TokenizerFiles {
         tokenizer_json: &tokenizer_json,
-        tokenizer_config: tokenizer_config(&exp, checkpoint)?,
+        tokenizer_config,
     };
     save_hf_checkpoint(out, &decoder, &shape, Some(files))?;
     println!("exported {} to {}", checkpoint.display(), out.display());

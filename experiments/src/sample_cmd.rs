@@ -2,7 +2,7 @@
 //! lists sampled from a saved policy.
 
 use crate::config::Experiment;
-use crate::stages::warm_start::{bootstrap_target, checkpoint_dir};
+use crate::stages::warm_start::{bootstrap_target, starting_policy};
 use anyhow::{Context, Result, bail};
 use quill::policy::{Generation, generate, load_policy};
 use quill::text::bootstrap::{Bootstrap, target_format};
@@ -13,12 +13,7 @@ use std::path::Path;
 /// checkpoint.
 pub fn sample(exp: &Experiment, user_id: &str, checkpoint: Option<&Path>, n: usize) -> Result<()> {
     let cfg = &exp.config;
-    // The warm start by default; a checkpoint policy without one is sampled as it is.
-    let default = match crate::scoring::checkpoint_path(exp) {
-        Some(path) if !cfg.warm_start.enabled => path,
-        _ => checkpoint_dir(exp),
-    };
-    let dir = checkpoint.map_or(default, Path::to_path_buf);
+    let dir = checkpoint.map_or_else(|| starting_policy(exp), Path::to_path_buf);
     let device = quill::device::device(cfg.experiment.device)?;
     let (decoder, _) = load_policy(&dir, &device).with_context(|| {
         format!(

@@ -103,15 +103,22 @@ pub fn checkpoint_path(exp: &Experiment) -> Option<PathBuf> {
 /// A checkpoint's chat prompt: its template around `[policy] instruction` (or Quill's
 /// default) and the user's signals, within the experiment's budget.
 pub fn chat_prompt(cfg: &ExperimentConfig, text: PretrainedText) -> Result<PromptBuilder> {
-    let instruction = cfg.policy.instruction.as_deref();
-    let instruction = instruction.unwrap_or(DEFAULT_INSTRUCTION);
-    let layout = ChatLayout::new(&text.chat, instruction, &cfg.format, &text.tokenizer)?;
+    let layout = ChatLayout::new(&text.chat, instruction(cfg), &cfg.format, &text.tokenizer)?;
     Ok(PromptBuilder::chat(
         text.tokenizer,
         layout,
         cfg.policy.prompt_budget as usize,
         cfg.format.clone(),
     )?)
+}
+
+/// A checkpoint policy's system instruction, placeholders unfilled: `[policy] instruction`,
+/// or Quill's default.
+pub fn instruction(cfg: &ExperimentConfig) -> &str {
+    cfg.policy
+        .instruction
+        .as_deref()
+        .unwrap_or(DEFAULT_INSTRUCTION)
 }
 
 /// The signals rewards read under `[composite] signals`: what `prompt` (the policy's prompt

@@ -50,11 +50,7 @@ pub fn grpo_stage(
     let builder = crate::scoring::policy_prompt(exp, &warm_dir)?;
     let tokenizer_json = builder.tokenizer.to_json()?;
     let device = training_device(cfg.experiment.device)?;
-    // From the warm start, or from a checkpoint as it is when there is none.
-    let start = match crate::scoring::checkpoint_path(exp) {
-        Some(path) if !cfg.warm_start.enabled => path,
-        _ => warm_dir,
-    };
+    let start = crate::stages::warm_start::starting_policy(exp);
     let (decoder, decoder_cfg) = load_policy(&start, &device)
         .with_context(|| format!("loading GRPO's starting policy {}", start.display()))?;
 

@@ -27,6 +27,15 @@ pub fn checkpoint_dir(exp: &Experiment) -> PathBuf {
     WARM_START.dir(exp, warm_start_key(&exp.config))
 }
 
+/// The policy GRPO starts from and `quill sample` samples by default: the warm start, or a
+/// pretrained checkpoint as it is when the experiment has no warm start.
+pub fn starting_policy(exp: &Experiment) -> PathBuf {
+    match checkpoint_path(exp) {
+        Some(path) if !exp.config.warm_start.enabled => path,
+        _ => checkpoint_dir(exp),
+    }
+}
+
 /// Where a warm start is saved, under which hash, and with which tokenizer.
 pub struct WarmStartTarget {
     pub dir: PathBuf,
@@ -111,14 +120,19 @@ pub fn warm_start_into(
         name,
     } = start;
     let tokenizer = builder.tokenizer.clone();
+    let mut ws = cfg.warm_start.clone();
     let mut lm_stream = Vec::new();
-    // Pre-split articles and signal text only: the lists are learned in the supervised stage.
-    // A checkpoint is already pretrained: it has no language-modelling stage.
-    if let Some(ids) = tokenizer.quill_ids() {
-        for text in training_texts(&data.corpus, &train, &[]) {
-            lm_stream.push(ids.bos);
-            lm_stream.extend(tokenizer.encode_plain(&text));
+    match tokenizer.quill_ids() {
+        // Pre-split articles and signal text only: the lists are learned in the supervised
+        // stage.
+        Some(ids) => {
+            for text in training_texts(&data.corpus, &train, &[]) {
+                lm_stream.push(ids.bos);
+                lm_stream.extend(tokenizer.encode_plain(&text));
+            }
         }
+        // A checkpoint is already pretrained: it has no language-modelling stage.
+        None => ws.lm_steps = 0,
     }
     // The tokenizer above learned the whole-history lists' words; the targets themselves come
     // from what `bootstrap_from` names.
@@ -153,10 +167,6 @@ pub fn warm_start_into(
         "policy: {kind} {name} ({} parameters)",
         decoder_cfg.param_count()
     );
-    let mut ws = cfg.warm_start.clone();
-    if tokenizer.quill_ids().is_none() {
-        ws.lm_steps = 0;
-    }
     let max_new = cfg.sampling.max_new_tokens as usize;
     let steps =
         u64::from(ws.lm_steps + ws.sft_steps + ws.unlikelihood_steps + ws.self_filter_steps);

@@ -34,7 +34,7 @@ pub use generate::{
 };
 pub use presets::{Preset, PresetPlugin, PresetShape, find_preset, presets};
 pub use pretrained::{
-    Pretrained, PretrainedText, load_policy, load_pretrained, load_pretrained_shape,
-    load_pretrained_text,
+    Pretrained, PretrainedText, check_pretrained_path, load_policy, load_pretrained,
+    load_pretrained_shape, load_pretrained_text,
 };
 pub use sampler::{Sampler, SamplingConfig, argmax};

@@ -64,6 +64,12 @@ fn format_of(path: &Path) -> Result<Format> {
     ))
 }
 
+/// `Ok` when `path` is in one of the two formats (a `.gguf` file, or a directory with
+/// `config.json`); otherwise the error loading it would give, naming the path. Reads nothing.
+pub fn check_pretrained_path(path: &Path) -> Result<()> {
+    format_of(path).map(drop)
+}
+
 /// The tokenizer and chat template of the checkpoint at `path` (weights are not read for a
 /// Hugging Face directory; a GGUF file is parsed whole).
 pub fn load_pretrained_text(path: &Path) -> Result<PretrainedText> {

@@ -3,8 +3,8 @@
 //! chat template ([`crate::text::chat_prompt`]). Both keep the newest signals that fit the
 //! budget, so [`PromptBuilder::shown`] means one thing for both.
 //!
-//! In Quill's layout a prompt is the user's cleaned signals, oldest first and newest last (so the newest sit
-//! right before the response, where a decoder attends most easily):
+//! In Quill's layout a prompt is the user's cleaned signals, oldest first and newest last (so
+//! the newest sit right before the response, where a decoder attends most easily):
 //!
 //! ```text
 //! <bos><user><search> riverton hawks
