@@ -37,6 +37,7 @@ pub fn save_checkpoint(
     tokenizer_json: Option<&[u8]>,
     provenance: serde_json::Value,
 ) -> Result<()> {
+    let decoder = &*decoder.for_saving();
     // Fail closed: a diverged model saved would be served and evaluated as if it were one.
     if let Some(module) = first_non_finite(decoder) {
         let msg = format!(

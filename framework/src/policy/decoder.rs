@@ -3,6 +3,7 @@
 
 use super::cache::{AttentionMask, KvCache};
 use super::config::DecoderConfig;
+use super::lora::{BlockAdapters, Projection, project};
 use super::rope::Rotary;
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, Linear, RmsNorm, RmsNormConfig};
@@ -50,6 +51,8 @@ pub struct Decoder {
     pub norm: RmsNorm,
     /// `None` when the output projection is the transposed input embedding (tied).
     pub lm_head: Option<Linear>,
+    /// LoRA adapters, one entry per block, or none (see `lora`).
+    pub adapters: Vec<BlockAdapters>,
     #[module(skip)]
     rotary: Rotary,
 }
@@ -135,6 +138,7 @@ impl Decoder {
             blocks,
             norm: rms_norm(cfg, device),
             lm_head,
+            adapters: Vec::new(),
             rotary: Rotary::new(
                 cfg.head_dim(),
                 cfg.max_positions,
@@ -178,7 +182,8 @@ impl Decoder {
         let mut x_bsh = self.embed_tokens.forward(tokens_bs);
         for (i, block) in self.blocks.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| (c, i));
-            x_bsh = block.forward(x_bsh, start, mask, &self.rotary, layer_cache);
+            let adapters = self.adapters.get(i);
+            x_bsh = block.forward(x_bsh, start, mask, &self.rotary, layer_cache, adapters);
         }
         if let Some(c) = cache {
             c.advance(mask.new_columns());
@@ -210,6 +215,7 @@ impl Block {
         mask: &AttentionMask,
         rotary: &Rotary,
         cache: Option<(&mut KvCache, usize)>,
+        adapters: Option<&BlockAdapters>,
     ) -> Tensor<3> {
         let attended = self.attention.forward(
             self.input_norm.forward(x_bsh.clone()),
@@ -217,13 +223,16 @@ impl Block {
             mask,
             rotary,
             cache,
+            adapters,
         );
         let x_bsh = x_bsh + attended;
         let mlp = &self.mlp;
+        let adapter = |p: Projection| adapters.and_then(|a| a.get(p));
         let normed = self.post_attention_norm.forward(x_bsh.clone());
-        let gated =
-            silu_tracked(mlp.gate_proj.forward(normed.clone())) * mlp.up_proj.forward(normed);
-        x_bsh + mlp.down_proj.forward(gated)
+        let gate = project(&mlp.gate_proj, adapter(Projection::Gate), normed.clone());
+        let up = project(&mlp.up_proj, adapter(Projection::Up), normed);
+        let gated = silu_tracked(gate) * up;
+        x_bsh + project(&mlp.down_proj, adapter(Projection::Down), gated)
     }
 }
 
@@ -235,24 +244,28 @@ impl Attention {
         mask: &AttentionMask,
         rotary: &Rotary,
         cache: Option<(&mut KvCache, usize)>,
+        adapters: Option<&BlockAdapters>,
     ) -> Tensor<3> {
         let [b, s, h] = x_bsh.dims();
         let d = h / self.heads;
         let split = |t: Tensor<3>, heads: usize| t.reshape([b, s, heads, d]).swap_dims(1, 2);
-        let q_bhsd = rotary.apply(split(self.q_proj.forward(x_bsh.clone()), self.heads), start);
-        let k_new = rotary.apply(
-            split(self.k_proj.forward(x_bsh.clone()), self.kv_heads),
-            start,
+        let adapter = |p: Projection| adapters.and_then(|a| a.get(p));
+        let q = project(&self.q_proj, adapter(Projection::Q), x_bsh.clone());
+        let q_bhsd = rotary.apply(split(q, self.heads), start);
+        let k = project(&self.k_proj, adapter(Projection::K), x_bsh.clone());
+        let k_new = rotary.apply(split(k, self.kv_heads), start);
+        let v_new = split(
+            project(&self.v_proj, adapter(Projection::V), x_bsh),
+            self.kv_heads,
         );
-        let v_new = split(self.v_proj.forward(x_bsh), self.kv_heads);
         // The cache holds keys after rotation, so past positions are never rotated again.
         let (k_bktd, v_bktd) = match cache {
             Some((cache, layer)) => cache.append(layer, k_new, v_new),
             None => (k_new, v_new),
         };
         let context_bhsd = grouped_attention(q_bhsd, k_bktd, v_bktd, mask.hidden_b1st());
-        self.o_proj
-            .forward(context_bhsd.swap_dims(1, 2).reshape([b, s, h]))
+        let context = context_bhsd.swap_dims(1, 2).reshape([b, s, h]);
+        project(&self.o_proj, adapter(Projection::O), context)
     }
 }
 

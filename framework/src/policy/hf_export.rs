@@ -34,6 +34,7 @@ pub fn save_hf_checkpoint(
     config: &DecoderConfig,
     tokenizer: Option<TokenizerFiles>,
 ) -> Result<()> {
+    let decoder = &*decoder.for_saving();
     // A GGUF checkpoint's Q/K columns are in llama.cpp's adjacent-pairs order; Hugging Face
     // keeps the halves order, so they are permuted back first.
     let halves;
@@ -68,18 +69,7 @@ pub fn save_hf_checkpoint(
 /// Burn stores a linear layer `[in, out]`, so a head's rows in PyTorch are columns here.
 pub fn to_halves_layout(decoder: &Decoder, config: &DecoderConfig) -> Decoder {
     let d = config.head_dim();
-    // Column `j` of the result, in halves order (head, half t, i), is column `order[j]`.
-    let order = |heads: usize| -> Vec<i64> {
-        let mut out = Vec::with_capacity(heads * d);
-        for head in 0..heads {
-            for t in 0..2 {
-                for i in 0..d / 2 {
-                    out.push((head * d + 2 * i + t) as i64);
-                }
-            }
-        }
-        out
-    };
+    let order = |heads: usize| halves_order(heads, d);
     let mut out = decoder.clone();
     for block in out.blocks.iter_mut() {
         let a = &mut block.attention;
@@ -93,6 +83,20 @@ pub fn to_halves_layout(decoder: &Decoder, config: &DecoderConfig) -> Decoder {
             proj.weight = Param::from_tensor(w.select(1, idx.clone()));
             if let Some(bias) = &proj.bias {
                 proj.bias = Some(Param::from_tensor(bias.val().select(0, idx)));
+            }
+        }
+    }
+    out
+}
+
+/// For `heads` heads of `d` columns: column `j` of the halves layout (head, half t, i) is
+/// column `order[j]` of the adjacent-pairs layout.
+pub(crate) fn halves_order(heads: usize, d: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(heads * d);
+    for head in 0..heads {
+        for t in 0..2 {
+            for i in 0..d / 2 {
+                out.push((head * d + 2 * i + t) as i64);
             }
         }
     }
@@ -135,6 +139,10 @@ fn pretty(value: &Value) -> Result<Vec<u8>> {
 
 /// A store in memory with the Quill → Hugging Face key mapping (the inverse of the loader's).
 fn hf_store() -> SafetensorsStore {
-    let store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
+    // transformers refuses a safetensors file whose `format` metadata is not one of its
+    // frameworks'; burn-store writes "safetensors" by default.
+    let store = SafetensorsStore::from_bytes(None)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .metadata("format", "pt");
     crate::policy::hf::remap_keys(store, false)
 }

@@ -17,6 +17,8 @@ pub mod gguf;
 pub mod hf;
 pub mod hf_export;
 pub mod hf_tokenizer;
+mod lora;
+pub mod peft;
 mod presets;
 mod pretrained;
 mod rope;
@@ -32,6 +34,7 @@ pub use generate::{
     Completion, Generation, Policy, completion_logits, completion_logits_at, completion_logprobs,
     completion_logprobs_at, generate, generate_chunked,
 };
+pub use lora::{BlockAdapters, LoraAdapter, LoraSpec, Projection};
 pub use presets::{Preset, PresetPlugin, PresetShape, find_preset, presets};
 pub use pretrained::{
     Pretrained, PretrainedText, check_pretrained_path, load_policy, load_pretrained,
