@@ -139,6 +139,7 @@ fn main() -> Result<()> {
             dir: &dir,
             config_hash: "bench".into(),
             stop_after: None,
+            lora: None,
         };
         let decoder = Decoder::new(&decoder_cfg, cfg.experiment.seed, &device);
         let outcome = train_grpo(&run, decoder, &decoder_cfg, &device, false)?;

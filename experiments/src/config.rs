@@ -363,6 +363,26 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
             ),
         ));
     }
+    if c.policy.lora.rank > 0 && c.policy.checkpoint.is_none() {
+        return Err(quill::Error::field(
+            "policy.lora.rank",
+            format!(
+                "{} with a preset policy: adapters keep a pretrained checkpoint's weights \
+                 frozen, and a from-scratch preset has none; set policy.checkpoint or rank 0",
+                c.policy.lora.rank
+            ),
+        ));
+    }
+    if c.policy.lora.rank > 0 && c.grpo.trainable_blocks > 0 {
+        return Err(quill::Error::field(
+            "grpo.trainable_blocks",
+            format!(
+                "{} with policy.lora.rank {}: with adapters only they train; leave \
+                 trainable_blocks at 0",
+                c.grpo.trainable_blocks, c.policy.lora.rank
+            ),
+        ));
+    }
     // Checked even when distillation is off, as any other field's value is.
     let method = quill::distill::distiller(&c.distill)?;
     if c.distill.enabled {

@@ -1,6 +1,7 @@
 //! `quill run` with a pretrained checkpoint as the policy (a tiny random Llama written by the
 //! test, no download): the prompt-only rows, the supervised warm start in the checkpoint's
-//! chat template, GRPO, and the config errors around `[policy] checkpoint`.
+//! chat template, GRPO, LoRA adapters through both with an exact `--resume`, and the config
+//! errors around `[policy] checkpoint`.
 
 use quill::policy::tiny_checkpoint::write_tiny_checkpoint;
 use quill_experiments::{config, pipeline};
@@ -169,6 +170,100 @@ fn a_prompt_only_run_needs_no_warm_start() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The logits of `decoder` for one short sequence.
+fn logits(decoder: &quill::policy::Decoder) -> Vec<f32> {
+    use burn::tensor::{Int, Tensor, TensorData};
+    let device = decoder.embed_tokens.weight.device();
+    let tokens: Tensor<2, Int> =
+        Tensor::from_data(TensorData::new(vec![3i64, 9, 27, 4], [1, 4]), &device);
+    let mask = quill::policy::AttentionMask::causal(1, 4, &device);
+    let out = decoder.forward(tokens, &mask, None);
+    out.into_data().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn lora_adapters_train_the_warm_start_and_grpo_and_resume_exactly() {
+    use quill::policy::peft::{load_peft_adapter, read_adapter_config};
+    use quill_experiments::stages::finished::RunOptions;
+    let dir = temp_dir("lora");
+    tiny_checkpoint(&dir);
+    let body = run_config(
+        &dir,
+        "checkpoint = \"tiny-llama\"\nlora = { rank = 4, alpha = 8, \
+         targets = [\"q_proj\", \"v_proj\", \"down_proj\"], blocks = [1] }",
+        "[warm_start]\nsft_steps = 3\nbatch_size = 4\neval_users = 4\n\
+         [grpo]\nsteps = 3\nprompts_per_step = 2\ngroup_size = 2\neval_every = 0\n\
+         save_every = 1\nlearning_rate = 1e-2\n",
+    );
+    let exp = config::load(&write(&dir, &body)).unwrap();
+    pipeline::run(&exp, RunOptions::default()).unwrap();
+    let out = dir.join("out/c");
+    let whole = read_json(&out.join("metrics.json"));
+    std::fs::rename(&out, dir.join("whole")).unwrap();
+
+    // Each stage's adapter is PEFT's files; on the stage's base it computes what the saved,
+    // merged policy computes, and it moved the policy away from that base.
+    let device = quill::device::Device::default();
+    let (base, cfg) = quill::policy::hf::load_hf_decoder(&dir.join("tiny-llama"), &device).unwrap();
+    let warm = dir.join("whole/policy");
+    let spec = read_adapter_config(&warm.join("adapter")).unwrap();
+    assert_eq!((spec.rank, spec.blocks.clone()), (4, vec![1]));
+    let adapted = load_peft_adapter(&warm.join("adapter"), base.clone(), &cfg).unwrap();
+    let (merged, _) = quill::policy::load_checkpoint(&warm, &device).unwrap();
+    let diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    };
+    assert!(diff(&logits(&adapted), &logits(&merged)) < 1e-5);
+    assert!(
+        diff(&logits(&base), &logits(&merged)) > 1e-6,
+        "the warm start learned nothing"
+    );
+    // Only the adapted projections of block 1 moved.
+    let values = |t: burn::tensor::Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(
+        values(base.blocks[0].attention.q_proj.weight.val()),
+        values(merged.blocks[0].attention.q_proj.weight.val())
+    );
+    assert_eq!(
+        values(base.blocks[1].attention.k_proj.weight.val()),
+        values(merged.blocks[1].attention.k_proj.weight.val())
+    );
+    assert_eq!(
+        values(base.embed_tokens.weight.val()),
+        values(merged.embed_tokens.weight.val())
+    );
+    let grpo_adapter =
+        load_peft_adapter(&dir.join("whole/grpo/adapter"), merged.clone(), &cfg).unwrap();
+    let (tuned, _) =
+        quill::policy::load_checkpoint(&dir.join("whole/grpo/policy"), &device).unwrap();
+    assert!(diff(&logits(&grpo_adapter), &logits(&tuned)) < 1e-5);
+
+    // Killed after GRPO step 1 and resumed: the same figures as the uninterrupted run.
+    let killed = RunOptions {
+        resume: false,
+        stop_after: Some(1),
+    };
+    pipeline::run(&exp, killed).unwrap();
+    let resume = RunOptions {
+        resume: true,
+        stop_after: None,
+    };
+    pipeline::run(&exp, resume).unwrap();
+    let resumed = read_json(&out.join("metrics.json"));
+    assert_eq!(resumed["grpo"]["resumed_from"], 1);
+    assert_eq!(resumed["test"], whole["test"]);
+    let (again, _) = quill::policy::load_checkpoint(&out.join("grpo/policy"), &device).unwrap();
+    assert_eq!(logits(&again), logits(&tuned));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn load_error(dir: &Path, body: &str) -> String {
     match config::load(&write(dir, body)) {
         Ok(_) => panic!("loaded: {body}"),
@@ -195,6 +290,33 @@ fn checkpoint_settings_that_cannot_work_are_errors_naming_the_field() {
     );
     let err = load_error(&dir, &distill);
     assert!(err.contains("distill.enabled"), "{err}");
+    let preset_lora = run_config(&dir, "preset = \"nano\"\nlora = { rank = 4 }", "");
+    let err = load_error(&dir, &preset_lora);
+    assert!(
+        err.contains("policy.lora.rank") && err.contains("preset"),
+        "{err}"
+    );
+    let both = run_config(
+        &dir,
+        "checkpoint = \"x.gguf\"\nlora = { rank = 4 }",
+        "[grpo]\ntrainable_blocks = 1\n",
+    );
+    let err = load_error(&dir, &both);
+    assert!(err.contains("grpo.trainable_blocks"), "{err}");
+    let dropout = run_config(
+        &dir,
+        "checkpoint = \"x.gguf\"\nlora = { rank = 4, dropout = 0.1 }",
+        "",
+    );
+    let err = load_error(&dir, &dropout);
+    assert!(err.contains("policy.lora.dropout"), "{err}");
+    let target = run_config(
+        &dir,
+        "checkpoint = \"x.gguf\"\nlora = { rank = 4, targets = [\"qkv\"] }",
+        "",
+    );
+    let err = load_error(&dir, &target);
+    assert!(err.contains("qkv") && err.contains("q_proj"), "{err}");
     // A path that is not a checkpoint is caught before anything runs.
     let absent = run_config(&dir, "checkpoint = \"x.gguf\"", "");
     let exp = config::load(&write(&dir, &absent)).unwrap();

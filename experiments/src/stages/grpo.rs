@@ -13,6 +13,7 @@ use quill::clean::Cleaner;
 use quill::data::Dataset;
 use quill::device::training_device;
 use quill::policy::load_policy;
+use quill::policy::peft::save_peft_adapter;
 use quill::train::grpo::{GrpoRun, train_grpo};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -56,6 +57,7 @@ pub fn grpo_stage(
 
     let users = TrainingUsers::of(exp, data, cleaner, scoring);
     let evaluator = users.evaluator(exp, &builder, scoring);
+    let lora = cfg.policy.lora.spec();
     let run = GrpoRun {
         cfg: &cfg.grpo,
         sampling: &cfg.sampling,
@@ -67,6 +69,7 @@ pub fn grpo_stage(
         dir: &dir,
         config_hash: config_hash.clone(),
         stop_after: opts.stop_after,
+        lora: lora.as_ref(),
     };
     eprintln!(
         "grpo: {} steps × {} users × {} lists, {} ({} advantages, {} loss) ({} training users)",
@@ -87,6 +90,16 @@ pub fn grpo_stage(
     );
     if !outcome.finished {
         return Ok((report, false));
+    }
+    if let Some(spec) = &lora {
+        let base = start.display().to_string();
+        save_peft_adapter(
+            &dir.join("adapter"),
+            &outcome.decoder,
+            &decoder_cfg,
+            spec,
+            &base,
+        )?;
     }
     let provenance = json!({
         "preset": cfg.policy.preset, "stage": "grpo", "steps": outcome.steps,

@@ -10,6 +10,7 @@ use quill::data::{Corpus, Dataset, Split, UserRecord};
 use quill::device::Device;
 use quill::device::training_device;
 use quill::io::write_json;
+use quill::policy::peft::save_peft_adapter;
 use quill::policy::{Decoder, DecoderConfig, find_preset, load_pretrained, save_checkpoint};
 use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::term_stats::TermStats;
@@ -218,6 +219,10 @@ pub fn warm_start_into(
         Some(tokenizer.to_json()?.as_bytes()),
         provenance,
     )?;
+    if let Some(spec) = cfg.policy.lora.spec() {
+        let base = checkpoint_path(exp).map_or_else(String::new, |p| p.display().to_string());
+        save_peft_adapter(&dir.join("adapter"), &decoder, &decoder_cfg, &spec, &base)?;
+    }
     let mut value = serde_json::to_value(&report)?;
     value["config_hash"] = json!(config_hash);
     value["preset"] = json!(name);
@@ -298,8 +303,14 @@ fn from_checkpoint(exp: &Experiment, path: &Path, device: &Device) -> Result<Pol
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    let decoder = match cfg.policy.lora.spec() {
+        Some(spec) => model
+            .decoder
+            .with_lora(&spec, &model.config, cfg.experiment.seed)?,
+        None => model.decoder,
+    };
     Ok(PolicyStart {
-        decoder: model.decoder,
+        decoder,
         decoder_cfg: model.config,
         builder: chat_prompt(cfg, model.text)?,
         kind: "checkpoint",

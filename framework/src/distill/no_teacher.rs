@@ -38,6 +38,8 @@ impl Distiller for NoTeacher {
             dir: job.dir,
             config_hash: job.config_hash.clone(),
             stop_after: job.stop_after,
+            // Students are presets, trained whole.
+            lora: None,
         };
         train_grpo(&run, student, job.student_cfg, device, resume)
     }

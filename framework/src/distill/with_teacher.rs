@@ -50,6 +50,7 @@ pub(super) fn with_teacher(
         evaluator: job.evaluator,
         weight_decay: cfg.weight_decay,
         trainable_blocks: cfg.trainable_blocks,
+        lora: None,
         log_completions_every: cfg.log_completions_every,
         progress_scalar: "loss",
         decoder_cfg: job.student_cfg,

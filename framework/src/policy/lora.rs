@@ -77,7 +77,7 @@ impl Projection {
 }
 
 /// Where adapters go and how large they are.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoraSpec {
     pub rank: usize,
     pub alpha: f64,

@@ -27,6 +27,41 @@ crate::config_section! {
         /// Most prompt tokens; the oldest signals are dropped first. A checkpoint's chat
         /// template and instruction count too (about 100 tokens for the default instruction).
         pub prompt_budget: u32 = 128, Check::Range { min: 8.0, max: 100000.0 };
+        /// LoRA adapters for fine-tuning a checkpoint policy (`[policy.lora]`).
+        pub lora: LoraSection = LoraSection::default(), Check::Any;
+    }
+}
+
+crate::config_section! {
+    /// `[policy.lora]`: LoRA adapters beside a checkpoint policy's frozen linear layers, trained
+    /// by the warm start and GRPO alike in place of the weights themselves. Each stage saves
+    /// its policy with the adapters merged, and the adapters alone, in PEFT's files, under its
+    /// directory's `adapter/`.
+    pub struct LoraSection {
+        /// Adapter rank; 0: no adapters (every weight trains, or the last
+        /// `grpo.trainable_blocks`).
+        pub rank: u32 = 0, Check::Range { min: 0.0, max: 4096.0 };
+        /// The update is scaled by alpha / rank (PEFT's `lora_alpha`).
+        pub alpha: f64 = 16.0, Check::Range { min: 1e-6, max: 1e6 };
+        /// Dropout on the adapters' input. Only 0 (PEFT's default) is built: the forward pass
+        /// has no per-step random stream to draw masks from deterministically.
+        pub dropout: f64 = 0.0, Check::Range { min: 0.0, max: 0.0 };
+        /// The projections adapted in each chosen block.
+        pub targets: Vec<crate::policy::Projection> = crate::policy::Projection::ALL.to_vec(), Check::Any;
+        /// The blocks adapted, by index from 0; empty: all.
+        pub blocks: Vec<u32> = Vec::new(), Check::Any;
+    }
+}
+
+impl LoraSection {
+    /// The adapters this section asks for, or `None` at rank 0.
+    pub fn spec(&self) -> Option<crate::policy::LoraSpec> {
+        (self.rank > 0).then(|| crate::policy::LoraSpec {
+            rank: self.rank as usize,
+            alpha: self.alpha,
+            targets: self.targets.clone(),
+            blocks: self.blocks.iter().map(|&b| b as usize).collect(),
+        })
     }
 }
 

@@ -9,6 +9,6 @@ pub mod step_loop;
 mod unlikelihood;
 mod warm_start;
 
-pub use config::{BootstrapFrom, PolicySection, WarmStartConfig};
+pub use config::{BootstrapFrom, LoraSection, PolicySection, WarmStartConfig};
 pub use self_filter::{SelfFiltered, self_filtered_pairs};
 pub use warm_start::{Validity, WarmStartData, WarmStartReport, validity, warm_start};

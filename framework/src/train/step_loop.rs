@@ -10,7 +10,7 @@ use super::grpo::{
 };
 use crate::error::{Error, Result};
 use crate::log::{CompletionRow, RunLog};
-use crate::policy::{Decoder, DecoderConfig};
+use crate::policy::{Decoder, DecoderConfig, LoraSpec};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::tensor::Device;
@@ -42,6 +42,8 @@ pub struct LoopSpec<'a> {
     pub weight_decay: f64,
     /// Only the last this many blocks learn (0: all).
     pub trainable_blocks: u32,
+    /// Adapters to train instead of the weights (then `trainable_blocks` must be 0).
+    pub lora: Option<&'a LoraSpec>,
     pub log_completions_every: u32,
     /// The scalar shown beside the progress bar.
     pub progress_scalar: &'static str,
@@ -104,7 +106,17 @@ pub fn run_steps(
     let mut optim: ModuleOptimizer = AdamWConfig::new()
         .with_weight_decay(spec.weight_decay as f32)
         .init();
-    let mut decoder = initial;
+    let mut decoder = match spec.lora {
+        Some(_) if spec.trainable_blocks > 0 => {
+            let msg = format!(
+                "{} with LoRA adapters: only the adapters train; leave trainable_blocks 0",
+                spec.trainable_blocks
+            );
+            return Err(Error::field(format!("{}.trainable_blocks", spec.name), msg));
+        }
+        Some(lora) => initial.with_lora(lora, spec.decoder_cfg, spec.seed)?,
+        None => initial,
+    };
     let mut start = CursorState {
         epoch: 0,
         position: 0,
@@ -135,7 +147,10 @@ pub fn run_steps(
         _ => {}
     }
     // After any checkpoint load: a loaded decoder has every parameter trainable again.
-    let mut decoder = freeze_all_but_last_blocks(decoder, spec.trainable_blocks)?;
+    let mut decoder = match decoder.has_adapters() {
+        true => decoder.freeze_base(),
+        false => freeze_all_but_last_blocks(decoder, spec.trainable_blocks)?,
+    };
     let mut log = RunLog::open(spec.dir, resumed_from.map(u64::from))?;
     let mut cursor = UserCursor::new(spec.users, spec.seed, start);
     let mut outcome = TrainOutcome {
@@ -189,6 +204,7 @@ pub fn run_steps(
                 cursor: cursor.state(),
                 config_hash: spec.config_hash.to_string(),
                 decoder: spec.decoder_cfg.clone(),
+                lora: spec.lora.cloned(),
             };
             log.flush()?;
             let keep = spec.keep_checkpoints as usize;

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::io::{save_dir_atomic, write_synced};
-use crate::policy::{Decoder, DecoderConfig};
+use crate::policy::{Decoder, DecoderConfig, LoraSpec};
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
@@ -35,6 +35,9 @@ pub struct TrainerState {
     /// would not reproduce anything.
     pub config_hash: String,
     pub decoder: DecoderConfig,
+    /// The adapters the policy trains through, if any (their weights are in the model file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraSpec>,
 }
 
 /// Where the user cursor stands.
@@ -173,6 +176,9 @@ pub fn load_training_checkpoint(
         .validate(&dir.join(TRAINER_FILE).display().to_string())?;
     let model_path = dir.join(MODEL_FILE);
     let mut decoder = Decoder::zeroed(&state.decoder, device);
+    if let Some(spec) = &state.lora {
+        decoder = decoder.with_lora(spec, &state.decoder, 0)?;
+    }
     let mut store = BurnpackStore::from_file(&model_path);
     let result = decoder
         .load_from(&mut store)
@@ -249,15 +255,20 @@ mod resume_tests {
         optim.step(1e-2, decoder, grads)
     }
 
-    #[test]
-    fn weights_and_adamw_state_resume_exactly() {
+    /// One step, a checkpoint, then a second step from memory and from the checkpoint: the
+    /// same weights after both.
+    fn resumes_exactly(lora: Option<LoraSpec>) {
         let device = Device::flex().autodiff();
         let cfg = find_preset("nano").unwrap().with_vocab(32);
-        let root = std::env::temp_dir().join(format!("quill-state-{}", std::process::id()));
+        let name = format!("quill-state-{}-{}", lora.is_some(), std::process::id());
+        let root = std::env::temp_dir().join(name);
         let _ = std::fs::remove_dir_all(&root);
         let new_optim = || -> ModuleOptimizer { AdamWConfig::new().init() };
         let mut optim = new_optim();
         let mut decoder = Decoder::new(&cfg, 1, &device);
+        if let Some(spec) = &lora {
+            decoder = decoder.with_lora(spec, &cfg, 3).unwrap();
+        }
         decoder = step(decoder, &mut optim, &device);
         let state = TrainerState {
             step: 1,
@@ -267,6 +278,7 @@ mod resume_tests {
             },
             config_hash: "h".into(),
             decoder: cfg.clone(),
+            lora,
         };
         let dir = save_training_checkpoint(&root, &state, &decoder, &optim, 2).unwrap();
         let whole = step(decoder, &mut optim, &device);
@@ -277,16 +289,34 @@ mod resume_tests {
         );
         let (decoder, mut optim) =
             load_training_checkpoint(&dir, &state_back, new_optim(), &device).unwrap();
-        let resumed = step(decoder, &mut optim, &device);
+        assert_eq!(decoder.has_adapters(), state.lora.is_some());
+        let resumed = step(decoder.freeze_base(), &mut optim, &device);
         let flat = |d: &Decoder| {
-            d.embed_tokens
-                .weight
-                .val()
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap()
+            let d = d.merged();
+            let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+            let mut out = values(d.embed_tokens.weight.val());
+            out.extend(values(d.blocks[0].attention.q_proj.weight.val()));
+            out
         };
+        let before = flat(&Decoder::new(&cfg, 1, &device));
+        assert_ne!(flat(&whole), before, "the steps changed the policy");
         assert_eq!(flat(&whole), flat(&resumed));
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn weights_and_adamw_state_resume_exactly() {
+        resumes_exactly(None);
+    }
+
+    #[test]
+    fn adapters_and_their_adamw_state_resume_exactly() {
+        let spec = LoraSpec {
+            rank: 2,
+            alpha: 4.0,
+            targets: vec![crate::policy::Projection::Q],
+            blocks: vec![0],
+        };
+        resumes_exactly(Some(spec));
     }
 }

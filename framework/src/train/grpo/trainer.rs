@@ -16,7 +16,7 @@ use super::update::{PolicyBatch, QueryCredit, policy_grads};
 use crate::data::UserRecord;
 use crate::error::{Error, Result};
 use crate::log::CompletionRow;
-use crate::policy::{Decoder, DecoderConfig, SamplingConfig, completion_logprobs_at};
+use crate::policy::{Decoder, DecoderConfig, LoraSpec, SamplingConfig, completion_logprobs_at};
 use crate::reward::CompositeReward;
 use crate::text::PromptBuilder;
 use crate::text::query_list::QueryList;
@@ -48,6 +48,8 @@ pub struct GrpoRun<'a> {
     pub config_hash: String,
     /// Stop after this step as if the process were killed there (to test resuming).
     pub stop_after: Option<u32>,
+    /// Adapters to train instead of the policy's weights.
+    pub lora: Option<&'a LoraSpec>,
 }
 
 /// The result of a GRPO run; `seconds` are sampling, reward scoring and updating.
@@ -76,6 +78,7 @@ impl GrpoRun<'_> {
             evaluator: self.evaluator,
             weight_decay: cfg.weight_decay,
             trainable_blocks: cfg.trainable_blocks,
+            lora: self.lora,
             log_completions_every: cfg.log_completions_every,
             progress_scalar: "reward",
             decoder_cfg,
