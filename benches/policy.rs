@@ -33,6 +33,9 @@ use quill::policy::{
 use quill::train::data_parallel::sharded_grads;
 use std::hint::black_box;
 
+#[path = "peak_memory.rs"]
+mod peak_memory;
+
 const TRAIN_BATCH: usize = 16;
 const TRAIN_TOKENS: usize = 128;
 const SAMPLE_SEQUENCES: usize = 128;
@@ -215,38 +218,25 @@ fn report_device_memory(preset: &str, device: &Device) {
     }
 }
 
-/// `VmRSS` or `VmHWM` of this process in KiB, from /proc/self/status.
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// The child: one workload between a reset of the peak-RSS counter and a read of it.
 fn memory_child(spec: &str) {
     let (preset, workload) = spec.split_once(':').expect("preset:workload");
     let cfg = find_preset(preset).expect("a preset name").config;
     let mut training = Training::new(&cfg, &Device::flex(), shard_counts()[0]);
     let inference = (workload == "sample").then(|| training.model.take().unwrap().valid());
-    let before = status_kib("VmRSS").expect("/proc/self/status");
-    std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak RSS");
-    match &inference {
-        Some(model) => {
-            sample(model, cfg.vocab_size);
-        }
-        None => {
-            training.step();
-            training.step();
-        }
-    }
-    let peak = status_kib("VmHWM").expect("/proc/self/status");
-    let mib = |kib: u64| kib as f64 / 1024.0;
-    println!(
-        "{:.0} MiB peak RSS, {:.0} MiB above the {:.0} MiB before the {workload} workload",
-        mib(peak),
-        mib(peak.saturating_sub(before)),
-        mib(before)
+    let line = peak_memory::measure(
+        &format!("before the {workload} workload"),
+        || match &inference {
+            Some(model) => {
+                sample(model, cfg.vocab_size);
+            }
+            None => {
+                training.step();
+                training.step();
+            }
+        },
     );
+    println!("{line}");
 }
 
 /// `QUILL_BENCH_FASTEST=n`: instead of Criterion's statistics, the fastest of `n` timed runs

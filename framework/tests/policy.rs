@@ -93,12 +93,14 @@ fn kv_cache_steps_reproduce_the_full_forward_pass() {
 fn batched_mixed_length_sampling_equals_one_prompt_at_a_time() {
     let device = Device::flex();
     let model = Decoder::new(&tiny(false, true, RopeLayout::Halves), 5, &device);
-    let prompts = vec![
+    let (a, b, c) = (
         vec![1, 2, 3],
         vec![9, 8, 7, 6, 5, 4, 3],
         vec![40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50],
-    ];
-    let seeds = [100, 200, 300];
+    );
+    // Repeated prompts (prefilled once, their cache rows copied) with seeds of their own.
+    let prompts = vec![a.clone(), b.clone(), a.clone(), c, b, a];
+    let seeds = [100, 200, 300, 400, 500, 600];
     for temperature in [0.0, 1.0] {
         let sampler = SamplingConfig {
             temperature,

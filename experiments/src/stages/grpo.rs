@@ -101,8 +101,10 @@ pub fn grpo_stage(
             &base,
         )?;
     }
+    let policy = crate::scoring::checkpoint_path(exp)
+        .map_or_else(|| cfg.policy.preset.clone(), |p| p.display().to_string());
     let provenance = json!({
-        "preset": cfg.policy.preset, "stage": "grpo", "steps": outcome.steps,
+        "policy": policy, "stage": "grpo", "steps": outcome.steps,
         "seed": cfg.experiment.seed,
     });
     save_finished(

@@ -165,8 +165,12 @@ pub fn warm_start_into(
         t.elapsed().as_secs_f64()
     );
     eprintln!(
-        "policy: {kind} {name} ({} parameters)",
-        decoder_cfg.param_count()
+        "policy: {kind} {name} ({} parameters{})",
+        decoder_cfg.param_count(),
+        match decoder.adapter_param_count() {
+            0 => String::new(),
+            n => format!("; training {n} in LoRA adapters"),
+        }
     );
     let max_new = cfg.sampling.max_new_tokens as usize;
     let steps =
@@ -224,6 +228,7 @@ pub fn warm_start_into(
         save_peft_adapter(&dir.join("adapter"), &decoder, &decoder_cfg, &spec, &base)?;
     }
     let mut value = serde_json::to_value(&report)?;
+    value["adapter_parameters"] = json!(decoder.adapter_param_count());
     value["config_hash"] = json!(config_hash);
     value["preset"] = json!(name);
     value["parameters"] = json!(decoder_cfg.param_count());

@@ -1,7 +1,7 @@
 //! What attention may look at: the key/value cache of incremental decoding, and the mask of
 //! padding and causality.
 
-use burn::tensor::{Bool, Device, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 /// Keys (after rotary) and values of every layer for the columns decoded so far.
 ///
@@ -55,6 +55,18 @@ impl KvCache {
             write(k, k_new, start, reserved),
             write(v, v_new, start, reserved),
         )
+    }
+
+    /// Keeps, as row `i`, the current row `rows[i]` of every layer (rows may repeat): the
+    /// cache of prompts prefilled once, copied to each row that shares them.
+    pub(super) fn select_rows(&mut self, rows: &[usize], device: &Device) {
+        let ids: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(ids, [rows.len()]), device);
+        for (k, v) in self.layers.iter_mut() {
+            for slot in [k, v] {
+                *slot = slot.take().map(|t| t.select(0, index.clone()));
+            }
+        }
     }
 
     pub(super) fn advance(&mut self, columns: usize) {

@@ -127,20 +127,31 @@ pub fn generate(
         .iter()
         .map(|p| (0..width).map(|c| c >= width - p.len()).collect())
         .collect();
-    let ids: Vec<u32> = prompts
+    // Identical prompts (a GRPO group, best-of-N's draws) are prefilled once and their cache
+    // rows copied: at a checkpoint's prompt lengths the prefill is most of sampling's cost.
+    let (distinct, owner) = distinct_rows(prompts);
+    let ids: Vec<u32> = distinct
         .iter()
-        .flat_map(|p| std::iter::repeat_n(how.pad_id, width - p.len()).chain(p.iter().copied()))
+        .flat_map(|&i| {
+            let p = &prompts[i];
+            std::iter::repeat_n(how.pad_id, width - p.len()).chain(p.iter().copied())
+        })
         .collect();
     let mut cache = policy.new_cache();
     cache.reserve(width + how.max_new_tokens);
-    let mask = AttentionMask::new(&valid, width, &device);
+    let distinct_valid: Vec<Vec<bool>> = distinct.iter().map(|&i| valid[i].clone()).collect();
+    let mask = AttentionMask::new(&distinct_valid, width, &device);
     let logits = policy.column_logits(
-        int_tensor(ids, [batch, width], &device),
+        int_tensor(ids, [distinct.len(), width], &device),
         &mask,
         Some(&mut cache),
         width - 1..width,
     );
-    let mut rows = last_column(logits)?;
+    let distinct_rows = last_column(logits)?;
+    if distinct.len() < batch {
+        cache.select_rows(&owner, &device);
+    }
+    let mut rows: Vec<Vec<f32>> = owner.iter().map(|&d| distinct_rows[d].clone()).collect();
 
     let mut rngs: Vec<ChaCha8Rng> = seeds
         .iter()
@@ -189,6 +200,24 @@ pub fn generate(
         rows = last_column(logits)?;
     }
     Ok(out)
+}
+
+/// The first row of each distinct prompt, and for every row the index (into the first list)
+/// of its prompt's first row.
+fn distinct_rows(prompts: &[Vec<u32>]) -> (Vec<usize>, Vec<usize>) {
+    let mut first: std::collections::HashMap<&[u32], usize> = std::collections::HashMap::new();
+    let mut distinct = Vec::new();
+    let owner = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            *first.entry(p.as_slice()).or_insert_with(|| {
+                distinct.push(i);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    (distinct, owner)
 }
 
 /// [`generate`] over `prompts` in chunks of at most `chunk` rows, which bounds the KV cache's

@@ -277,6 +277,11 @@ impl Decoder {
         !self.adapters.is_empty()
     }
 
+    /// Parameters in its adapters (0 without).
+    pub fn adapter_param_count(&self) -> usize {
+        self.adapters.iter().map(Module::num_params).sum()
+    }
+
     /// Freezes the base of a decoder with adapters again (`require_grad` is not saved with a
     /// checkpoint); the adapters stay trainable. A no-op without adapters.
     pub fn freeze_base(self) -> Decoder {
