@@ -18,6 +18,8 @@ import time
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from policy_pytorch import status_kib  # this script's directory is on sys.path
+
 WORKLOADS = ["train_all", "train_lora", "train_top4", "sample", "grpo_step"]
 TOKENS = {"sample": 32 * 32, "grpo_step": 8 * 4 * 32}
 
@@ -69,14 +71,6 @@ def build(workload):
         optim.zero_grad()
 
     return {"sample": sample, "grpo_step": grpo_step}.get(workload, train)
-
-
-def status_kib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def memory_child(workload):

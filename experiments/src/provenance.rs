@@ -1,5 +1,7 @@
-//! What a run records of the code that made it: Quill's version and the git commit of the
-//! working tree with whether it had uncommitted changes, so a figure can be traced to its code.
+//! What a run records of the code that made it: Quill's version, the git commit of the
+//! working tree with whether it had uncommitted changes, and whether the build's CPU matrix
+//! kernels were the AVX-512 ones (feature `avx512`, which changes float rounding), so a figure
+//! can be traced to its code.
 //!
 //! Git is asked through its command line: a git library would add a large dependency tree for
 //! two read-only queries, and a run outside a repository (an installed binary, a tarball) just
@@ -9,8 +11,8 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
 
-/// `{"quill_version", "git_commit", "git_dirty"}`; the git fields are null outside a
-/// repository or without git.
+/// `{"quill_version", "git_commit", "git_dirty", "avx512_kernels"}`; the git fields are null
+/// outside a repository or without git.
 pub fn provenance(dir: &Path) -> Value {
     let git = |args: &[&str]| {
         let out = Command::new("git")
@@ -33,6 +35,7 @@ pub fn provenance(dir: &Path) -> Value {
         "quill_version": env!("CARGO_PKG_VERSION"),
         "git_commit": commit,
         "git_dirty": dirty,
+        "avx512_kernels": cfg!(feature = "avx512"),
     })
 }
 

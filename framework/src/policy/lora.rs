@@ -267,9 +267,9 @@ impl Decoder {
             );
             return Err(Error::model("policy.lora", msg));
         }
-        let mut out = self.no_grad();
+        let mut out = self;
         out.adapters = adapters;
-        Ok(out)
+        Ok(out.freeze_base())
     }
 
     /// Whether this decoder carries adapters (then only they train).
