@@ -127,31 +127,9 @@ pub fn generate(
         .iter()
         .map(|p| (0..width).map(|c| c >= width - p.len()).collect())
         .collect();
-    // Identical prompts (a GRPO group, best-of-N's draws) are prefilled once and their cache
-    // rows copied: at a checkpoint's prompt lengths the prefill is most of sampling's cost.
-    let (distinct, owner) = distinct_rows(prompts);
-    let ids: Vec<u32> = distinct
-        .iter()
-        .flat_map(|&i| {
-            let p = &prompts[i];
-            std::iter::repeat_n(how.pad_id, width - p.len()).chain(p.iter().copied())
-        })
-        .collect();
     let mut cache = policy.new_cache();
     cache.reserve(width + how.max_new_tokens);
-    let distinct_valid: Vec<Vec<bool>> = distinct.iter().map(|&i| valid[i].clone()).collect();
-    let mask = AttentionMask::new(&distinct_valid, width, &device);
-    let logits = policy.column_logits(
-        int_tensor(ids, [distinct.len(), width], &device),
-        &mask,
-        Some(&mut cache),
-        width - 1..width,
-    );
-    let distinct_rows = last_column(logits)?;
-    if distinct.len() < batch {
-        cache.select_rows(&owner, &device);
-    }
-    let mut rows: Vec<Vec<f32>> = owner.iter().map(|&d| distinct_rows[d].clone()).collect();
+    let mut rows = prefill(policy, prompts, &valid, how.pad_id, &mut cache)?;
 
     let mut rngs: Vec<ChaCha8Rng> = seeds
         .iter()
@@ -200,6 +178,41 @@ pub fn generate(
         rows = last_column(logits)?;
     }
     Ok(out)
+}
+
+/// Runs `prompts` (left-padded to the width of `valid`) into `cache` and returns each row's
+/// next-token logits. Identical prompts (a GRPO group, best-of-N's draws) are prefilled once
+/// and their cache rows copied: at a checkpoint's prompt lengths the prefill is most of
+/// sampling's cost.
+fn prefill(
+    policy: &dyn Policy,
+    prompts: &[Vec<u32>],
+    valid: &[Vec<bool>],
+    pad_id: u32,
+    cache: &mut KvCache,
+) -> Result<Vec<Vec<f32>>> {
+    let (width, device) = (valid[0].len(), policy.device());
+    let (distinct, owner) = distinct_rows(prompts);
+    let ids: Vec<u32> = distinct
+        .iter()
+        .flat_map(|&i| {
+            let p = &prompts[i];
+            std::iter::repeat_n(pad_id, width - p.len()).chain(p.iter().copied())
+        })
+        .collect();
+    let distinct_valid: Vec<Vec<bool>> = distinct.iter().map(|&i| valid[i].clone()).collect();
+    let mask = AttentionMask::new(&distinct_valid, width, &device);
+    let logits = policy.column_logits(
+        int_tensor(ids, [distinct.len(), width], &device),
+        &mask,
+        Some(cache),
+        width - 1..width,
+    );
+    let distinct_rows = last_column(logits)?;
+    if distinct.len() < prompts.len() {
+        cache.select_rows(&owner, &device);
+    }
+    Ok(owner.iter().map(|&d| distinct_rows[d].clone()).collect())
 }
 
 /// The first row of each distinct prompt, and for every row the index (into the first list)
