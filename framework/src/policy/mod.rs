@@ -27,7 +27,9 @@ pub mod tiny_checkpoint;
 
 pub use cache::{AttentionMask, KvCache};
 pub use chat_template::{ChatMessage, ChatTemplate};
-pub use checkpoint::{POLICY_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_checkpoint, save_checkpoint};
+pub use checkpoint::{
+    POLICY_FILE, TOKENIZER_FILE, WEIGHTS_FILE, first_non_finite, load_checkpoint, save_checkpoint,
+};
 pub use config::{DecoderConfig, RopeLayout};
 pub use decoder::{Attention, Block, Decoder, Mlp};
 pub use generate::{

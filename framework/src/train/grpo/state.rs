@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::io::{save_dir_atomic, write_synced};
-use crate::policy::{Decoder, DecoderConfig, LoraSpec};
+use crate::policy::{Decoder, DecoderConfig, LoraSpec, first_non_finite};
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
@@ -103,6 +103,15 @@ pub fn save_training_checkpoint(
     keep: usize,
 ) -> Result<PathBuf> {
     let dir = root.join(format!("{PREFIX}{:08}", state.step));
+    // Fail closed: a diverged step saved would become "the last good checkpoint" to resume.
+    if let Some(module) = first_non_finite(decoder) {
+        let msg = format!(
+            "refusing to save step {}: the weights of {module} hold NaN or infinite values \
+             (training diverged; a lower learning rate usually helps)",
+            state.step
+        );
+        return Err(Error::in_file(&dir, msg));
+    }
     save_dir_atomic(&dir, TRAINER_FILE, "a GRPO checkpoint", |staging| {
         let mut store = BurnpackStore::from_bytes(None);
         decoder
@@ -188,6 +197,10 @@ pub fn load_training_checkpoint(
             "does not match the trainer state's decoder: missing {:?}, errors {:?}",
             result.missing, result.errors
         );
+        return Err(Error::in_file(&model_path, msg));
+    }
+    if let Some(module) = first_non_finite(&decoder) {
+        let msg = format!("the weights of {module} hold NaN or infinite values");
         return Err(Error::in_file(&model_path, msg));
     }
     let optim_path = dir.join(OPTIMIZER_FILE);
@@ -301,6 +314,50 @@ mod resume_tests {
         let before = flat(&Decoder::new(&cfg, 1, &device));
         assert_ne!(flat(&whole), before, "the steps changed the policy");
         assert_eq!(flat(&whole), flat(&resumed));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn diverged_weights_are_neither_saved_nor_resumed() {
+        let device = Device::flex().autodiff();
+        let cfg = find_preset("nano").unwrap().with_vocab(32);
+        let root = std::env::temp_dir().join(format!("quill-state-nan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let optim: ModuleOptimizer = AdamWConfig::new().init();
+        let good = Decoder::new(&cfg, 1, &device);
+        let mut bad = good.clone();
+        let q = &mut bad.blocks[0].attention.q_proj;
+        let inf = q.weight.val().mul_scalar(f32::INFINITY).detach();
+        q.weight = burn::module::Param::from_tensor(inf);
+        let state = TrainerState {
+            step: 3,
+            cursor: CursorState {
+                epoch: 0,
+                position: 0,
+            },
+            config_hash: "h".into(),
+            decoder: cfg.clone(),
+            lora: None,
+        };
+        let err = save_training_checkpoint(&root, &state, &bad, &optim, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("step 3") && err.contains("blocks.0.attention.q_proj.weight"),
+            "{err}"
+        );
+        assert!(latest_checkpoint(&root).unwrap().is_none(), "nothing saved");
+        // Weights written by something else are refused on resume.
+        let dir = save_training_checkpoint(&root, &state, &good, &optim, 2).unwrap();
+        let mut store = BurnpackStore::from_bytes(None);
+        bad.save_into(&mut store).unwrap();
+        let bytes = store.get_bytes().unwrap();
+        std::fs::write(dir.join(MODEL_FILE), &*bytes).unwrap();
+        let err = load_training_checkpoint(&dir, &state, AdamWConfig::new().init(), &device)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("q_proj") && err.contains(MODEL_FILE), "{err}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 
