@@ -297,6 +297,13 @@ fn bad_adapters_are_refused_naming_the_field_or_tensor() {
     };
     let err = try_with("rslora", &|c| c["use_rslora"] = true.into(), &weights);
     assert!(err.contains("use_rslora = true is not supported"), "{err}");
+    let replicate =
+        |c: &mut serde_json::Value| c["layer_replication"] = serde_json::json!([[0, 2]]);
+    let err = try_with("replicate", &replicate, &weights);
+    assert!(
+        err.contains("layer_replication = [[0,2]] is not supported"),
+        "{err}"
+    );
     let err = try_with(
         "regex",
         &|c| c["target_modules"] = ".*proj".into(),
@@ -304,6 +311,15 @@ fn bad_adapters_are_refused_naming_the_field_or_tensor() {
     );
     assert!(
         err.contains("target_modules") && err.contains("q_proj"),
+        "{err}"
+    );
+    let err = try_with(
+        "negative",
+        &|c| c["layers_to_transform"] = (-1).into(),
+        &weights,
+    );
+    assert!(
+        err.contains("layers_to_transform = -1 is not supported"),
         "{err}"
     );
     let err = try_with(

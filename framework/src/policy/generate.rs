@@ -209,9 +209,10 @@ fn prefill(
         width - 1..width,
     );
     let distinct_rows = last_column(logits)?;
-    if distinct.len() < prompts.len() {
-        cache.select_rows(&owner, &device);
+    if distinct.len() == prompts.len() {
+        return Ok(distinct_rows);
     }
+    cache.select_rows(&owner, &device);
     Ok(owner.iter().map(|&d| distinct_rows[d].clone()).collect())
 }
 

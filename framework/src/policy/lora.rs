@@ -147,11 +147,12 @@ impl LoraAdapter {
         let [b, s, i] = x_bsi.dims();
         let up = self.up.val();
         let out = up.dims()[1];
+        // Scaled at the rank, the narrowest point.
         x_bsi
             .reshape([b * s, i])
             .matmul(self.down.val())
-            .matmul(up)
             .mul_scalar(self.scale)
+            .matmul(up)
             .reshape([b, s, out])
     }
 

@@ -150,6 +150,8 @@ struct PeftConfig {
     #[serde(default)]
     modules_to_save: Option<Value>,
     #[serde(default)]
+    layer_replication: Option<Value>,
+    #[serde(default)]
     rank_pattern: BTreeMap<String, Value>,
     #[serde(default)]
     alpha_pattern: BTreeMap<String, Value>,
@@ -292,9 +294,17 @@ pub fn read_adapter_config(dir: &Path) -> Result<LoraSpec> {
             return refuse(field, "true".into(), "only false");
         }
     }
-    if c.modules_to_save.as_ref().is_some_and(|v| !v.is_null()) {
-        let value = c.modules_to_save.unwrap_or_default().to_string();
-        return refuse("modules_to_save", value, "only null (adapters alone)");
+    for (field, value) in [
+        ("modules_to_save", &c.modules_to_save),
+        ("layer_replication", &c.layer_replication),
+    ] {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
+            return refuse(
+                field,
+                v.to_string(),
+                "only null (adapters on the base's own blocks)",
+            );
+        }
     }
     if !c.rank_pattern.is_empty() || !c.alpha_pattern.is_empty() {
         return refuse(
@@ -305,15 +315,19 @@ pub fn read_adapter_config(dir: &Path) -> Result<LoraSpec> {
     }
     let targets = parse_targets(&c.target_modules)
         .map_err(|e| Error::in_file(&path, format!("target_modules: {e}")))?;
-    let blocks = match c.layers_to_transform {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Number(n)) => vec![n.as_u64().unwrap_or(u64::MAX) as usize],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_u64().map(|n| n as usize))
-            .collect::<Option<_>>()
-            .ok_or_else(|| Error::in_file(&path, "layers_to_transform: expected block indices"))?,
-        Some(other) => return refuse("layers_to_transform", other.to_string(), "indices"),
+    let index = |v: &Value| v.as_u64().map(|n| n as usize);
+    let blocks = match &c.layers_to_transform {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::Array(items)) => items.iter().map(index).collect(),
+        Some(one) => index(one).map(|b| vec![b]),
+    };
+    let Some(blocks) = blocks else {
+        let value = c.layers_to_transform.unwrap_or_default().to_string();
+        return refuse(
+            "layers_to_transform",
+            value,
+            "null, a block index or a list of them",
+        );
     };
     Ok(LoraSpec {
         rank: c.r,
