@@ -257,7 +257,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             overrides,
         } => {
             if let Some(file) = file {
-                config::check_inputs(&config::load_with(&file, &overrides.overrides())?)?;
+                let exp = config::load_with(&file, &overrides.overrides())?;
+                config::check_inputs(&exp)?;
+                crate::sweep::expand(&exp)?;
                 println!("{}: valid", file.display());
             }
             print!("{}", explain::explain());
@@ -270,6 +272,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         } => {
             let exp = config::load_with(&file, &overrides.overrides())?;
             config::check_inputs(&exp)?;
+            // A sweep is valid only if every cell is: expanding parses each of them, before
+            // anything says "valid".
+            let cells = crate::sweep::expand(&exp)?;
             println!(
                 "{}: valid (experiment {:?}, output {})",
                 file.display(),
@@ -294,8 +299,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                     quill::text::chat_prompt::filled_instruction(instruction, &exp.config.format)
                 );
             }
-            // A sweep is valid only if every cell is: expanding parses each of them.
-            let cells = crate::sweep::expand(&exp)?;
             for cell in &cells {
                 println!("  cell {} (sweeps: {})", cell.id, cell.sweeps.join(", "));
             }

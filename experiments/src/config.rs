@@ -4,6 +4,7 @@
 pub use crate::overrides::Overrides;
 use crate::sweep::{Cell, SweepSpec};
 use anyhow::{Context, Result, anyhow, bail};
+use quill::bounded_read::{CONFIG_BYTES, read_text_bounded};
 use quill::clean::CleanerConfig;
 use quill::config::{Check, Section};
 use quill::data::DataConfig;
@@ -176,8 +177,8 @@ pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Experiment> {
 
 /// The text of an experiment file with the overrides applied: what a sweep expands.
 pub fn source(path: &Path, overrides: &Overrides) -> Result<String> {
-    let src = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read experiment file {}", path.display()))?;
+    let src = read_text_bounded(path, CONFIG_BYTES, "an experiment file")
+        .context("cannot read the experiment file")?;
     overrides.apply(&src, path)
 }
 

@@ -402,3 +402,37 @@ fn an_experiment_name_is_a_plain_name() {
     )
     .unwrap();
 }
+
+#[test]
+fn validate_calls_nothing_valid_before_every_sweep_cell_reads() {
+    let dir = std::env::temp_dir().join(format!("quill-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sweep.toml");
+    let src = "[experiment]\nname = \"s\"\n\n[sweep.x]\naxes.policy.presett = [\"nano\"]\n";
+    std::fs::write(&path, src).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_quill"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success() && stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("sweep.toml:5:") && stderr.contains("presett"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    // An endless file is refused at the experiment-file limit, not read until memory runs out.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_quill"))
+        .args(["validate", "/dev/zero"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("/dev/zero: holds more than 4194304 bytes"),
+        "{stderr}"
+    );
+}

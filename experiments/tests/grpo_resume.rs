@@ -114,6 +114,12 @@ fn a_killed_and_resumed_run_matches_an_uninterrupted_one() {
         resumed["grpo"]["last_step"]["reward"],
         whole_metrics["grpo"]["last_step"]["reward"]
     );
+    // Every held-out evaluation (steps 0, 2 and 4), those before the resume point included.
+    assert_eq!(
+        resumed["grpo"]["valid_evals"], whole_metrics["grpo"]["valid_evals"],
+        "held-out evaluations differ"
+    );
+    assert_eq!(resumed["grpo"]["valid_evals"].as_array().unwrap().len(), 3);
     assert!(
         weights(&out) == weights(&dir.join("whole")),
         "final weights differ"

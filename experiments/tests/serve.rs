@@ -261,6 +261,27 @@ fn answers_come_from_the_cleaner_and_the_policy_and_bad_requests_get_4xx() {
             .await
             .unwrap();
         assert_error(&form, 415, Some("content-type"), Some("application/json"));
+        // A media type that only starts like JSON's is not JSON; parameters are allowed.
+        let jsonx = client
+            .send(
+                hyper::Method::POST,
+                ROUTE,
+                Some("application/jsonx"),
+                "{}".into(),
+            )
+            .await
+            .unwrap();
+        assert_error(&jsonx, 415, Some("content-type"), Some("application/json"));
+        let charset = client
+            .send(
+                hyper::Method::POST,
+                ROUTE,
+                Some("Application/JSON; charset=utf-8"),
+                "{}".into(),
+            )
+            .await
+            .unwrap();
+        assert_ne!(charset.status, 415, "{}", charset.json());
         assert_error(
             &client.get(ROUTE).await.unwrap(),
             405,

@@ -12,12 +12,12 @@ pub enum Error {
     /// dotted config field; `message` names the bad value and what is valid.
     #[error("{origin}: {message}")]
     Input { origin: String, message: String },
-    /// The operating system refused a read or write.
-    #[error("{}: {source}", path.display())]
+    /// The operating system refused a read or write. The OS error is part of the message and
+    /// not a `source`: a chain printed with `{:#}` would otherwise say it twice.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A model file could not be saved or loaded, or a model operation failed.
     #[error("{origin}: {message}")]
@@ -53,7 +53,7 @@ impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         }
     }
     /// A model file or tensor operation failed.
@@ -62,5 +62,21 @@ impl Error {
             origin: origin.into(),
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_is_said_once() {
+        let os = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = Error::io(Path::new("/no/corpus.tsv"), os);
+        let shown = e.to_string();
+        assert!(shown.starts_with("/no/corpus.tsv: "), "{shown}");
+        assert_eq!(shown.matches("not found").count(), 1, "{shown}");
+        // Nothing in the chain repeats it (`{:#}` prints every source).
+        assert!(std::error::Error::source(&e).is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! The library holds every stage of an experiment; the `quill` binary in `experiments/` wires
 //! them to TOML files. See the repository's docs/architecture.md for a tour.
 
+pub mod bounded_read;
 pub mod clean;
 pub mod config;
 pub mod data;

@@ -315,7 +315,21 @@ fn load_errors_name_the_path_file_and_field() {
     let err = load_error(&dir);
     assert!(err.contains(META_FILE), "{err}");
 
+    // Weights of NaN, the header intact: refused, naming the tensor.
     std::fs::write(&meta, &text).unwrap();
+    let weights = std::fs::read(dir.join(WEIGHTS_FILE)).unwrap();
+    let header = u64::from_le_bytes(weights[..8].try_into().unwrap()) as usize;
+    let mut nan = weights.clone();
+    for value in nan[8 + header..].chunks_exact_mut(4) {
+        value.copy_from_slice(&f32::NAN.to_le_bytes());
+    }
+    std::fs::write(dir.join(WEIGHTS_FILE), &nan).unwrap();
+    let err = load_error(&dir);
+    assert!(
+        err.contains(WEIGHTS_FILE) && err.contains("hold NaN") && err.contains("weight"),
+        "{err}"
+    );
+
     std::fs::write(dir.join(WEIGHTS_FILE), b"\x10\x00").unwrap();
     let err = load_error(&dir);
     assert!(

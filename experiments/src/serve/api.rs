@@ -167,7 +167,9 @@ async fn interests(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) 
 async fn answer(app: &App, headers: &HeaderMap, body: Body) -> Result<Answer, ApiError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
-        if !ct.trim_start().starts_with("application/json") {
+        // The media type is what comes before any `;` parameter (`; charset=utf-8`).
+        let media_type = ct.split(';').next().unwrap_or("").trim();
+        if !media_type.eq_ignore_ascii_case("application/json") {
             return Err(ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 error: format!("content-type {ct:?} is not JSON"),

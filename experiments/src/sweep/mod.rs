@@ -128,6 +128,8 @@ pub fn expand(exp: &Experiment) -> Result<Vec<Cell>> {
                 every_axis.push(path.clone());
             }
         }
+        check_axes_alone(&base, &axes)
+            .map_err(|(path, e)| anyhow!("{} = {e}", axis_origin(&file, &src, name, &path)))?;
         let groups =
             group_axes(&axes, &spec.zip).map_err(|e| anyhow!("{file}: sweep.{name}: {e}"))?;
         let combos =
@@ -158,6 +160,40 @@ pub fn expand(exp: &Experiment) -> Result<Vec<Cell>> {
         }
     }
     Ok(cells)
+}
+
+/// Each value of each axis set alone into the base file must still read as an experiment: an
+/// axis naming no field, or a value of the wrong type, is the axis's own error (its line in
+/// the file), not one of a generated cell's. Checks between fields (which another axis may
+/// satisfy) wait for the whole cells.
+fn check_axes_alone(
+    base: &Table,
+    axes: &[(String, Vec<Value>)],
+) -> std::result::Result<(), (String, String)> {
+    for (path, values) in axes {
+        for value in values {
+            let mut table = base.clone();
+            set_path(&mut table, path, value.clone()).map_err(|e| (path.clone(), e))?;
+            let text = toml::to_string(&table).map_err(|e| (path.clone(), e.to_string()))?;
+            if let Err(e) = toml::from_str::<ExperimentConfig>(&text) {
+                let message = format!("{value}: {}", e.message().trim());
+                return Err((path.clone(), message));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `file:line:col: sweep.<name>.axes.<path>`, where the axis is written in `src`.
+fn axis_origin(file: &str, src: &str, sweep: &str, path: &str) -> String {
+    let dotted = format!("sweep.{sweep}.axes.{path}");
+    match crate::locate::span_of(src, &dotted) {
+        Some(start) => {
+            let (line, col) = crate::locate::line_col(src, start);
+            format!("{file}:{line}:{col}: {dotted}")
+        }
+        None => format!("{file}: {dotted}"),
+    }
 }
 
 /// Names and places a parsed cell config, and reads every axis's value from it.

@@ -177,9 +177,24 @@ fn bad_axes_are_errors_naming_the_sweep_and_the_field() {
         "unknown",
         &format!("{BASE}[sweep.x]\naxes.policy.presett = [\"nano\"]\n"),
     );
+    // The axis's own line (5), not one of the generated cell's.
     assert!(
-        unknown.contains("sweep.x") && unknown.contains("presett"),
+        unknown.contains("sweep.toml:5:")
+            && unknown.contains("sweep.x.axes.policy.presett = \"nano\": unknown field `presett`"),
         "{unknown}"
+    );
+    let wrong_type = expand_err(
+        "wrong-type",
+        &format!(
+            "{BASE}[sweep.x]
+axes.experiment.seed = [1]
+axes.grpo.steps = [\"ten\"]
+"
+        ),
+    );
+    assert!(
+        wrong_type.contains("sweep.toml:6:") && wrong_type.contains("grpo.steps = \"ten\""),
+        "{wrong_type}"
     );
     let bad_value = expand_err(
         "bad-value",

@@ -121,6 +121,11 @@ impl Cleaner {
                 format!("loading weights: {e}"),
             )
         })?;
+        // A cleaner of NaN weights would silently keep (or drop) every signal.
+        if let Some(tensor) = crate::policy::first_non_finite(&net) {
+            let msg = format!("the weights of {tensor} hold NaN or infinite values");
+            return Err(Error::in_file(&weights_path, msg));
+        }
         Ok(Cleaner {
             net,
             config,

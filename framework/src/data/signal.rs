@@ -17,6 +17,10 @@ pub enum SignalKind {
     Other(String),
 }
 
+/// The longest signal kind name: kinds label prompt lines, so a long one is a mistake (or an
+/// attack on the prompt budget), never a kind.
+pub const MAX_KIND_CHARS: usize = 32;
+
 impl SignalKind {
     /// The name used in files, configs and prompts.
     pub fn as_str(&self) -> &str {
@@ -31,6 +35,14 @@ impl SignalKind {
     /// Parses a kind name. The three built-in names map to their variants; any other non-empty
     /// name of lowercase letters, digits and `_` is a dataset-declared kind.
     pub fn parse(name: &str) -> Result<Self, String> {
+        let chars = name.chars().count();
+        if chars > MAX_KIND_CHARS {
+            let start: String = name.chars().take(16).collect();
+            return Err(format!(
+                "invalid signal kind {start:?}... of {chars} characters: a kind has at most \
+                 {MAX_KIND_CHARS}"
+            ));
+        }
         match name {
             "search" => Ok(SignalKind::Search),
             "news_click" => Ok(SignalKind::NewsClick),
@@ -108,6 +120,18 @@ mod tests {
             let err = SignalKind::parse(bad).unwrap_err();
             assert!(err.contains("news_click"), "{err}");
         }
+        let longest = "k".repeat(MAX_KIND_CHARS);
+        assert!(SignalKind::parse(&longest).is_ok());
+        let err = SignalKind::parse(&"k".repeat(5_000)).unwrap_err();
+        assert!(
+            err.contains("5000 characters") && err.contains("at most 32"),
+            "{err}"
+        );
+        assert!(
+            err.len() < 200,
+            "the whole name echoed: {} bytes",
+            err.len()
+        );
     }
 
     #[test]

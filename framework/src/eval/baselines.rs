@@ -13,7 +13,7 @@ use crate::reward::Scored;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// Most recent distinct history texts used as queries by the history baseline (the policy's
@@ -38,7 +38,7 @@ pub struct BaselineResult {
 }
 
 /// Mean rewards of a set of scored query lists.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RewardMeans {
     /// Mean composite reward (on the composite's own scale: [0, Σ weight] for `sum`).
     pub composite: f64,

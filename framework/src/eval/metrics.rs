@@ -1,7 +1,7 @@
 //! Ranking metrics with binary relevance: Recall@K, NDCG@K and MRR of one ranked list against a
 //! user's held-out clicks, and their means over users.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// The metrics of one user's ranking.
@@ -72,7 +72,7 @@ pub fn ranking_metrics(ranking: &[u32], relevant: &[u32]) -> Option<RankingMetri
 }
 
 /// Means over users, with the number of users averaged and skipped (no relevant items).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricMeans {
     #[serde(rename = "recall@5")]
     pub recall_5: f64,

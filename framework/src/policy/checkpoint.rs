@@ -4,6 +4,7 @@
 
 use super::config::DecoderConfig;
 use super::decoder::Decoder;
+use crate::bounded_read::{JSON_BYTES, read_bounded};
 use crate::error::{Error, Result};
 use crate::io::{save_dir_atomic, write_synced};
 use burn::module::{Module, ModuleVisitor, Param};
@@ -83,7 +84,7 @@ pub(crate) fn write_safetensors(
 /// The tokenizer, if saved, is `dir/tokenizer.json`.
 pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Decoder, DecoderConfig)> {
     let meta_path = dir.join(POLICY_FILE);
-    let text = std::fs::read(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+    let text = read_bounded(&meta_path, JSON_BYTES, "a policy description")?;
     let meta: Meta = serde_json::from_slice(&text)
         .map_err(|e| Error::in_file(&meta_path, format!("not a policy description: {e}")))?;
     if meta.format != FORMAT || meta.version != VERSION {
@@ -116,9 +117,9 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Decoder, DecoderC
     Ok((decoder, meta.config))
 }
 
-/// The module path of the first parameter of `decoder` holding a NaN or an infinity (e.g.
-/// `blocks.3.attention.q_proj.weight`); `None` when every weight is finite.
-pub fn first_non_finite(decoder: &Decoder) -> Option<String> {
+/// The module path of the first parameter of `module` holding a NaN or an infinity (e.g.
+/// `blocks.3.attention.q_proj.weight` of a decoder); `None` when every weight is finite.
+pub fn first_non_finite<M: Module>(module: &M) -> Option<String> {
     struct Finder {
         path: Vec<String>,
         found: Option<String>,
@@ -140,7 +141,7 @@ pub fn first_non_finite(decoder: &Decoder) -> Option<String> {
         path: Vec::new(),
         found: None,
     };
-    decoder.visit(&mut finder);
+    module.visit(&mut finder);
     finder.found
 }
 

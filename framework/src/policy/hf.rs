@@ -18,6 +18,7 @@
 //! checkpoints to the decoder's float type. Hugging Face keeps Q/K in the `rotate_half`
 //! layout, hence `RopeLayout::Halves`. Qwen2 has QKV biases, Llama none.
 
+use crate::bounded_read::{JSON_BYTES, read_text_bounded};
 use crate::error::{Error, Result};
 use crate::policy::{Decoder, DecoderConfig, RopeLayout};
 use burn::store::{
@@ -87,7 +88,7 @@ fn default_act() -> String {
 impl HfConfig {
     /// Reads `path` (a `config.json`) and checks that it is a Qwen2 or Llama config.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = read_text_bounded(path, JSON_BYTES, "a config.json")?;
         let fail = |msg: String| Error::in_file(path, msg);
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| fail(format!("not a JSON config.json: {e}")))?;
@@ -222,8 +223,7 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
             ),
         ));
     }
-    let text = std::fs::read_to_string(&index)
-        .map_err(|e| Error::in_file(&index, format!("reading: {e}")))?;
+    let text = read_text_bounded(&index, JSON_BYTES, "a safetensors index")?;
     let parsed: ShardIndex = serde_json::from_str(&text).map_err(|e| {
         Error::in_file(
             &index,

@@ -2,6 +2,7 @@
 //! `tokenizers` crate (the format is that crate's own), and, when present,
 //! `tokenizer_config.json` for the BOS/EOS tokens and the chat template.
 
+use crate::bounded_read::{JSON_BYTES, read_text_bounded};
 use crate::error::{Error, Result};
 use crate::policy::ChatTemplate;
 use serde_json::Value;
@@ -46,8 +47,7 @@ impl HfTokenizer {
     }
 
     fn read_config(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::in_file(path, format!("reading: {e}")))?;
+        let text = read_text_bounded(path, JSON_BYTES, "a tokenizer config")?;
         let json: Value = serde_json::from_str(&text)
             .map_err(|e| Error::in_file(path, format!("not JSON: {e}")))?;
         self.bos_id = self.special(path, &json, "bos_token")?;

@@ -14,6 +14,7 @@ use super::config::{DecoderConfig, RopeLayout};
 use super::decoder::Decoder;
 use super::hf_export::halves_order;
 use super::lora::{BlockAdapters, LoraAdapter, LoraSpec, Projection};
+use crate::bounded_read::{JSON_BYTES, read_text_bounded};
 use crate::error::{Error, Result};
 use crate::io::{save_dir_atomic, write_synced};
 use burn::module::Param;
@@ -272,7 +273,7 @@ fn read_matrix(file: &SafeTensors, path: &Path, name: &str, shape: [usize; 2]) -
 /// errors naming them.
 pub fn read_adapter_config(dir: &Path) -> Result<LoraSpec> {
     let path = dir.join(ADAPTER_CONFIG);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = read_text_bounded(&path, JSON_BYTES, "a PEFT adapter config")?;
     let c: PeftConfig = serde_json::from_str(&text)
         .map_err(|e| Error::in_file(&path, format!("not a PEFT adapter config: {e}")))?;
     let refuse = |field: &str, value: String, valid: &str| {

@@ -19,6 +19,7 @@
 //! Training is deterministic: the same texts in the same order give byte-identical JSON
 //! (the BPE trainer breaks count ties by token id, and ids follow a sorted alphabet).
 
+use crate::bounded_read::{JSON_BYTES, read_bounded};
 use crate::data::{Corpus, SignalKind, UserRecord};
 use crate::error::{Error, Result};
 use crate::text::query_list::{QueryList, TERMINATOR};
@@ -193,7 +194,7 @@ impl PolicyTokenizer {
     /// Reads a tokenizer saved by `save`. A file that is not tokenizer JSON, or a tokenizer
     /// without Quill's special tokens, is an error naming the file.
     pub fn load(path: &Path) -> Result<PolicyTokenizer> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = read_bounded(path, JSON_BYTES, "a tokenizer file")?;
         let origin = path.display().to_string();
         let full = Tokenizer::from_bytes(&bytes)
             .map_err(|e| Error::model(&origin, format!("not a tokenizers JSON file: {e}")))?;

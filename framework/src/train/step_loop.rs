@@ -80,7 +80,7 @@ pub struct TrainOutcome {
     pub finished: bool,
     /// The scalars of the last step this process ran.
     pub last_step: BTreeMap<String, f64>,
-    /// Held-out evaluations run by this process, by step.
+    /// Held-out evaluations by step, those before a resume point included.
     pub evals: Vec<(u32, PolicyEval)>,
     /// Seconds spent sampling, scoring and updating in this process.
     pub seconds: [f64; 3],
@@ -124,6 +124,7 @@ pub fn run_steps(
     let mut done = 0u32;
     let root = spec.checkpoint_root();
     let mut resumed_from = None;
+    let mut evals = Vec::new();
     match latest_checkpoint(&root)? {
         Some((dir, state)) if resume => {
             if state.config_hash != spec.config_hash {
@@ -140,6 +141,7 @@ pub fn run_steps(
             start = state.cursor;
             done = state.step;
             resumed_from = Some(state.step);
+            evals = state.evals;
         }
         _ if root.exists() => {
             std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, e))?;
@@ -159,7 +161,7 @@ pub fn run_steps(
         resumed_from,
         finished: done >= spec.steps,
         last_step: BTreeMap::new(),
-        evals: Vec::new(),
+        evals,
         seconds: [0.0; 3],
         settings: BTreeMap::new(),
     };
@@ -205,6 +207,7 @@ pub fn run_steps(
                 config_hash: spec.config_hash.to_string(),
                 decoder: spec.decoder_cfg.clone(),
                 lora: spec.lora.cloned(),
+                evals: outcome.evals.clone(),
             };
             log.flush()?;
             let keep = spec.keep_checkpoints as usize;

@@ -1,6 +1,7 @@
 //! Helpers shared by the loaders: reading lines with their numbers, dates, JSON fields,
 //! duplicate-id bookkeeping and the evenly spread dates of corpora that have none.
 
+use crate::bounded_read::{DATA_BYTES, read_text_bounded};
 use crate::data::{Corpus, NewsItem};
 use crate::{Error, Result};
 use chrono::{Days, NaiveDate};
@@ -16,20 +17,7 @@ pub(crate) const SPREAD_DAYS: u64 = 365;
 /// The text of a file, checked to be UTF-8. An invalid byte is reported at its `file:line`
 /// rather than as a bare I/O error, and a leading byte-order mark is dropped.
 pub(crate) fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..valid]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        Error::at_line(
-            path,
-            line,
-            "the line is not valid UTF-8; save the file as UTF-8",
-        )
-    })?;
+    let text = read_text_bounded(path, DATA_BYTES, "a data file read whole")?;
     Ok(match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_string(),
         None => text,
@@ -140,14 +128,16 @@ pub(crate) fn json_required(
     obj: &Map<String, Value>,
     key: &str,
 ) -> Result<String> {
-    json_str(path, line, obj, key)?.ok_or_else(|| {
-        let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-        Error::at_line(
-            path,
-            line,
-            format!("missing field {key:?} (a string); keys present: {keys:?}"),
-        )
-    })
+    json_str(path, line, obj, key)?.ok_or_else(|| Error::at_line(path, line, absent(obj, key)))
+}
+
+/// Why a string field has no value: it is null, or missing (listing the keys present).
+pub(crate) fn absent(obj: &Map<String, Value>, key: &str) -> String {
+    if obj.get(key).is_some_and(Value::is_null) {
+        return format!("field {key:?} is null: expected a string");
+    }
+    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    format!("missing field {key:?} (a string); keys present: {keys:?}")
 }
 
 /// Remembers on which line each id was first seen, to report duplicates with both lines.

@@ -14,8 +14,8 @@
 //! column holds `YYYY-MM-DD`. Entities come from [`capitalized_entities`] over the abstract.
 
 use super::common::{
-    IdLines, finish_corpus, json_object, json_str, limit, numbered_lines, parse_date, read_text,
-    spread_dates,
+    IdLines, absent, finish_corpus, json_object, json_str, limit, numbered_lines, parse_date,
+    read_text, spread_dates,
 };
 use crate::data::{Corpus, CorpusConfig, NewsItem};
 use crate::text::terms::capitalized_entities;
@@ -200,14 +200,7 @@ fn jsonl_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result
             }
             match json_str(path, line, &obj, key)? {
                 Some(v) => Ok(Some(v.trim().to_string())),
-                None => {
-                    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-                    Err(Error::at_line(
-                        path,
-                        line,
-                        format!("missing field {key:?}; keys present: {keys:?}"),
-                    ))
-                }
+                None => Err(Error::at_line(path, line, absent(&obj, key))),
             }
         };
         rows.push(Row {
@@ -342,6 +335,15 @@ mod tests {
         .to_string();
         assert!(
             err.contains("c.jsonl:1:") && err.contains("missing field \"topic\""),
+            "{err}"
+        );
+        let null_title =
+            "{\"headline\": null, \"body\": \"\", \"topic\": \"t\", \"when\": \"2020-01-01\"}\n";
+        let err = load_mapped(&temp_file("c.jsonl", null_title), &c, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("c.jsonl:1:") && err.contains("field \"headline\" is null"),
             "{err}"
         );
         let err = load_mapped(&temp_file("c.jsonl", "{\"headline\": \"\", \"body\": \"\", \"topic\": \"t\", \"when\": \"2020-01-01\"}\n"), &c, 0)

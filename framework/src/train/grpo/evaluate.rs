@@ -10,11 +10,11 @@ use crate::policy::{Decoder, Generation, SamplingConfig, generate};
 use crate::reward::{CompositeReward, Scored};
 use crate::text::PromptBuilder;
 use crate::text::query_list::QueryList;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A policy's held-out results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyEval {
     pub rewards: RewardMeans,
     pub ranking: MetricMeans,

@@ -7,6 +7,8 @@
 //! the weights would get fresh ids and the AdamW moments would silently not apply. Sampling
 //! seeds and the learning rate are pure functions of the step, so they need no state.
 
+use super::PolicyEval;
+use crate::bounded_read::{JSON_BYTES, read_bounded};
 use crate::error::{Error, Result};
 use crate::io::{save_dir_atomic, write_synced};
 use crate::policy::{Decoder, DecoderConfig, LoraSpec, first_non_finite};
@@ -38,6 +40,9 @@ pub struct TrainerState {
     /// The adapters the policy trains through, if any (their weights are in the model file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora: Option<LoraSpec>,
+    /// The held-out evaluations up to this step, so that a resumed run reports them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evals: Vec<(u32, PolicyEval)>,
 }
 
 /// Where the user cursor stands.
@@ -166,7 +171,7 @@ pub fn latest_checkpoint(root: &Path) -> Result<Option<(PathBuf, TrainerState)>>
         return Ok(None);
     };
     let path = dir.join(TRAINER_FILE);
-    let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let text = read_bounded(&path, JSON_BYTES, "a trainer state")?;
     let state: TrainerState = serde_json::from_slice(&text)
         .map_err(|e| Error::in_file(&path, format!("not a GRPO trainer state: {e}")))?;
     Ok(Some((dir, state)))
@@ -292,6 +297,7 @@ mod resume_tests {
             config_hash: "h".into(),
             decoder: cfg.clone(),
             lora,
+            evals: Vec::new(),
         };
         let dir = save_training_checkpoint(&root, &state, &decoder, &optim, 2).unwrap();
         let whole = step(decoder, &mut optim, &device);
@@ -338,6 +344,7 @@ mod resume_tests {
             config_hash: "h".into(),
             decoder: cfg.clone(),
             lora: None,
+            evals: Vec::new(),
         };
         let err = save_training_checkpoint(&root, &state, &bad, &optim, 2)
             .unwrap_err()
