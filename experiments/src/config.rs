@@ -347,11 +347,15 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
              warm_start.enabled = true, policy.checkpoint, or grpo.enabled = false",
         ));
     }
-    if c.policy.checkpoint.is_some() && c.distill.enabled {
+    if c.policy.checkpoint.is_none() && c.distill.student_blocks > 0 {
         return Err(quill::Error::field(
-            "distill.enabled",
-            "distillation from a checkpoint teacher is not built yet (a layer-pruned student \
-             sharing its tokenizer is the plan); set distill.enabled = false",
+            "distill.student_blocks",
+            format!(
+                "{} with a preset teacher: a student keeps some of a pretrained checkpoint \
+                 teacher's blocks; set policy.checkpoint, or student_blocks = 0 for the \
+                 student_preset",
+                c.distill.student_blocks
+            ),
         ));
     }
     if c.policy.checkpoint.is_some() && c.policy.vocab_size != 0 {

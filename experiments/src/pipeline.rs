@@ -113,10 +113,15 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
             let d = distill_stage(exp, &data, cleaner, &scoring, opts)?;
             let teacher = policy_size(&metrics["warm_start"]);
             let student = policy_size(&d.warm_start);
-            metrics["policies"] = json!({
-                "warm_start": teacher, "grpo": teacher,
-                "student_warm_start": student, "student": student,
-            });
+            // Beside a checkpoint's prompt-only entry, when there is one.
+            for (policy, size) in [
+                ("warm_start", &teacher),
+                ("grpo", &teacher),
+                ("student_warm_start", &student),
+                ("student", &student),
+            ] {
+                metrics["policies"][policy] = size.clone();
+            }
             metrics["student_warm_start"] = d.warm_start;
             metrics["distill"] = d.distill;
             if !d.finished {

@@ -1,7 +1,8 @@
 //! `quill run` with a pretrained checkpoint as the policy (a tiny random Llama written by the
 //! test, no download): the prompt-only rows, the supervised warm start in the checkpoint's
-//! chat template, GRPO, LoRA adapters through both with an exact `--resume`, and the config
-//! errors around `[policy] checkpoint`.
+//! chat template, GRPO, LoRA adapters through both with an exact `--resume`, distillation into
+//! a pruned copy of the checkpoint and into a preset on its tokenizer, and the config errors
+//! around `[policy] checkpoint`.
 
 use quill::policy::tiny_checkpoint::write_tiny_checkpoint;
 use quill_experiments::{config, pipeline};
@@ -264,6 +265,82 @@ fn lora_adapters_train_the_warm_start_and_grpo_and_resume_exactly() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn a_checkpoint_teacher_distils_into_a_pruned_copy_and_into_a_preset_on_its_tokenizer() {
+    let dir = temp_dir("distill");
+    tiny_checkpoint(&dir);
+    let config = |student: &str| {
+        let body = run_config(
+            &dir,
+            "checkpoint = \"tiny-llama\"",
+            &format!(
+                "[warm_start]\nsft_steps = 2\nlm_steps = 4\nbatch_size = 4\neval_users = 4\n\
+                 [grpo]\nsteps = 2\nprompts_per_step = 2\ngroup_size = 2\neval_every = 0\n\
+                 [distill]\nenabled = true\nsteps = 2\nprompts_per_step = 2\n\
+                 samples_per_prompt = 2\neval_every = 0\nstudent_sft_steps = 2\n{student}\n"
+            ),
+        );
+        config::load(&write(&dir, &body)).unwrap()
+    };
+    let out = dir.join("out/c");
+    let device = quill::device::Device::default();
+
+    // A copy of the teacher with one of its two blocks, distilled on-policy.
+    pipeline::run(&config("student_blocks = 1"), Default::default()).unwrap();
+    let metrics = read_json(&out.join("metrics.json"));
+    let (student, student_cfg) =
+        quill::policy::load_checkpoint(&out.join("distill/policy"), &device).unwrap();
+    assert_eq!((student.blocks.len(), student_cfg.layers), (1, 1));
+    let teacher = &metrics["policies"]["grpo"]["parameters"];
+    let pruned = &metrics["policies"]["student"]["parameters"];
+    assert!(pruned.as_u64() < teacher.as_u64(), "{pruned} vs {teacher}");
+    assert_eq!(
+        metrics["distill"]["student_preset"],
+        "tiny-llama, blocks [0] of 2"
+    );
+    assert!(metrics["policies"]["prompt_only"].is_object(), "{metrics}");
+    for row in [
+        "student/sampled",
+        "student_warm_start/sampled",
+        "grpo/sampled",
+    ] {
+        assert!(metrics["test"].get(row).is_some(), "no {row}");
+    }
+    // The student writes the teacher's chat prompts in its tokenizer.
+    let tokenizer = |d: &str| std::fs::read_to_string(out.join(d).join("tokenizer.json")).unwrap();
+    assert_eq!(tokenizer("distill/policy"), tokenizer("grpo/policy"));
+
+    // More blocks than the teacher has: an error naming the field and the valid range.
+    let err = format!(
+        "{:#}",
+        pipeline::run(&config("student_blocks = 3"), Default::default()).unwrap_err()
+    );
+    assert!(
+        err.contains("distill.student_blocks") && err.contains("1 ..= 2"),
+        "{err}"
+    );
+
+    // A from-scratch preset on the checkpoint's tokenizer, from the teacher's own lists; the
+    // teacher's stages are reused.
+    pipeline::run(
+        &config("method = \"supervised\"\nstudent_preset = \"pico\""),
+        Default::default(),
+    )
+    .unwrap();
+    let again = read_json(&out.join("metrics.json"));
+    assert_eq!(again["grpo"], metrics["grpo"]);
+    assert_eq!(again["distill"]["student_preset"], "pico");
+    assert!(again["test"].get("student/sampled").is_some());
+    let (preset, _) = quill::policy::load_checkpoint(&out.join("distill/policy"), &device).unwrap();
+    assert_eq!(
+        preset.embed_tokens.weight.dims()[0],
+        student.embed_tokens.weight.dims()[0],
+        "the preset's vocabulary is the checkpoint's"
+    );
+    assert_eq!(tokenizer("distill/policy"), tokenizer("grpo/policy"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn load_error(dir: &Path, body: &str) -> String {
     match config::load(&write(dir, body)) {
         Ok(_) => panic!("loaded: {body}"),
@@ -283,13 +360,16 @@ fn checkpoint_settings_that_cannot_work_are_errors_naming_the_field() {
     let vocab = run_config(&dir, "checkpoint = \"x.gguf\"\nvocab_size = 500", "");
     let err = load_error(&dir, &vocab);
     assert!(err.contains("policy.vocab_size"), "{err}");
-    let distill = run_config(
+    let pruned_preset = run_config(
         &dir,
-        "checkpoint = \"x.gguf\"",
-        "[distill]\nenabled = true\n",
+        "preset = \"nano\"",
+        "[distill]\nenabled = true\nstudent_blocks = 2\n",
     );
-    let err = load_error(&dir, &distill);
-    assert!(err.contains("distill.enabled"), "{err}");
+    let err = load_error(&dir, &pruned_preset);
+    assert!(
+        err.contains("distill.student_blocks") && err.contains("preset teacher"),
+        "{err}"
+    );
     let preset_lora = run_config(&dir, "preset = \"nano\"\nlora = { rank = 4 }", "");
     let err = load_error(&dir, &preset_lora);
     assert!(

@@ -1,25 +1,26 @@
-//! The distillation stage of `quill run` (`[distill] enabled = true`): the student preset is
-//! warm-started like the teacher but with the teacher's tokenizer (`student/policy`, or a
-//! shared `student_warm_start-<hash>` stage in sweeps), then trained by the `[distill] method`
+//! The distillation stage of `quill run` (`[distill] enabled = true`): the student (a preset,
+//! or a checkpoint teacher with fewer blocks) is warm-started like the teacher but with the
+//! teacher's prompts and tokenizer (`student/policy`, or a shared `student_warm_start-<hash>`
+//! stage in sweeps), then trained by the `[distill] method`
 //! from the GRPO-trained teacher (or, for `none`, by GRPO alone), with held-out evaluation,
 //! checkpoints and `--resume`. The distilled policy is saved under `distill/policy`.
 
 use crate::config::Experiment;
-use crate::scoring::Scoring;
+use crate::scoring::{Scoring, checkpoint_path, policy_prompt};
 use crate::stages::finished::{RunOptions, outcome_report, reuse_finished, save_finished};
 use crate::stages::grpo::grpo_policy_dir;
 use crate::stages::held_out::TrainingUsers;
 use crate::stages::key::{
     DISTILL, STUDENT_WARM_START, distill_key, student_config, student_warm_start_key,
 };
-use crate::stages::warm_start::{WarmStartTarget, checkpoint_dir, warm_start_into};
+use crate::stages::warm_start::{FromTeacher, WarmStartTarget, checkpoint_dir, warm_start_into};
 use anyhow::{Context, Result};
+use quill::bounded_read::{JSON_BYTES, read_text_bounded};
 use quill::clean::Cleaner;
 use quill::data::Dataset;
 use quill::device::training_device;
 use quill::distill::{DistillJob, check_shared_tokenizer, distiller};
-use quill::policy::{TOKENIZER_FILE, load_checkpoint};
-use quill::text::{PolicyTokenizer, PromptBuilder};
+use quill::policy::{TOKENIZER_FILE, load_checkpoint, load_pretrained_shape};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -60,8 +61,16 @@ pub fn distill_stage(
 ) -> Result<DistillReport> {
     let cfg = &exp.config;
     let teacher_warm = checkpoint_dir(exp);
-    let teacher_tokenizer_path = teacher_warm.join(TOKENIZER_FILE);
-    let tokenizer = PolicyTokenizer::load(&teacher_tokenizer_path)?;
+    // The teacher's prompts: its trained tokenizer's, or a checkpoint's chat template.
+    let builder = policy_prompt(exp, &teacher_warm)?;
+    let tokenizer = builder.tokenizer.clone();
+    let (teacher_tokenizer_path, vocab_size) = match checkpoint_path(exp) {
+        Some(path) => {
+            let shape = load_pretrained_shape(&path)?;
+            (path, shape.vocab_size)
+        }
+        None => (teacher_warm.join(TOKENIZER_FILE), tokenizer.vocab_size()),
+    };
     let student_exp = Experiment {
         config: student_config(cfg),
         path: exp.path.clone(),
@@ -71,16 +80,29 @@ pub fn distill_stage(
         overrides: exp.overrides.clone(),
     };
     let student_warm = student_warm_start_dir(exp);
-    eprintln!(
-        "distill: student {} warm start with the teacher's tokenizer",
-        cfg.distill.student_preset
-    );
+    let keep_blocks = cfg.distill.student_blocks as usize;
+    match keep_blocks {
+        0 => eprintln!(
+            "distill: student {} warm start with the teacher's tokenizer",
+            cfg.distill.student_preset
+        ),
+        n => eprintln!("distill: student of {n} of the checkpoint's blocks, warm start"),
+    }
     let target = WarmStartTarget {
         dir: student_warm.clone(),
         config_hash: student_warm_start_key(cfg)?,
-        tokenizer: Some(tokenizer.clone()),
+        teacher: Some(FromTeacher {
+            prompt: builder.clone(),
+            vocab_size,
+            keep_blocks,
+        }),
     };
     let warm_start = warm_start_into(&student_exp, data, cleaner, target)?;
+    // The preset's name, or the checkpoint's with the blocks kept.
+    let student_name = warm_start["preset"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
 
     let dir = distill_dir(exp);
     let report_path = dir.join("distill.json");
@@ -93,17 +115,12 @@ pub fn distill_stage(
             finished: true,
         });
     }
-    let student_tokenizer_path = student_warm.join(TOKENIZER_FILE);
-    let student_tokenizer = PolicyTokenizer::load(&student_tokenizer_path)?;
-    check_shared_tokenizer(
-        (&teacher_tokenizer_path, &tokenizer),
-        (&student_tokenizer_path, &student_tokenizer),
-    )?;
     let tokenizer_json = tokenizer.to_json()?;
-    let builder = PromptBuilder::new(
-        tokenizer,
-        cfg.policy.prompt_budget as usize,
-        cfg.format.clone(),
+    let student_tokenizer_path = student_warm.join(TOKENIZER_FILE);
+    let student_json = read_text_bounded(&student_tokenizer_path, JSON_BYTES, "a tokenizer file")?;
+    check_shared_tokenizer(
+        (&teacher_tokenizer_path, &tokenizer_json),
+        (&student_tokenizer_path, &student_json),
     )?;
     let method = distiller(&cfg.distill)?;
     let teacher = if method.uses_teacher() {
@@ -142,12 +159,11 @@ pub fn distill_stage(
     };
     let estimator = method.estimator().map(|e| e.to_string());
     eprintln!(
-        "distill: {}{}, {steps} steps, student {} ({} parameters)",
+        "distill: {}{}, {steps} steps, student {student_name} ({} parameters)",
         cfg.distill.method,
         estimator
             .as_ref()
             .map_or(String::new(), |e| format!(" ({e})")),
-        cfg.distill.student_preset,
         student_cfg.param_count()
     );
     let outcome = method.train(&job, student, &device, opts.resume)?;
@@ -156,7 +172,7 @@ pub fn distill_stage(
     report["method"] = json!(cfg.distill.method);
     // Only a method with a reverse-KL estimator records one.
     report["estimator"] = json!(estimator);
-    report["student_preset"] = json!(cfg.distill.student_preset);
+    report["student_preset"] = json!(student_name);
     report["student_parameters"] = json!(student_cfg.param_count());
     if !outcome.finished {
         return Ok(DistillReport {
@@ -166,7 +182,7 @@ pub fn distill_stage(
         });
     }
     let provenance = json!({
-        "preset": cfg.distill.student_preset, "stage": "distill", "method": cfg.distill.method,
+        "preset": student_name, "stage": "distill", "method": cfg.distill.method,
         "steps": outcome.steps, "seed": cfg.experiment.seed,
     });
     save_finished(

@@ -36,18 +36,20 @@ pub const CLEANER: StageKey = StageKey {
 pub const WARM_START: StageKey = StageKey {
     kind: "warm_start",
     own_dir: "policy",
-    depends_on: &[
-        "experiment.seed",
-        "experiment.device",
-        "experiment.cpu_shards",
-        "data",
-        "cleaner",
-        "format",
-        "policy",
-        "warm_start",
-        "sampling",
-    ],
+    depends_on: &WARM_START_FIELDS,
 };
+
+const WARM_START_FIELDS: [&str; 9] = [
+    "experiment.seed",
+    "experiment.device",
+    "experiment.cpu_shards",
+    "data",
+    "cleaner",
+    "format",
+    "policy",
+    "warm_start",
+    "sampling",
+];
 
 /// GRPO from the warm start: the rewards (and what they retrieve with), the ablation, and its
 /// own settings.
@@ -64,12 +66,22 @@ pub const GRPO: StageKey = StageKey {
     ],
 };
 
-/// The student's warm start: [`WARM_START`]'s fields of the student's config, with the
-/// teacher's warm start (whose tokenizer it takes) as its input.
+/// The student's warm start: [`WARM_START`]'s fields of the student's config and, for a
+/// checkpoint teacher, how many of its blocks the student keeps; with the teacher's warm start
+/// (whose tokenizer it takes) as its input.
 pub const STUDENT_WARM_START: StageKey = StageKey {
     kind: "student_warm_start",
     own_dir: "student/policy",
-    depends_on: WARM_START.depends_on,
+    depends_on: &{
+        let mut fields = [""; 10];
+        let mut i = 0;
+        while i < WARM_START_FIELDS.len() {
+            fields[i] = WARM_START_FIELDS[i];
+            i += 1;
+        }
+        fields[9] = "distill.student_blocks";
+        fields
+    },
 };
 
 /// Distillation into the student, from the GRPO teacher (or GRPO alone, for `none`).
@@ -134,11 +146,17 @@ pub fn grpo_key(cfg: &ExperimentConfig) -> Result<String> {
     GRPO.hash(cfg, &[&warm_start_key(cfg)?])
 }
 
-/// The config of the student's warm start: the experiment's, with the student's preset,
-/// warm-start learning rate and fine-tuning steps.
+/// The config of the student's warm start: the experiment's, with the student's policy,
+/// warm-start learning rate and fine-tuning steps. The student's policy is its preset; for a
+/// checkpoint teacher, the checkpoint itself when `distill.student_blocks` prunes it, else the
+/// preset from scratch. A student trains all its weights: it has no adapters.
 pub fn student_config(c: &ExperimentConfig) -> ExperimentConfig {
     let mut student = c.clone();
-    student.policy.preset = c.distill.student_preset.clone();
+    student.policy.lora = Default::default();
+    if c.policy.checkpoint.is_none() || c.distill.student_blocks == 0 {
+        student.policy.checkpoint = None;
+        student.policy.preset = c.distill.student_preset.clone();
+    }
     if c.distill.student_warm_start_lr > 0.0 {
         student.warm_start.learning_rate = c.distill.student_warm_start_lr;
     }

@@ -11,7 +11,9 @@ use quill::device::Device;
 use quill::device::training_device;
 use quill::io::write_json;
 use quill::policy::peft::save_peft_adapter;
-use quill::policy::{Decoder, DecoderConfig, find_preset, load_pretrained, save_checkpoint};
+use quill::policy::{
+    Decoder, DecoderConfig, evenly_spaced_blocks, find_preset, load_pretrained, save_checkpoint,
+};
 use quill::text::bootstrap::{Bootstrap, target_format};
 use quill::text::term_stats::TermStats;
 use quill::text::tokenizer::training_texts;
@@ -37,13 +39,23 @@ pub fn starting_policy(exp: &Experiment) -> PathBuf {
     }
 }
 
-/// Where a warm start is saved, under which hash, and with which tokenizer.
+/// Where a warm start is saved, under which hash, and what a student takes from its teacher.
 pub struct WarmStartTarget {
     pub dir: PathBuf,
     /// A saved warm start is reused only under the same hash.
     pub config_hash: String,
-    /// A given tokenizer (a student shares its teacher's); `None` trains one on the data.
-    pub tokenizer: Option<PolicyTokenizer>,
+    /// What a student takes from its teacher; `None` for the teacher itself.
+    pub teacher: Option<FromTeacher>,
+}
+
+/// What a student shares with its teacher, so that both score the same tokens.
+pub struct FromTeacher {
+    /// The teacher's prompts, in its tokenizer.
+    pub prompt: PromptBuilder,
+    /// The teacher's output width (a checkpoint's may exceed its tokenizer's vocabulary).
+    pub vocab_size: usize,
+    /// How many of a checkpoint teacher's blocks a pruned student keeps; 0 = a preset.
+    pub keep_blocks: usize,
 }
 
 /// Runs the warm start unless a checkpoint of the same resolved config exists; returns the
@@ -56,7 +68,7 @@ pub fn warm_start_stage(
     let target = WarmStartTarget {
         dir: checkpoint_dir(exp),
         config_hash: warm_start_key(&exp.config)?,
-        tokenizer: None,
+        teacher: None,
     };
     warm_start_into(exp, data, cleaner, target)
 }
@@ -109,9 +121,10 @@ pub fn warm_start_into(
         .map(|u| bootstrap.for_user(u).queries)
         .collect();
     let device = training_device(cfg.experiment.device)?;
+    let keep_blocks = target.teacher.as_ref().map_or(0, |t| t.keep_blocks);
     let start = match checkpoint_path(exp) {
-        Some(path) => from_checkpoint(exp, &path, &device)?,
-        None => from_preset(exp, &data.corpus, &train, &lists, target.tokenizer, &device)?,
+        Some(path) => from_checkpoint(exp, &path, keep_blocks, &device)?,
+        None => from_preset(exp, &data.corpus, &train, &lists, target.teacher, &device)?,
     };
     let PolicyStart {
         decoder,
@@ -123,17 +136,20 @@ pub fn warm_start_into(
     let tokenizer = builder.tokenizer.clone();
     let mut ws = cfg.warm_start.clone();
     let mut lm_stream = Vec::new();
-    match tokenizer.quill_ids() {
-        // Pre-split articles and signal text only: the lists are learned in the supervised
-        // stage.
-        Some(ids) => {
-            for text in training_texts(&data.corpus, &train, &[]) {
-                lm_stream.push(ids.bos);
-                lm_stream.extend(tokenizer.encode_plain(&text));
-            }
-        }
+    if kind == "checkpoint" {
         // A checkpoint is already pretrained: it has no language-modelling stage.
-        None => ws.lm_steps = 0,
+        ws.lm_steps = 0;
+    } else {
+        // Pre-split articles and signal text only: the lists are learned in the supervised
+        // stage. Texts are separated by Quill's beginning-of-text token, or, in a checkpoint's
+        // tokenizer (a from-scratch student of a checkpoint teacher), by its end token.
+        let separator = tokenizer
+            .quill_ids()
+            .map_or_else(|| tokenizer.end_id(), |ids| ids.bos);
+        for text in training_texts(&data.corpus, &train, &[]) {
+            lm_stream.push(separator);
+            lm_stream.extend(tokenizer.encode_plain(&text));
+        }
     }
     // The tokenizer above learned the whole-history lists' words; the targets themselves come
     // from what `bootstrap_from` names.
@@ -249,14 +265,14 @@ struct PolicyStart {
     name: String,
 }
 
-/// A fresh preset with a tokenizer trained on the data (or the one given: a student shares
-/// its teacher's).
+/// A fresh preset with a tokenizer trained on the data (or, for a student, its teacher's
+/// prompts and output width).
 fn from_preset(
     exp: &Experiment,
     corpus: &Corpus,
     train: &[UserRecord],
     lists: &[Vec<String>],
-    shared: Option<PolicyTokenizer>,
+    teacher: Option<FromTeacher>,
     device: &Device,
 ) -> Result<PolicyStart> {
     let cfg = &exp.config;
@@ -265,16 +281,19 @@ fn from_preset(
         0 => preset.config.vocab_size,
         v => v as usize,
     };
-    let tokenizer = match shared {
-        Some(shared) => shared,
-        None => PolicyTokenizer::train(training_texts(corpus, train, lists), vocab)?,
+    let (builder, vocab) = match teacher {
+        Some(teacher) => (teacher.prompt, teacher.vocab_size),
+        None => {
+            let tokenizer = PolicyTokenizer::train(training_texts(corpus, train, lists), vocab)?;
+            let vocab = tokenizer.vocab_size();
+            let budget = cfg.policy.prompt_budget as usize;
+            (
+                PromptBuilder::new(tokenizer, budget, cfg.format.clone())?,
+                vocab,
+            )
+        }
     };
-    let builder = PromptBuilder::new(
-        tokenizer.clone(),
-        cfg.policy.prompt_budget as usize,
-        cfg.format.clone(),
-    )?;
-    let mut decoder_cfg = preset.with_vocab(tokenizer.vocab_size());
+    let mut decoder_cfg = preset.with_vocab(vocab);
     let longest = (cfg.policy.prompt_budget + cfg.sampling.max_new_tokens)
         .max(cfg.warm_start.lm_seq_len) as usize;
     decoder_cfg.max_positions = decoder_cfg.max_positions.max(longest);
@@ -288,10 +307,16 @@ fn from_preset(
     })
 }
 
-/// The pretrained checkpoint at `path`, prompted through its chat template.
-fn from_checkpoint(exp: &Experiment, path: &Path, device: &Device) -> Result<PolicyStart> {
+/// The pretrained checkpoint at `path`, prompted through its chat template; with
+/// `keep_blocks` > 0, only that many of its blocks, spread evenly (a pruned student).
+fn from_checkpoint(
+    exp: &Experiment,
+    path: &Path,
+    keep_blocks: usize,
+    device: &Device,
+) -> Result<PolicyStart> {
     let cfg = &exp.config;
-    let model = load_pretrained(path, device)
+    let mut model = load_pretrained(path, device)
         .with_context(|| format!("policy.checkpoint: {}", path.display()))?;
     let longest = (cfg.policy.prompt_budget + cfg.sampling.max_new_tokens) as usize;
     if longest > model.config.max_positions {
@@ -304,10 +329,16 @@ fn from_checkpoint(exp: &Experiment, path: &Path, device: &Device) -> Result<Pol
             path.display()
         );
     }
-    let name = path.file_name().map_or_else(
+    let mut name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    if keep_blocks > 0 {
+        let layers = model.config.layers;
+        let keep = evenly_spaced_blocks(layers, keep_blocks)?;
+        (model.decoder, model.config) = model.decoder.pruned(&model.config, &keep)?;
+        name = format!("{name}, blocks {keep:?} of {layers}");
+    }
     let decoder = match cfg.policy.lora.spec() {
         Some(spec) => model
             .decoder

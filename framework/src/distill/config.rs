@@ -36,6 +36,12 @@ crate::config_section! {
         /// vocabulary is the teacher's, not the preset's. It is warm-started like the teacher
         /// (`[warm_start]`) before distillation.
         pub student_preset: String = "pico".into(), Check::NonEmpty;
+        /// With a pretrained checkpoint teacher (`policy.checkpoint`): the student is the
+        /// checkpoint with this many of its blocks, spread evenly from the first to the last
+        /// and initialised from its weights (`quill::policy::evenly_spaced_blocks`); all its
+        /// weights train. 0 = `student_preset`, from scratch on the checkpoint's tokenizer.
+        /// Must be 0 for a preset teacher.
+        pub student_blocks: u32 = 0, Check::Range { min: 0.0, max: 1024.0 };
         /// The student's warm-start learning rate; 0 = `warm_start.learning_rate`.
         pub student_warm_start_lr: f64 = 0.0, Check::Range { min: 0.0, max: 1.0 };
         /// The student's supervised fine-tuning steps on bootstrap lists; 0 =

@@ -30,7 +30,7 @@ use crate::data::UserRecord;
 use crate::error::{Error, Result};
 use crate::policy::{Decoder, DecoderConfig, SamplingConfig};
 use crate::reward::CompositeReward;
-use crate::text::{PolicyTokenizer, PromptBuilder};
+use crate::text::PromptBuilder;
 use crate::train::grpo::{GrpoConfig, PolicyEvaluator};
 use crate::train::step_loop::TrainOutcome;
 use burn::tensor::Device;
@@ -129,22 +129,16 @@ pub fn distiller(cfg: &DistillConfig) -> Result<Box<dyn Distiller>> {
 }
 
 /// Teacher and student must read and write the same token ids: the KL compares their
-/// distributions over one vocabulary, and supervised targets are teacher token ids. An error
-/// naming both tokenizer files otherwise.
-pub fn check_shared_tokenizer(
-    teacher: (&Path, &PolicyTokenizer),
-    student: (&Path, &PolicyTokenizer),
-) -> Result<()> {
-    let (teacher_json, student_json) = (teacher.1.to_json()?, student.1.to_json()?);
-    if teacher_json != student_json {
+/// distributions over one vocabulary, and supervised targets are teacher token ids. Each
+/// tokenizer is given as the file it was read from and its `tokenizer.json` text (Quill's own
+/// or a pretrained checkpoint's); an error naming both files when they differ.
+pub fn check_shared_tokenizer(teacher: (&Path, &str), student: (&Path, &str)) -> Result<()> {
+    if teacher.1 != student.1 {
         let msg = format!(
-            "the teacher's tokenizer ({}, {} tokens) and the student's ({}, {} tokens) differ: \
-             teacher and student must share a tokenizer (warm-start the student with the \
-             teacher's tokenizer)",
+            "the teacher's tokenizer ({}) and the student's ({}) differ: teacher and student \
+             must share a tokenizer (warm-start the student with the teacher's tokenizer)",
             teacher.0.display(),
-            teacher.1.vocab_size(),
             student.0.display(),
-            student.1.vocab_size()
         );
         return Err(Error::field("distill.student_preset", msg));
     }
@@ -154,6 +148,7 @@ pub fn check_shared_tokenizer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::PolicyTokenizer;
 
     fn tokenizer(words: &[&str]) -> PolicyTokenizer {
         let texts: Vec<String> = (0..40)
@@ -176,8 +171,10 @@ mod tests {
             Path::new("teacher/tokenizer.json"),
             Path::new("student/tokenizer.json"),
         );
+        let json = |t: PolicyTokenizer| t.to_json().unwrap();
+        let (a, b) = (json(a), json(b));
         assert!(check_shared_tokenizer((t, &a), (s, &b)).is_ok());
-        let other = tokenizer(&["quantra motors", "port alder", "lumeno pro"]);
+        let other = json(tokenizer(&["quantra motors", "port alder", "lumeno pro"]));
         let msg = check_shared_tokenizer((t, &a), (s, &other))
             .unwrap_err()
             .to_string();

@@ -21,6 +21,7 @@ mod lora;
 pub mod peft;
 mod presets;
 mod pretrained;
+mod prune;
 mod rope;
 mod sampler;
 pub mod tiny_checkpoint;
@@ -42,4 +43,5 @@ pub use pretrained::{
     Pretrained, PretrainedText, check_pretrained_path, load_policy, load_pretrained,
     load_pretrained_shape, load_pretrained_text,
 };
+pub use prune::evenly_spaced_blocks;
 pub use sampler::{Sampler, SamplingConfig, argmax};
