@@ -1,7 +1,8 @@
 //! `quill serve` on loopback: a tiny policy trained by `quill run` for a few steps is served on
 //! 127.0.0.1:0 and sent valid and invalid requests. Answers are checked against the cleaner
 //! and the policy run directly, errors for their status and the field they name, and
-//! concurrent (batched) answers against sequential ones.
+//! concurrent (batched) answers against sequential ones; and the `quill serve` process drains
+//! on SIGTERM.
 
 use quill::data::{Dataset, Split, UserRecord};
 use quill::policy::{Generation, SamplingConfig, TOKENIZER_FILE, generate, load_checkpoint};
@@ -448,4 +449,134 @@ fn a_checkpoint_without_a_config_is_a_clear_error() {
         .err()
         .unwrap();
     assert!(format!("{err:#}").contains("policy.json"), "{err:#}");
+}
+
+/// `quill serve` as a process, its stderr lines arriving on a channel.
+struct ServeProcess {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    addr: SocketAddr,
+}
+
+impl ServeProcess {
+    fn start(checkpoint: &Path) -> ServeProcess {
+        use std::io::BufRead;
+        // A free port: bound, read and released (another process could take it meanwhile;
+        // on a test machine's loopback that does not happen).
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quill"))
+            .args(["serve", "--addr", &addr.to_string(), "--checkpoint"])
+            .arg(checkpoint)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = send.send(line);
+            }
+        });
+        let mut process = ServeProcess { child, lines, addr };
+        process.wait_for_line("serving ");
+        process
+    }
+
+    /// The first stderr line containing `text` (panics after 120 s, with what was printed).
+    fn wait_for_line(&mut self, text: &str) -> String {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        panic!("no line with {text:?}; stderr:\n{}", seen.join("\n"));
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// Sends a request's headers and the first `sent` bytes of its body; returns the stream and
+/// the rest of the body.
+fn partial_request(addr: SocketAddr, body: &[u8], sent: usize) -> (TcpStream, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST {ROUTE} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body[..sent]).unwrap();
+    (s, body[sent..].to_vec())
+}
+
+#[test]
+fn sigterm_drains_requests_in_flight_refuses_new_ones_and_exits_0() {
+    let dir = checkpoint();
+    let exp = engine::experiment(dir, None).unwrap();
+    let data =
+        quill::data::load_dataset(&exp.config.data, exp.config.experiment.seed, &exp.base_dir)
+            .unwrap();
+    let body = serde_json::to_vec(&request(&test_users(&data, 1)[0], 2)).unwrap();
+    let mut server = ServeProcess::start(dir);
+    // A request admitted (headers read) but not finished (half its body) when SIGTERM comes.
+    let addr = server.addr;
+    let (mut in_flight, rest) = partial_request(addr, &body, body.len() / 2);
+    let health = || {
+        rt().block_on(async {
+            let mut client = Client::connect(addr).await.unwrap();
+            client.get("/healthz").await.unwrap()
+        })
+    };
+    while health().json()["batching"]["in_flight"] != 1 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.signal("TERM");
+    let line = server.wait_for_line("serve: SIGTERM: draining");
+    assert!(line.contains("draining 1 requests in flight"), "{line}");
+    // Meanwhile a new request is refused with 503, and /healthz says the server is draining.
+    let refused = rt().block_on(async {
+        let mut client = Client::connect(addr).await.unwrap();
+        client.post_json(ROUTE, body.clone()).await.unwrap()
+    });
+    let health = health();
+    assert_eq!(refused.status, 503, "{}", refused.json());
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down")
+    );
+    assert_eq!(health.status, 503, "{}", health.json());
+    assert_eq!(health.json()["status"], "draining");
+    // The admitted request completes and is answered in full.
+    in_flight.write_all(&rest).unwrap();
+    let mut reply = String::new();
+    in_flight.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let line = server.wait_for_line("serve: drained:");
+    assert!(
+        line.contains("1 requests in flight answered, 0 unfinished") && line.contains("refused"),
+        "{line}"
+    );
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
 }

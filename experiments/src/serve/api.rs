@@ -3,6 +3,7 @@
 //! parsing and checks are in `request`).
 
 use super::batcher::{Batcher, SubmitError};
+use super::drain::Drain;
 use super::engine::Answer;
 use super::request::{parse, validate};
 use axum::Router;
@@ -39,6 +40,8 @@ pub struct App {
     pub limits: Limits,
     /// The engine's description, for `/healthz`.
     pub info: Value,
+    /// Requests in flight, and whether the server is shutting down.
+    pub drain: Drain,
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -120,7 +123,8 @@ fn json_body(value: &impl serde::Serialize) -> ([(header::HeaderName, &'static s
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     let stats = app.batcher.stats();
-    let mut body = json!({ "status": "ok" });
+    let draining = app.drain.is_draining();
+    let mut body = json!({ "status": if draining { "draining" } else { "ok" } });
     if let (Value::Object(out), Value::Object(info)) = (&mut body, &app.info) {
         out.extend(info.clone());
     }
@@ -130,6 +134,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "queue": app.batcher.queue,
         "requests": stats.requests,
         "batches": stats.batches,
+        "in_flight": app.drain.in_flight(),
     });
     body["limits"] = json!({
         "max_body_bytes": app.limits.max_body_bytes,
@@ -138,7 +143,19 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "max_top_k": app.limits.max_top_k,
         "read_timeout_ms": app.limits.read_timeout.as_millis() as u64,
     });
-    (StatusCode::OK, json_body(&body)).into_response()
+    // A draining server is not healthy: a load balancer stops sending it requests.
+    let status = match draining {
+        true => StatusCode::SERVICE_UNAVAILABLE,
+        false => StatusCode::OK,
+    };
+    (status, json_body(&body)).into_response()
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is shutting down: retry against another replica, or once it restarts",
+    )
 }
 
 fn wrong_method(allowed: &str) -> ApiError {
@@ -158,6 +175,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn interests(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let Some(_in_flight) = app.drain.admit() else {
+        return shutting_down().into_response();
+    };
     match answer(&app, &headers, body).await {
         Ok(answer) => (StatusCode::OK, json_body(&answer)).into_response(),
         Err(e) => e.into_response(),
@@ -189,10 +209,7 @@ async fn answer(app: &App, headers: &HeaderMap, body: Body) -> Result<Answer, Ap
                 app.batcher.queue
             ),
         ),
-        SubmitError::Stopped => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is shutting down",
-        ),
+        SubmitError::Stopped => shutting_down(),
     })?;
     match reply.await {
         Ok(Ok(answer)) => Ok(answer),

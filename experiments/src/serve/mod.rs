@@ -7,6 +7,7 @@
 //! - `api`: routes, body limits and JSON errors.
 //! - `request`: the request body, parsed and checked.
 //! - `server`: the accept loop (timeouts, connection cap, shutdown).
+//! - `drain`: graceful shutdown on SIGTERM / SIGINT.
 //! - `client`: a one-connection HTTP/1 client for the load generator and tests.
 //! - `bench`: the load generator and its report.
 
@@ -14,6 +15,7 @@ pub mod api;
 pub mod batcher;
 pub mod bench;
 pub mod client;
+pub mod drain;
 pub mod engine;
 pub mod request;
 pub mod server;
@@ -38,6 +40,9 @@ const DEFAULT_MAX_TEXT_CHARS: usize = 1000;
 const DEFAULT_MAX_TOP_K: usize = 50;
 const DEFAULT_READ_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Long enough for a full queue of batches on two cores, short enough for a process
+/// manager's stop timeout (systemd's default is 90 s, Kubernetes' 30 s).
+const DEFAULT_DRAIN_SECONDS: u64 = 25;
 
 /// What to serve and how: shared by `quill serve` and `quill bench serve`.
 #[derive(clap::Args, Debug, Clone)]
@@ -87,6 +92,10 @@ pub struct ServerArgs {
     /// Most connections open at once; more wait to be accepted.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// On SIGTERM or SIGINT, how long requests already received may take to be answered
+    /// before the process exits (new ones get 503 meanwhile), in seconds.
+    #[arg(long, default_value_t = DEFAULT_DRAIN_SECONDS)]
+    pub drain_seconds: u64,
 }
 
 impl ServerArgs {
@@ -106,6 +115,7 @@ impl ServerArgs {
             max_top_k: DEFAULT_MAX_TOP_K,
             read_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            drain_seconds: DEFAULT_DRAIN_SECONDS,
         }
     }
 
@@ -149,6 +159,7 @@ pub async fn start(args: &ServerArgs, addr: SocketAddr) -> Result<(Server, Datas
         batcher,
         limits: args.limits(),
         info: engine.info.clone(),
+        drain: Default::default(),
     });
     let header_timeout = Duration::from_millis(args.read_timeout_ms);
     let server = Server::start(addr, app, header_timeout, args.max_connections).await?;
@@ -166,7 +177,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `quill serve`: serves until the process is stopped.
 pub fn serve(args: ServeArgs) -> Result<()> {
     runtime()?.block_on(async {
-        let (server, _data) = start(&args.server, args.addr).await?;
+        let (mut server, _data) = start(&args.server, args.addr).await?;
         if !args.addr.ip().is_loopback() {
             eprintln!(
                 "warning: listening on {}, reachable from other machines; the API has no \
@@ -189,7 +200,30 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             },
             server.addr
         );
-        server.wait().await;
+        let signal = tokio::select! {
+            () = server.wait_for_accept_loop() => return Ok(()),
+            signal = shutdown_signal() => signal?,
+        };
+        let budget = Duration::from_secs(args.server.drain_seconds);
+        eprintln!(
+            "serve: {signal}: draining {} requests in flight (at most {}s); new requests get \
+             503",
+            server.app.drain.in_flight(),
+            budget.as_secs()
+        );
+        let report = server.drain(budget).await;
+        eprintln!("serve: drained: {report}; exiting");
         Ok(())
+    })
+}
+
+/// The first SIGTERM or SIGINT, by name.
+async fn shutdown_signal() -> Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     })
 }

@@ -3,6 +3,7 @@
 //! shutdown handle for in-process servers (`quill bench serve`, tests).
 
 use super::api::{App, router};
+use super::drain::DrainReport;
 use anyhow::{Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -56,9 +57,17 @@ impl Server {
         let _ = self.task.await;
     }
 
-    /// Serves until the process is stopped.
-    pub async fn wait(self) {
-        let _ = self.task.await;
+    /// Waits for the accept loop, which ends only if it fails to go on.
+    pub async fn wait_for_accept_loop(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+
+    /// Drains (see `drain`): answers what is in flight, 503 to new requests, for at most
+    /// `budget`; then stops accepting connections.
+    pub async fn drain(self, budget: Duration) -> DrainReport {
+        let report = self.app.drain.drain(budget).await;
+        self.shutdown().await;
+        report
     }
 }
 
