@@ -56,7 +56,7 @@ where
         seed[..8].copy_from_slice(&round.to_le_bytes());
         let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
         let mut runner = TestRunner::new_with_rng(config.clone(), rng);
-        match runner.run(&strategy, &counted) {
+        match runner.run(&strategy, counted) {
             Ok(()) => cases += u64::from(batch),
             Err(TestError::Fail(why, input)) => {
                 panic!("{name}: {why}\nshrunk input (add it to REGRESSIONS): {input:?}")
@@ -267,7 +267,7 @@ fn dataset_files_load_or_fail_cleanly() {
     let mind_behaviors = read("mind/behaviors.tsv");
     // Which loader reads the bytes: 0 HuffPost, 1 AG News, 2 mapped TSV, 3 own-logs users
     // (with the valid news file), 4 MIND behaviours (with the valid news.tsv), 5 MIND news.
-    let valid = vec![
+    let valid = [
         read("loaders/huffpost.jsonl"),
         read("loaders/agnews.csv"),
         read("loaders/mapped.tsv"),

@@ -369,6 +369,41 @@ mod resume_tests {
     }
 
     #[test]
+    fn saved_evaluations_read_back_exactly() {
+        use crate::eval::{MetricMeans, RewardMeans};
+        // A mean whose shortest decimal form serde_json's default parser reads one ulp off;
+        // it was seen in a resumed run's metrics (scripts/kill_points.sh).
+        let awkward = 0.11458333674818277;
+        let eval = PolicyEval {
+            rewards: RewardMeans {
+                composite: awkward,
+                per_reward: [("query_specificity".to_string(), awkward)].into(),
+                lists: 24,
+                truncated: 0,
+            },
+            ranking: MetricMeans {
+                mrr: 1.0 / 3.0,
+                ..MetricMeans::default()
+            },
+            valid_rate: 0.1 + 0.2,
+        };
+        let state = TrainerState {
+            step: 2,
+            cursor: CursorState {
+                epoch: 0,
+                position: 8,
+            },
+            config_hash: "h".into(),
+            decoder: find_preset("pico").unwrap().config,
+            lora: None,
+            evals: vec![(0, eval)],
+        };
+        let text = serde_json::to_vec(&state).unwrap();
+        let back: TrainerState = serde_json::from_slice(&text).unwrap();
+        assert_eq!(back, state);
+    }
+
+    #[test]
     fn weights_and_adamw_state_resume_exactly() {
         resumes_exactly(None);
     }
