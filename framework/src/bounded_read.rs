@@ -1,5 +1,6 @@
 //! Reading whole files within a size limit. Every file Quill reads whole (experiment TOML,
-//! JSON metadata, tokenizers, corpora) has one, so a wrong path (a device such as
+//! JSON metadata, tokenizers) has one (data files are read a line at a time, each line
+//! bounded: `data::loaders`), so a wrong path (a device such as
 //! `/dev/zero`, a file of the wrong kind) is an error naming it instead of a process that
 //! grows until the machine runs out of memory. `std::io::Read::take` does the bounding; this
 //! module only names the limits and words the error.
@@ -12,8 +13,6 @@ use std::path::Path;
 pub const CONFIG_BYTES: u64 = 4 << 20;
 /// JSON metadata and tokenizers (Qwen2.5's `tokenizer.json` is 7 MiB).
 pub const JSON_BYTES: u64 = 256 << 20;
-/// A corpus or behaviour file read whole (MIND-large's behaviours are 1.4 GiB).
-pub const DATA_BYTES: u64 = 8 << 30;
 
 /// The bytes of `path`, or an error naming it when it holds more than `limit` bytes; `what`
 /// says what the file is in that error ("an experiment file").

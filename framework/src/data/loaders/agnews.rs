@@ -16,7 +16,7 @@
 //! - Text is kept as written (AG News has `\` line-break markers and `#39;` entity leftovers;
 //!   cleaning them is a text concern, not a loading one).
 
-use super::common::{finish_corpus, limit, spread_dates};
+use super::common::{LineBounded, finish_corpus, limit, spread_dates};
 use crate::data::{Corpus, NewsItem};
 use crate::text::terms::capitalized_entities;
 use crate::{Error, Result};
@@ -31,7 +31,7 @@ pub fn load_agnews(path: &Path, max_articles: usize) -> Result<Corpus> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
+        .from_reader(LineBounded::new(std::io::BufReader::new(file)));
     let max = limit(max_articles);
     let mut rows: Vec<(String, String, &'static str)> = Vec::new();
     let mut record = csv::StringRecord::new();

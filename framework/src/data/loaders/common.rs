@@ -1,35 +1,123 @@
 //! Helpers shared by the loaders: reading lines with their numbers, dates, JSON fields,
 //! duplicate-id bookkeeping and the evenly spread dates of corpora that have none.
 
-use crate::bounded_read::{DATA_BYTES, read_text_bounded};
 use crate::data::{Corpus, NewsItem};
 use crate::{Error, Result};
 use chrono::{Days, NaiveDate};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 /// The last day of the fixed window over which corpora without dates are spread.
 pub(crate) const SPREAD_END: (i32, u32, u32) = (2024, 12, 31);
 /// Length of that window in days (2024-01-02 ..= 2024-12-31).
 pub(crate) const SPREAD_DAYS: u64 = 365;
 
-/// The text of a file, checked to be UTF-8. An invalid byte is reported at its `file:line`
-/// rather than as a bare I/O error, and a leading byte-order mark is dropped.
-pub(crate) fn read_text(path: &Path) -> Result<String> {
-    let text = read_text_bounded(path, DATA_BYTES, "a data file read whole")?;
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_string(),
-        None => text,
+/// The longest line a data file may have: a MIND behaviour row with a long history is tens of
+/// KiB, so a longer line is a file of the wrong kind (or one without line breaks).
+pub(crate) const MAX_LINE_BYTES: usize = 8 << 20;
+
+/// The non-blank lines of a data file with their 1-based numbers, read one at a time: memory
+/// holds one line (at most [`MAX_LINE_BYTES`]), never the whole file. `\r` of CRLF endings and a
+/// leading byte-order mark are dropped. A line that is not UTF-8, or too long, is an error at
+/// its `file:line`, after which the iterator ends.
+pub(crate) struct DataLines {
+    reader: BufReader<File>,
+    path: PathBuf,
+    number: usize,
+    done: bool,
+}
+
+/// A reader that fails once more than [`MAX_LINE_BYTES`] pass without a line break: the
+/// bound for a format read by a parser that buffers a record whole (AG News through `csv`).
+pub(crate) struct LineBounded<R> {
+    inner: R,
+    since_break: usize,
+}
+
+impl<R: Read> LineBounded<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        LineBounded {
+            inner,
+            since_break: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for LineBounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.since_break = if b == b'\n' { 0 } else { self.since_break + 1 };
+            if self.since_break > MAX_LINE_BYTES {
+                let msg = format!("a line is longer than {MAX_LINE_BYTES} bytes: not a data file");
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, msg));
+            }
+        }
+        Ok(n)
+    }
+}
+
+pub(crate) fn data_lines(path: &Path) -> Result<DataLines> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(DataLines {
+        reader: BufReader::new(file),
+        path: path.to_path_buf(),
+        number: 0,
+        done: false,
     })
 }
 
-/// Non-blank lines of `text` with their 1-based line numbers, `\r` of CRLF endings removed.
-pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.split('\n')
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
-        .filter(|(_, l)| !l.trim().is_empty())
+impl DataLines {
+    fn fail(&mut self, message: String) -> Option<Result<(usize, String)>> {
+        self.done = true;
+        Some(Err(Error::at_line(&self.path, self.number, message)))
+    }
+}
+
+impl Iterator for DataLines {
+    type Item = Result<(usize, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let mut buf = Vec::new();
+            let limit = MAX_LINE_BYTES as u64 + 1;
+            match (&mut self.reader).take(limit).read_until(b'\n', &mut buf) {
+                Ok(0) => return None,
+                Ok(_) => self.number += 1,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(Error::io(&self.path, e)));
+                }
+            }
+            let complete = buf.last() == Some(&b'\n');
+            if !complete && buf.len() > MAX_LINE_BYTES {
+                let msg =
+                    format!("the line is longer than {MAX_LINE_BYTES} bytes: not a data file");
+                return self.fail(msg);
+            }
+            if complete {
+                buf.pop();
+            }
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            let Ok(mut text) = String::from_utf8(buf) else {
+                return self.fail("the line is not valid UTF-8; save the file as UTF-8".into());
+            };
+            if self.number == 1
+                && let Some(rest) = text.strip_prefix('\u{feff}')
+            {
+                text = rest.to_string();
+            }
+            if !text.trim().is_empty() {
+                return Some(Ok((self.number, text)));
+            }
+        }
+        None
+    }
 }
 
 /// Parses a `YYYY-MM-DD` date; the error quotes the field and the value.
@@ -233,18 +321,62 @@ mod tests {
         assert!(spread_dates(0).is_empty());
     }
 
+    fn lines(path: &Path) -> Result<Vec<(usize, String)>> {
+        data_lines(path)?.collect()
+    }
+
     #[test]
     fn invalid_utf8_is_reported_at_its_line() {
         let path = testing::temp_file("bad.txt", "ok\nfine\n");
         std::fs::write(&path, b"ok\nfine\nbad \xff byte\n").unwrap();
-        let err = read_text(&path).unwrap_err().to_string();
+        let err = lines(&path).unwrap_err().to_string();
         assert!(err.contains("bad.txt:3") && err.contains("UTF-8"), "{err}");
     }
 
     #[test]
     fn lines_are_numbered_from_one_and_skip_blanks() {
-        let lines: Vec<_> = numbered_lines("a\r\n\n  \nb").collect();
-        assert_eq!(lines, vec![(1, "a"), (4, "b")]);
+        let path = testing::temp_file("l.txt", "\u{feff}a\r\n\n  \nb");
+        let want = vec![(1, "a".to_string()), (4, "b".to_string())];
+        assert_eq!(lines(&path).unwrap(), want);
+    }
+
+    #[test]
+    fn a_line_bounded_reader_fails_past_the_limit() {
+        let mut ok = Vec::new();
+        let text = format!(
+            "{}\n{}",
+            "a".repeat(MAX_LINE_BYTES),
+            "b".repeat(MAX_LINE_BYTES)
+        );
+        LineBounded::new(text.as_bytes())
+            .read_to_end(&mut ok)
+            .unwrap();
+        assert_eq!(ok.len(), text.len());
+        let endless = std::fs::File::open("/dev/zero").unwrap();
+        let err = LineBounded::new(endless)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("longer than 8388608 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_line_without_end_is_refused_at_the_limit() {
+        // `/dev/zero` is one endless line: read whole, it would exhaust memory.
+        let err = lines(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("/dev/zero:1: the line is longer than 8388608 bytes"),
+            "{err}"
+        );
+        let path = testing::temp_file("long.txt", "");
+        let longest = "x".repeat(MAX_LINE_BYTES);
+        std::fs::write(&path, format!("{longest}\n{longest}")).unwrap();
+        assert_eq!(lines(&path).unwrap().len(), 2);
+        std::fs::write(&path, format!("a\n{longest}x\n")).unwrap();
+        let err = lines(&path).unwrap_err().to_string();
+        assert!(err.contains("long.txt:2: the line is longer"), "{err}");
     }
 
     #[test]

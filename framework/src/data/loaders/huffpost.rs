@@ -17,8 +17,7 @@
 //!   has no entity tags and its headlines are Title Case (the heuristic needs sentence case).
 
 use super::common::{
-    IdLines, finish_corpus, json_object, json_required, json_str, limit, numbered_lines,
-    parse_date, read_text,
+    IdLines, data_lines, finish_corpus, json_object, json_required, json_str, limit, parse_date,
 };
 use crate::data::{Corpus, NewsItem};
 use crate::text::terms::capitalized_entities;
@@ -44,17 +43,18 @@ pub fn load_huffpost(path: &Path, max_articles: usize) -> Result<Corpus> {
 
 /// [`load_huffpost`], also returning how many rows were skipped as duplicates or empty.
 pub fn load_huffpost_counted(path: &Path, max_articles: usize) -> Result<(Corpus, HuffpostCounts)> {
-    let text = read_text(path)?;
+    let lines = data_lines(path)?;
     let max = limit(max_articles);
     let mut items = Vec::new();
     let mut ids = IdLines::default();
     let mut links = HashSet::new();
     let mut counts = HuffpostCounts::default();
-    for (line, row) in numbered_lines(&text) {
+    for item in lines {
+        let (line, row) = item?;
         if items.len() >= max {
             break;
         }
-        let obj = json_object(path, line, row, EXPECTED)?;
+        let obj = json_object(path, line, &row, EXPECTED)?;
         let headline = json_required(path, line, &obj, "headline")?;
         let category = json_required(path, line, &obj, "category")?;
         let date_text = json_required(path, line, &obj, "date")?;

@@ -18,7 +18,7 @@
 //!   a history signal on or after it is an error, since history and held-out clicks are given
 //!   apart and a late signal would show the model what evaluation hides.
 
-use super::common::{IdLines, limit, numbered_lines, read_text};
+use super::common::{IdLines, data_lines, limit};
 use crate::data::{Corpus, NewsItem, UserRecord};
 use crate::{Error, Result};
 use chrono::{DateTime, NaiveDate, NaiveTime};
@@ -43,15 +43,16 @@ pub fn load_jsonl_split(
     split_date: Option<NaiveDate>,
 ) -> Result<(Corpus, Vec<UserRecord>)> {
     let corpus = load_news_jsonl(news)?.with_split_date(split_date);
-    let text = read_text(users)?;
+    let lines = data_lines(users)?;
     let max = limit(max_users);
     let mut ids = IdLines::default();
     let mut records = Vec::new();
-    for (line, row) in numbered_lines(&text) {
+    for item in lines {
+        let (line, row) = item?;
         if records.len() >= max {
             break;
         }
-        let mut record: UserRecord = serde_json::from_str(row)
+        let mut record: UserRecord = serde_json::from_str(&row)
             .map_err(|e| Error::at_line(users, line, format!("not a valid user record: {e}")))?;
         if record.id.trim().is_empty() {
             return Err(Error::at_line(
@@ -138,11 +139,12 @@ fn check_history_precedes(
 
 /// Reads a news file of one `NewsItem` JSON object per line.
 pub fn load_news_jsonl(path: &Path) -> Result<Corpus> {
-    let text = read_text(path)?;
+    let lines = data_lines(path)?;
     let mut ids = IdLines::default();
     let mut items = Vec::new();
-    for (line, row) in numbered_lines(&text) {
-        let item: NewsItem = serde_json::from_str(row)
+    for item in lines {
+        let (line, row) = item?;
+        let item: NewsItem = serde_json::from_str(&row)
             .map_err(|e| Error::at_line(path, line, format!("not a valid news item: {e}")))?;
         if item.id.trim().is_empty() {
             return Err(Error::at_line(

@@ -14,8 +14,8 @@
 //! column holds `YYYY-MM-DD`. Entities come from [`capitalized_entities`] over the abstract.
 
 use super::common::{
-    IdLines, absent, finish_corpus, json_object, json_str, limit, numbered_lines, parse_date,
-    read_text, spread_dates,
+    DataLines, IdLines, absent, data_lines, finish_corpus, json_object, json_str, limit,
+    parse_date, spread_dates,
 };
 use crate::data::{Corpus, CorpusConfig, NewsItem};
 use crate::text::terms::capitalized_entities;
@@ -67,11 +67,11 @@ pub fn load_mapped(path: &Path, cfg: &CorpusConfig, max_articles: usize) -> Resu
             ));
         }
     }
-    let text = read_text(path)?;
+    let lines = data_lines(path)?;
     let rows = if tsv {
-        tsv_rows(path, &text, cfg, limit(max_articles))?
+        tsv_rows(path, lines, cfg, limit(max_articles))?
     } else {
-        jsonl_rows(path, &text, cfg, limit(max_articles))?
+        jsonl_rows(path, lines, cfg, limit(max_articles))?
     };
     let spread = spread_dates(rows.len());
     let mut ids = IdLines::default();
@@ -106,9 +106,8 @@ fn required(path: &Path, line: usize, key: &str, value: String) -> Result<String
     Ok(value)
 }
 
-fn tsv_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result<Vec<Row>> {
-    let mut lines = numbered_lines(text);
-    let Some((_, header)) = lines.next() else {
+fn tsv_rows(path: &Path, mut lines: DataLines, cfg: &CorpusConfig, max: usize) -> Result<Vec<Row>> {
+    let Some((_, header)) = lines.next().transpose()? else {
         return Err(Error::in_file(
             path,
             "is empty: expected a header row of tab-separated column names",
@@ -136,7 +135,8 @@ fn tsv_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result<V
         ));
     }; // unreachable after the check in load_mapped, kept so no index is unwrapped
     let mut rows = Vec::new();
-    for (line, text) in lines {
+    for item in lines {
+        let (line, text) = item?;
         if rows.len() >= max {
             break;
         }
@@ -183,17 +183,18 @@ fn tsv_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result<V
     Ok(rows)
 }
 
-fn jsonl_rows(path: &Path, text: &str, cfg: &CorpusConfig, max: usize) -> Result<Vec<Row>> {
+fn jsonl_rows(path: &Path, lines: DataLines, cfg: &CorpusConfig, max: usize) -> Result<Vec<Row>> {
     let expected = format!(
         "with keys {:?} and {:?}",
         cfg.title_field, cfg.category_field
     );
     let mut rows = Vec::new();
-    for (line, text) in numbered_lines(text) {
+    for item in lines {
+        let (line, text) = item?;
         if rows.len() >= max {
             break;
         }
-        let obj = json_object(path, line, text, &expected)?;
+        let obj = json_object(path, line, &text, &expected)?;
         let get = |key: &str| -> Result<Option<String>> {
             if key.is_empty() {
                 return Ok(None);

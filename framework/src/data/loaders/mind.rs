@@ -31,7 +31,7 @@
 //! - MINDlarge's unlabeled test impressions (`N1234` without `-0`/`-1`) are rejected: Quill
 //!   needs the labels to evaluate.
 
-use super::common::{IdLines, numbered_lines, read_text, url_host};
+use super::common::{IdLines, data_lines, url_host};
 use crate::data::{Corpus, NewsItem, Signal, SignalKind, UserRecord};
 use crate::{Error, Result};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -82,12 +82,13 @@ pub fn load_mind_split(
         .enumerate()
         .map(|(i, n)| (n.id.clone(), i))
         .collect();
-    let text = read_text(behaviors)?;
+    let lines = data_lines(behaviors)?;
     let mut users: Vec<(String, Vec<Impression>)> = Vec::new();
     let mut slot_of: HashMap<String, usize> = HashMap::new();
     let mut first_shown: Vec<Option<NaiveDateTime>> = vec![None; items.len()];
-    for (line, row) in numbered_lines(&text) {
-        let (user, time, impression) = parse_behavior(behaviors, line, row, &index)?;
+    for item in lines {
+        let (line, row) = item?;
+        let (user, time, impression) = parse_behavior(behaviors, line, &row, &index)?;
         for &(i, _) in &impression.shown {
             if first_shown[i].is_none_or(|t| time < t) {
                 first_shown[i] = Some(time);
@@ -127,10 +128,11 @@ pub fn load_mind_split(
 
 /// Parses news.tsv into articles (dates are filled in from behaviors later).
 fn read_news(path: &Path) -> Result<Vec<NewsItem>> {
-    let text = read_text(path)?;
+    let lines = data_lines(path)?;
     let mut ids = IdLines::default();
     let mut items = Vec::new();
-    for (line, row) in numbered_lines(&text) {
+    for item in lines {
+        let (line, row) = item?;
         let f: Vec<&str> = row.split('\t').collect();
         let [
             id,
