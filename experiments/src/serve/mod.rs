@@ -178,6 +178,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn serve(args: ServeArgs) -> Result<()> {
     runtime()?.block_on(async {
         let (mut server, _data) = start(&args.server, args.addr).await?;
+        // Listening before saying "serving": a signal from then on drains.
+        let shutdown = shutdown_signal()?;
         if !args.addr.ip().is_loopback() {
             eprintln!(
                 "warning: listening on {}, reachable from other machines; the API has no \
@@ -202,7 +204,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         );
         let signal = tokio::select! {
             () = server.wait_for_accept_loop() => return Ok(()),
-            signal = shutdown_signal() => signal?,
+            signal = shutdown => signal,
         };
         let budget = Duration::from_secs(args.server.drain_seconds);
         eprintln!(
@@ -217,13 +219,15 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     })
 }
 
-/// The first SIGTERM or SIGINT, by name.
-async fn shutdown_signal() -> Result<&'static str> {
+/// Listens for SIGTERM and SIGINT at once; the future gives the first to arrive, by name.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     })
 }
