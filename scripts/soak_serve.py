@@ -109,7 +109,7 @@ def bodies(rng):
     return kind, json.dumps({"signals": [{"kind": "search", "text": "b" * 900, "timestamp": i} for i in range(100)]}).encode()
 
 
-def client(port_of, stop, results, lock, seed, drain_window):
+def client(port_of, stop, results, lock, seed):
     rng = random.Random(seed)
     while not stop.is_set():
         kind, body = bodies(rng)
@@ -163,7 +163,7 @@ def main():
     state = {"port": port}
     stop, lock, results = threading.Event(), threading.Lock(), []
     drain_window = []
-    threads = [threading.Thread(target=client, args=(lambda: state["port"], stop, results, lock, i, drain_window))
+    threads = [threading.Thread(target=client, args=(lambda: state["port"], stop, results, lock, i))
                for i in range(args.clients)]
     for t in threads:
         t.start()

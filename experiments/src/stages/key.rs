@@ -36,20 +36,18 @@ pub const CLEANER: StageKey = StageKey {
 pub const WARM_START: StageKey = StageKey {
     kind: "warm_start",
     own_dir: "policy",
-    depends_on: &WARM_START_FIELDS,
+    depends_on: &[
+        "experiment.seed",
+        "experiment.device",
+        "experiment.cpu_shards",
+        "data",
+        "cleaner",
+        "format",
+        "policy",
+        "warm_start",
+        "sampling",
+    ],
 };
-
-const WARM_START_FIELDS: [&str; 9] = [
-    "experiment.seed",
-    "experiment.device",
-    "experiment.cpu_shards",
-    "data",
-    "cleaner",
-    "format",
-    "policy",
-    "warm_start",
-    "sampling",
-];
 
 /// GRPO from the warm start: the rewards (and what they retrieve with), the ablation, and its
 /// own settings.
@@ -72,16 +70,19 @@ pub const GRPO: StageKey = StageKey {
 pub const STUDENT_WARM_START: StageKey = StageKey {
     kind: "student_warm_start",
     own_dir: "student/policy",
-    depends_on: &{
-        let mut fields = [""; 10];
-        let mut i = 0;
-        while i < WARM_START_FIELDS.len() {
-            fields[i] = WARM_START_FIELDS[i];
-            i += 1;
-        }
-        fields[9] = "distill.student_blocks";
-        fields
-    },
+    // WARM_START's fields (a test checks they stay the same), and one more.
+    depends_on: &[
+        "experiment.seed",
+        "experiment.device",
+        "experiment.cpu_shards",
+        "data",
+        "cleaner",
+        "format",
+        "policy",
+        "warm_start",
+        "sampling",
+        "distill.student_blocks",
+    ],
 };
 
 /// Distillation into the student, from the GRPO teacher (or GRPO alone, for `none`).
@@ -217,6 +218,19 @@ mod tests {
         for path in &declared {
             assert!(lookup(&tree, path).is_some(), "{path}");
         }
+    }
+
+    #[test]
+    fn the_student_warm_start_reads_what_the_warm_start_reads_and_its_blocks() {
+        let (student, teacher) = (STUDENT_WARM_START.depends_on, WARM_START.depends_on);
+        assert_eq!(&student[..teacher.len()], teacher);
+        assert_eq!(&student[teacher.len()..], ["distill.student_blocks"]);
+        let pruned = |n: u32| {
+            let src =
+                format!("[policy]\ncheckpoint = \"x.gguf\"\n[distill]\nstudent_blocks = {n}\n");
+            student_warm_start_key(&parsed(&src)).unwrap()
+        };
+        assert_ne!(pruned(6), pruned(10));
     }
 
     #[test]
