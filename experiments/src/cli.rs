@@ -83,7 +83,7 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
-    /// List registered reward plugins and ablations.
+    /// List registered reward plugins, ablations, judges and distillation methods.
     Rewards,
     /// Print a user's prompt, the bootstrap list the warm start imitated for it, and lists
     /// sampled from the experiment's policy checkpoint.

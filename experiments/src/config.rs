@@ -423,7 +423,6 @@ pub fn validate(c: &ExperimentConfig) -> quill::Result<()> {
     {
         c.sampling.check_on_policy(trainer)?;
     }
-    c.judge.check_available()?;
     reward_spec(c)?;
     quill::policy::find_preset(&c.policy.preset)?;
     Ok(())

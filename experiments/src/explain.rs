@@ -50,7 +50,7 @@ fn write_field(out: &mut String, prefix: &str, f: &FieldSpec) {
     }
 }
 
-/// Registered rewards and ablations with their descriptions.
+/// Registered rewards, ablations, judges and distillation methods with their descriptions.
 pub fn rewards() -> String {
     let mut out = String::from("rewards:\n");
     for p in quill::reward::registered_rewards() {
@@ -58,6 +58,14 @@ pub fn rewards() -> String {
     }
     out.push_str("ablations:\n");
     for (name, description) in quill::reward::ablation_names() {
+        let _ = writeln!(out, "  {name:<24} {description}");
+    }
+    out.push_str("judges ([judge] kind):\n");
+    for p in quill::reward::registered_judges() {
+        let _ = writeln!(out, "  {:<24} {}", p.name, p.description);
+    }
+    out.push_str("distillation methods ([distill] method):\n");
+    for (name, description) in quill::distill::distill_methods() {
         let _ = writeln!(out, "  {name:<24} {description}");
     }
     out

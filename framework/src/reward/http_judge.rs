@@ -6,9 +6,9 @@
 //! retry cannot fix (other 4xx, a malformed reply) fails at once. Every failure is a
 //! `quill::Error::Model` whose origin is `judge <endpoint>`; no reply can make this panic.
 
+use super::http_judge_config::HttpJudgeConfig;
 use super::interests::InterestItem;
 use super::judge::{Judge, RubricItem};
-use super::judge_config::HttpJudgeConfig;
 use crate::config::Section;
 use crate::error::{Error, Result};
 use serde_json::{Value, json};

@@ -142,3 +142,19 @@ impl Judge for RuleJudge {
             .collect())
     }
 }
+
+fn build_rules(table: &toml::Table, stats: Arc<TermStats>) -> Result<Arc<dyn Judge>> {
+    super::judge_config::no_settings(table, "judge.rules")?;
+    Ok(Arc::new(RuleJudge::new(stats)))
+}
+
+inventory::submit! {
+    super::judge_config::JudgePlugin {
+        name: "rules",
+        description: "The deterministic built-in rule judge (no server, no network).",
+        missing_feature: None,
+        fields: Vec::new,
+        check: super::judge_config::no_settings,
+        build: build_rules,
+    }
+}

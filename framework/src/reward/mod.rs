@@ -4,13 +4,14 @@
 //! registers a [`RewardPlugin`] with `inventory::submit!`. An ablation is a named change of the
 //! reward set, registered the same way as an [`AblationPlugin`]; `no_<reward>` ablations exist
 //! for every registered reward without being written. Rubric rewards ask a [`Judge`], chosen
-//! by the `[judge]` section ([`JudgeConfig`]).
+//! by the `[judge]` section ([`JudgeConfig`]) among the registered [`JudgePlugin`]s.
 
 mod ablation;
 mod composite;
 mod env;
 #[cfg(feature = "http-judge")]
 mod http_judge;
+mod http_judge_config;
 mod interest_gate;
 mod interests;
 mod judge;
@@ -24,10 +25,11 @@ pub use composite::{Aggregation, CompositeConfig, CompositeReward, Scored};
 pub use env::{QueryCache, REWARD_TOP_K, RewardEnv};
 #[cfg(feature = "http-judge")]
 pub use http_judge::HttpJudge;
+pub use http_judge_config::HttpJudgeConfig;
 pub use interest_gate::{GateParams, interest_relevance};
 pub use interests::{InterestItem, MAX_INTERESTS, user_interests};
 pub use judge::{Judge, RubricItem, RuleJudge};
-pub use judge_config::{HttpJudgeConfig, JudgeConfig, JudgeKind};
+pub use judge_config::{JudgeConfig, JudgePlugin, judge_settings, no_settings, registered_judges};
 pub use registry::{
     Reward, RewardContext, RewardPlugin, WeightedReward, find_reward, parameterless, plugin_params,
     registered_rewards,
