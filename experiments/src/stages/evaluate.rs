@@ -170,6 +170,13 @@ impl SplitEvaluation<'_> {
             max_new_tokens: cfg.sampling.max_new_tokens as usize,
             batch: cfg.evaluation.batch_size as usize,
         };
+        // A line before the work too: a large policy's evaluation takes minutes.
+        eprintln!(
+            "{} split, {name}: decoding {} greedy and {} sampled lists",
+            self.split.as_str(),
+            self.users.len(),
+            samples * self.users.len()
+        );
         let started = Instant::now();
         let greedy = evaluator(Decoding::Greedy, self.users.to_vec()).evaluate(decoder)?;
         let greedy_s = started.elapsed().as_secs_f64();

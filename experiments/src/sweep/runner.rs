@@ -4,6 +4,7 @@
 //! start, a GRPO run, a student's warm start) wait until the cell that trains it has ended
 //! (`schedule`).
 
+use super::progress::SweepProgress;
 use super::schedule::Schedule;
 use super::{Cell, cells_dir, expand};
 use crate::config::Experiment;
@@ -140,6 +141,7 @@ fn run_cells(
     jobs: usize,
     sweep: &SweepOptions,
 ) -> Vec<(String, anyhow::Error)> {
+    let progress = SweepProgress::new(cells.len());
     if jobs == 1 {
         let opts = RunOptions {
             resume: sweep.resume,
@@ -149,9 +151,9 @@ fn run_cells(
             .iter()
             .filter_map(|c| {
                 eprintln!("== cell {}", c.id);
-                crate::pipeline::run(&c.experiment(exp), opts)
-                    .err()
-                    .map(|e| (c.id.clone(), e))
+                let result = crate::pipeline::run(&c.experiment(exp), opts);
+                eprintln!("{}", progress.ended(&c.id, result.is_ok()));
+                result.err().map(|e| (c.id.clone(), e))
             })
             .collect();
     }
@@ -178,7 +180,9 @@ fn run_cells(
             scope.spawn(|| {
                 while let Some(i) = next() {
                     let cell = cells[i];
-                    if let Err(e) = run_in_process_of_its_own(exp, cell, sweep)
+                    let result = run_in_process_of_its_own(exp, cell, sweep);
+                    eprintln!("{}", progress.ended(&cell.id, result.is_ok()));
+                    if let Err(e) = result
                         && let Ok(mut f) = failed.lock()
                     {
                         f.push((cell.id.clone(), e));
@@ -242,7 +246,6 @@ fn run_in_process_of_its_own(exp: &Experiment, cell: &Cell, sweep: &SweepOptions
         .status()
         .context("starting a worker process")?;
     if status.success() {
-        eprintln!("== cell {} finished", cell.id);
         Ok(())
     } else {
         Err(anyhow!("{status}; see {}", log_path.display()))
