@@ -50,7 +50,7 @@ pub struct ServerArgs {
     /// The policy checkpoint directory (policy.json, weights.safetensors, tokenizer.json),
     /// e.g. runs/quickstart/grpo/policy; or a pretrained checkpoint (a GGUF file or Hugging
     /// Face directory) served as it is, with --config naming the experiment whose
-    /// [policy] checkpoint it is.
+    /// policy.checkpoint it is.
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// The experiment config: data, cleaner, retrieval, format, sampling, prompt budget
@@ -66,7 +66,7 @@ pub struct ServerArgs {
     /// Requests that may wait for the model; past this a request gets 503 at once.
     #[arg(long, default_value_t = DEFAULT_QUEUE)]
     pub queue: usize,
-    /// Sample with the config's [sampling] settings (seeded by the request's signals) instead
+    /// Sample with the config's sampling settings (seeded by the request's signals) instead
     /// of greedy decoding.
     #[arg(long)]
     pub sample: bool,
