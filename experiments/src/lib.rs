@@ -20,3 +20,4 @@ pub mod scoring;
 pub mod serve;
 pub mod stages;
 pub mod sweep;
+pub mod tracking;

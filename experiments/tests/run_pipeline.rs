@@ -107,6 +107,22 @@ fn world_run_trains_a_cleaner_then_mind_reuses_it() {
     assert!(test.keys().eq(valid.keys()), "{:?}", valid.keys());
     assert_eq!(test["draws"]["grpo"].as_array().unwrap().len(), 4);
 
+    // GRPO's TensorBoard directory holds the run's settings as hparams beside its scalars.
+    let tb: Vec<PathBuf> = std::fs::read_dir(out.join("grpo/tensorboard"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let hparams: Vec<_> = tb
+        .iter()
+        .filter_map(|p| quill::log::read_hparams(p).ok())
+        .collect();
+    assert_eq!((tb.len(), hparams.len()), (2, 1), "{tb:?}");
+    use quill::log::HParam;
+    assert_eq!(hparams[0]["grpo.steps"], HParam::Number(2.0));
+    assert_eq!(hparams[0]["experiment.name"], HParam::Text("w".into()));
+    let version = HParam::Text(env!("CARGO_PKG_VERSION").into());
+    assert_eq!(hparams[0]["quill.version"], version);
+
     // A rerun of the same config reuses the finished warm start.
     let saved = std::fs::read(out.join("policy/weights.safetensors")).unwrap();
     pipeline::run(&exp, Default::default()).unwrap();

@@ -181,6 +181,7 @@ pub fn distill_stage(
             finished: false,
         });
     }
+    crate::tracking::write_hparams(exp, &dir)?;
     let provenance = json!({
         "preset": student_name, "stage": "distill", "method": cfg.distill.method,
         "steps": outcome.steps, "seed": cfg.experiment.seed,

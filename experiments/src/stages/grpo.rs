@@ -101,6 +101,7 @@ pub fn grpo_stage(
             &base,
         )?;
     }
+    crate::tracking::write_hparams(exp, &dir)?;
     let policy = crate::scoring::checkpoint_path(exp)
         .map_or_else(|| cfg.policy.preset.clone(), |p| p.display().to_string());
     let provenance = json!({

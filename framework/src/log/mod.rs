@@ -11,14 +11,17 @@
 //! <dir>/scalars.jsonl       {"step":1,"kl":0.01,"loss":0.3,"reward":0.5,...}   one line per step
 //! <dir>/completions.jsonl   {"step":10,"user_id":"u3","prompt":...}            one line per row
 //! <dir>/tensorboard/        events.out.tfevents.*                               `tensorboard --logdir`
+//!                           (the scalars, and the run's settings as hparams: `write_hparams`)
 //! ```
 
 mod completions;
+mod hparams;
 mod jsonl;
 mod scalars;
 mod tensorboard;
 
 pub use completions::{CompletionRow, read_completions};
+pub use hparams::{HParam, SESSION_START_INFO_TAG, read_hparams, write_hparams};
 pub use scalars::read_scalars;
 
 use crate::error::{Error, Result};

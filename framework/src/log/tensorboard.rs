@@ -12,6 +12,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use tensorboard_proto::event::Event;
+use tensorboard_proto::summary::Summary;
 use tensorboard_rs::masked_crc32c::masked_crc32c;
 use tensorboard_rs::record_writer::RecordWriter;
 
@@ -54,10 +55,15 @@ impl EventFile {
                 format!("{step} is beyond TensorBoard's i64 steps"),
             )
         })?;
+        self.summary(tensorboard_rs::summary::scalar(tag, value), step)
+    }
+
+    /// Buffers one summary at `step` (written out by `flush`).
+    pub(crate) fn summary(&mut self, summary: Summary, step: i64) -> Result<()> {
         let mut event = Event::new();
         event.set_wall_time(wall_time());
         event.set_step(step);
-        event.set_summary(tensorboard_rs::summary::scalar(tag, value));
+        event.set_summary(summary);
         self.write(&event)
     }
 
@@ -114,7 +120,7 @@ fn create_unique(dir: &Path) -> Result<(PathBuf, File)> {
     ))
 }
 
-fn wall_time() -> f64 {
+pub(crate) fn wall_time() -> f64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
