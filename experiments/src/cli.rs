@@ -30,6 +30,10 @@ enum Command {
         /// Sweeps: cells run at once, each in its own process (output in its log.txt).
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Print the plan (what each cell trains, reuses or has finished, and a time estimate
+        /// from the timings recorded under the output directory) and run nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Sweeps: run only the i-th of n disjoint parts (1-based, e.g. 2/4), so that several
         /// machines share one sweep; `quill report` merges their cells.
         #[arg(long)]
@@ -191,12 +195,17 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             resume,
             stop_after,
             jobs,
+            dry_run,
             shard,
             cell,
             overrides,
         } => {
             let exp = config::load_with(&file, &overrides.overrides())?;
             config::check_inputs(&exp)?;
+            if dry_run {
+                print!("{}", crate::sweep::plan::describe(&exp)?);
+                return Ok(());
+            }
             if exp.config.sweep.is_empty() {
                 if shard.is_some() || cell.is_some() {
                     anyhow::bail!(
@@ -302,9 +311,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             for cell in &cells {
                 println!("  cell {} (sweeps: {})", cell.id, cell.sweeps.join(", "));
             }
-            if !cells.is_empty() {
-                println!("{} cells", cells.len());
-            }
+            print!("plan:\n{}", crate::sweep::plan::describe(&exp)?);
             Ok(())
         }
         Command::Validate {

@@ -134,6 +134,7 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
         }
         // Settings are chosen on the validation split and reported on the test split, so both
         // are evaluated alike (each with sampling seeds of its own).
+        let t = Instant::now();
         for split in [Split::Valid, Split::Test] {
             let (section, speed) = crate::stages::evaluate::evaluate_policies(
                 exp, &data, cleaner, &scoring, &policies, split,
@@ -145,6 +146,8 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
                 metrics["speed"] = speed;
             }
         }
+        // What `quill run --dry-run` estimates a cell's evaluation from.
+        metrics["evaluation_seconds"] = json!(t.elapsed().as_secs_f64());
     }
     write_json(&out.join("metrics.json"), &metrics)?;
     eprintln!("wrote {}", out.join("metrics.json").display());

@@ -3,6 +3,8 @@
 //! into shards, and land in results.csv and the report.
 
 use quill_experiments::config;
+use quill_experiments::sweep::expand;
+use quill_experiments::sweep::plan::{CellPlan, StepState, plan, recorded_seconds};
 use quill_experiments::sweep::runner::{Shard, SweepOptions, run_sweep};
 use std::path::{Path, PathBuf};
 
@@ -49,6 +51,22 @@ fn modified(path: &Path) -> std::time::SystemTime {
 fn a_sweep_runs_its_cells_once_shares_stages_and_reports() {
     let dir = temp_dir("full");
     let exp = config::load(&write_sweep(&dir)).unwrap();
+    // Before anything runs, the plan says which cell trains each shared stage.
+    let cells = expand(&exp).unwrap();
+    let plans = plan(&exp, &cells).unwrap();
+    let trains = |p: &CellPlan| p.stages.iter().all(|s| s.state == StepState::Trains);
+    let training: Vec<&String> = plans.iter().filter(|p| trains(p)).map(|p| &p.id).collect();
+    assert_eq!(training.len(), 2, "{plans:?}");
+    // The 2-draw cell takes both stages from seed 3's cell, which trains them.
+    let draws = plans.iter().find(|p| !trains(p)).unwrap();
+    let StepState::SharedWith(from) = &draws.stages[0].state else {
+        panic!("{plans:?}")
+    };
+    assert!(
+        training.contains(&from) && from.contains("seed-3"),
+        "{plans:?}"
+    );
+    assert_eq!(draws.stages[1].state, draws.stages[0].state);
     let report = dir.join("report");
     let opts = SweepOptions {
         jobs: 2,
@@ -107,6 +125,13 @@ fn a_sweep_runs_its_cells_once_shares_stages_and_reports() {
     let per_split = 3 * 4 + 2 * 4 + 2 + 3 * 2 + draws;
     assert_eq!(csv.lines().count() - 1, 2 * per_split, "{csv}");
     assert!(report.join("index.html").exists() && report.join("README.md").exists());
+
+    // Afterwards every cell is finished, and the plan's estimate has timings to go on.
+    let plans = plan(&exp, &expand(&exp).unwrap()).unwrap();
+    assert!(plans.iter().all(|p| p.finished), "{plans:?}");
+    let seconds = recorded_seconds(&out);
+    let kinds: Vec<&str> = seconds.keys().copied().collect();
+    assert_eq!(kinds, ["evaluation", "grpo", "warm_start"]);
 
     // Finished cells are not run again.
     let metrics = out.join("cells").join(&cells[0]).join("metrics.json");

@@ -12,6 +12,7 @@
 //! two sweeps that produce the same config share one cell, and a finished cell is never run
 //! again. `runner` runs cells; `crate::report` reads them back.
 
+pub mod plan;
 mod progress;
 pub mod runner;
 mod schedule;
