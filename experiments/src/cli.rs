@@ -55,6 +55,9 @@ enum Command {
         /// Write it to reports/<experiment name>, the committed reports reviewers read.
         #[arg(long)]
         publish: bool,
+        /// Then open its index.html in the default browser.
+        #[arg(long)]
+        open: bool,
     },
     /// Compare each sweep's settings with its first setting, paired by seed, on the validation
     /// split: how a setting is chosen without reading the test split.
@@ -232,13 +235,21 @@ pub fn dispatch(cli: Cli) -> Result<()> {
                 crate::sweep::runner::run_sweep(&exp, &opts)
             }
         }
-        Command::Report { dir, out, publish } => {
+        Command::Report {
+            dir,
+            out,
+            publish,
+            open,
+        } => {
             let out = match publish {
                 true => Some(crate::report::published_report_dir(&dir)),
                 false => out,
             };
             let written = crate::report::write_report(&dir, out.as_deref())?;
             println!("report: {}", written.display());
+            if open {
+                crate::report::open_page(&written.join("index.html"))?;
+            }
             Ok(())
         }
         Command::Compare {

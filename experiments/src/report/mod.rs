@@ -12,12 +12,14 @@ pub mod compare;
 pub mod curves;
 pub mod distill;
 pub mod noise;
+mod open;
 pub mod page;
 pub mod paired;
 pub mod plots;
 pub mod results;
 pub mod shapes;
 pub mod stats;
+pub use open::open_page;
 
 use analysis::{Analysis, label};
 use anyhow::{Context, Result, bail};
