@@ -98,6 +98,46 @@ fn the_paper_shapes_are_judged_from_the_numbers() {
 }
 
 #[test]
+fn with_a_prompt_only_row_shape_1_starts_there_and_states_grpos_own_gain() {
+    // The fixture with a prompt-only policy of R@10 0.01 beside every warm-start row.
+    let mut table = fixture();
+    let column = |name: &str| table.header.iter().position(|h| h == name).unwrap();
+    let (policy, recall) = (column("policy"), column("recall@10"));
+    let prompt_only: Vec<Vec<String>> = table
+        .rows
+        .iter()
+        .filter(|r| r[policy] == "warm_start")
+        .map(|r| {
+            let mut r = r.clone();
+            r[policy] = "prompt_only".into();
+            r[recall] = "0.010000".into();
+            r
+        })
+        .collect();
+    table.rows.extend(prompt_only);
+    let analysis = quill_experiments::report::analysis::Analysis::new(&table);
+    let shape = &quill_experiments::report::shapes::judge(&analysis)[0];
+    assert_eq!(shape.verdict.word(), "yes");
+    let (start, own) = shape
+        .evidence
+        .split_once("; against its own starting point: ")
+        .unwrap();
+    assert!(
+        start.starts_with("sampled R@10 0.0100 ± 0.0000 (prompt only) -> "),
+        "{start}"
+    );
+    assert!(
+        own.starts_with("sampled R@10 ") && own.contains("(warm start) -> "),
+        "{own}"
+    );
+    // GRPO's own gain is the fixture's: seed k lifted by 0.005 + 0.001 k.
+    assert!(
+        own.contains("paired difference +0.0060 ± 0.0025 over 3 seeds"),
+        "{own}"
+    );
+}
+
+#[test]
 fn a_table_without_its_key_columns_is_an_error_naming_the_column() {
     let dir = out_dir("bad");
     std::fs::create_dir_all(&dir).unwrap();

@@ -200,12 +200,18 @@ fn offline_blocks(a: &Analysis) -> Vec<Block> {
     header.extend(["N@5", "N@10", "MRR", "composite reward"].map(String::from));
     vec![
         Block::Heading("Offline retrieval (test split)".into()),
-        Block::Paragraph(
+        Block::Paragraph(format!(
             "The paper's layout. Paper: prompt-only Qwen2.5-32B R@10 0.194, RL teacher 0.271. \
-             The warm start is Quill's prompt-only stand-in; history as queries and the \
-             bootstrap lists are model-free references."
-                .into(),
-        ),
+             {} History as queries and the bootstrap lists are model-free references.",
+            if a.policies().iter().any(|p| p == "prompt_only") {
+                "Prompt only is the pretrained checkpoint prompted as it is, before any \
+                 fine-tuning; the warm start is its supervised fine-tuning on the bootstrap \
+                 lists, GRPO's starting point."
+            } else {
+                "The warm start is Quill's prompt-only stand-in (a from-scratch preset has no \
+                 prompt-only form)."
+            }
+        )),
         Block::Table { header, rows },
     ]
 }
