@@ -36,12 +36,6 @@ quill::config_section! {
         /// ~1.3x the training tokens/s on 2 idle cores, no gain when a core is taken). The
         /// numbers depend on the count (float sums), not on the machine. 1 = one pass.
         pub cpu_shards: u32 = 2, Check::Range { min: 1.0, max: 64.0 };
-        /// Most rows (sequences) one forward and backward pass of a training step holds: a
-        /// shard's rows are cut into passes of at most this many whose gradients are summed.
-        /// Bounds the memory of the autodiff graph (a GRPO step of 16 lists from
-        /// SmolLM2-135M holds about 12 GB in one pass); the objective is the same, the float
-        /// sums' order not. 0 = one pass per shard.
-        pub rows_per_pass: u32 = 0, Check::Range { min: 0.0, max: 65536.0 };
         /// Reward ablation: `full`, or `no_<reward>` (see `quill rewards`).
         pub ablation: String = "full".into(), Check::NonEmpty;
     }

@@ -25,7 +25,6 @@ pub fn run(exp: &Experiment, opts: RunOptions) -> Result<()> {
         _ => 1,
     };
     quill::train::data_parallel::set_training_shards(shards);
-    quill::train::data_parallel::set_rows_per_pass(cfg.experiment.rows_per_pass as usize);
     write_atomic(&out.join("config.toml"), resolved_toml(exp)?.as_bytes())?;
 
     let t = Instant::now();

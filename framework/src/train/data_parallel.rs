@@ -40,24 +40,6 @@ pub fn training_shards() -> usize {
     TRAINING_SHARDS.load(Ordering::Relaxed)
 }
 
-/// Most rows one forward and backward pass holds; see [`set_rows_per_pass`].
-static ROWS_PER_PASS: AtomicUsize = AtomicUsize::new(0);
-
-/// Bounds the rows (sequences) of one forward and backward pass of every training step of this
-/// process (`[experiment] rows_per_pass`, set once by the runner): each shard's rows are cut
-/// into passes of at most this many, run one after another, their gradients summed. Memory
-/// then holds one pass's autodiff graph instead of the whole shard's. Each pass's loss term is
-/// normalised by whole-batch quantities (see [`sharded_grads`]), so the sum is the same
-/// objective; only the order of float sums changes. 0 (the default): no bound.
-pub fn set_rows_per_pass(rows: usize) {
-    ROWS_PER_PASS.store(rows, Ordering::Relaxed);
-}
-
-/// The bound [`set_rows_per_pass`] set (0: none).
-pub fn rows_per_pass() -> usize {
-    ROWS_PER_PASS.load(Ordering::Relaxed)
-}
-
 /// The mean negative log-likelihood of the completions' tokens and its gradients,
 /// over [`training_shards`] shards: the step of every supervised stage.
 pub fn mean_nll_grads(
@@ -111,8 +93,7 @@ pub fn shard_ranges(rows: usize, shards: usize) -> Vec<Range<usize>> {
 /// mean (`mask.sum()` of the shard) would weight the shards' tokens unequally.
 ///
 /// `shards <= 1` (or a single row) is today's path unchanged: one call over `0..rows` on
-/// `decoder` itself, on this thread. Each shard runs in passes of at most [`rows_per_pass`]
-/// rows. Returns the loss value and the gradients for `decoder`.
+/// `decoder` itself, on this thread. Returns the loss value and the gradients for `decoder`.
 pub fn sharded_grads<F>(
     decoder: &Decoder,
     shards: usize,
@@ -122,23 +103,9 @@ pub fn sharded_grads<F>(
 where
     F: Fn(&Decoder, Range<usize>) -> Result<Tensor<1>> + Sync,
 {
-    grads_in_passes(decoder, shards, rows_per_pass(), rows, loss_of_rows)
-}
-
-/// [`sharded_grads`] with the bound on a pass's rows given (0: none).
-fn grads_in_passes<F>(
-    decoder: &Decoder,
-    shards: usize,
-    rows_per_pass: usize,
-    rows: usize,
-    loss_of_rows: F,
-) -> Result<(f32, GradientsParams)>
-where
-    F: Fn(&Decoder, Range<usize>) -> Result<Tensor<1>> + Sync,
-{
     let ranges = shard_ranges(rows, shards);
     if ranges.len() <= 1 {
-        return shard_grads(decoder, 0..rows, rows_per_pass, &loss_of_rows);
+        return shard_grads(decoder, 0..rows, &loss_of_rows);
     }
     let device = decoder
         .devices()
@@ -147,7 +114,7 @@ where
         .ok_or_else(|| Error::model("data parallel", "the decoder has no parameters"))?;
     let run = |range: Range<usize>| {
         let fork = decoder.clone().fork(&device);
-        shard_grads(&fork, range, rows_per_pass, &loss_of_rows)
+        shard_grads(&fork, range, &loss_of_rows)
     };
     let results: Vec<Result<(f32, GradientsParams)>> = std::thread::scope(|scope| {
         let run = &run;
@@ -178,29 +145,16 @@ where
     Ok((loss, sum.grads()))
 }
 
-/// Forward and backward passes of one shard on `decoder`, at most `rows_per_pass` rows each
-/// (0: one pass): its loss value and gradients, summed over the passes in row order.
+/// Forward and backward pass of one shard on `decoder`: its loss value and gradients.
 fn shard_grads<F>(
     decoder: &Decoder,
     rows: Range<usize>,
-    rows_per_pass: usize,
     loss_of_rows: &F,
 ) -> Result<(f32, GradientsParams)>
 where
     F: Fn(&Decoder, Range<usize>) -> Result<Tensor<1>>,
 {
-    if rows_per_pass == 0 || rows.len() <= rows_per_pass {
-        return grads_of(decoder, loss_of_rows(decoder, rows)?);
-    }
-    let mut loss = 0f32;
-    let mut sum = GradientsAccumulator::<Decoder>::new();
-    for start in rows.clone().step_by(rows_per_pass) {
-        let pass = start..(start + rows_per_pass).min(rows.end);
-        let (value, grads) = grads_of(decoder, loss_of_rows(decoder, pass)?)?;
-        loss += value;
-        sum.accumulate(decoder, grads);
-    }
-    Ok((loss, sum.grads()))
+    grads_of(decoder, loss_of_rows(decoder, rows)?)
 }
 
 /// Test helpers of sharded training steps, shared with the GRPO and distillation tests: a tiny
@@ -302,14 +256,10 @@ mod tests {
     use crate::policy::completion_logprobs;
 
     fn grads_of(decoder: &Decoder, shards: usize) -> (f32, GradientsParams) {
-        grads_passes(decoder, shards, 0)
-    }
-
-    fn grads_passes(decoder: &Decoder, shards: usize, per_pass: usize) -> (f32, GradientsParams) {
         let vocab = decoder.embed_tokens.weight.dims()[0] as u32;
         let (prompts, completions) = batch(vocab);
         let tokens: usize = completions.iter().map(Vec::len).sum();
-        grads_in_passes(decoder, shards, per_pass, prompts.len(), |d, rows| {
+        sharded_grads(decoder, shards, prompts.len(), |d, rows| {
             let (logp, _) =
                 completion_logprobs(d, &prompts[rows.clone()], &completions[rows.clone()], 0)?;
             Ok(-(logp.sum() / tokens as f32))
@@ -335,24 +285,6 @@ mod tests {
             assert_close(loss, loss1, &format!("{shards} shards' loss"));
             assert_same_grads(&decoder, &g, &g1);
         }
-    }
-
-    #[test]
-    fn passes_of_bounded_rows_give_the_whole_batchs_loss_and_gradients() {
-        let decoder = pico(3, true);
-        let (loss1, g1) = grads_of(&decoder, 1);
-        // 6 rows: passes of 1, 2 (even) and 4 (4 + 2) rows; with 2 shards, 3 rows each in
-        // passes of 2 + 1.
-        for (shards, per_pass) in [(1, 1), (1, 2), (1, 4), (2, 2)] {
-            let (loss, g) = grads_passes(&decoder, shards, per_pass);
-            let what = format!("{shards} shards, passes of {per_pass} rows");
-            assert_close(loss, loss1, &what);
-            assert_same_grads(&decoder, &g, &g1);
-        }
-        // A bound at or above the shard's rows is one pass: the very same numbers.
-        let (loss, g) = grads_passes(&decoder, 1, 6);
-        assert_eq!(loss.to_bits(), loss1.to_bits());
-        assert_eq!(flat(&decoder, &g), flat(&decoder, &g1));
     }
 
     #[test]
