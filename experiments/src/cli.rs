@@ -191,6 +191,14 @@ enum DataCommand {
     },
 }
 
+impl Cli {
+    /// Whether the command serves HTTP (`serve`, `bench serve`), and so must outlive clients
+    /// that close their connections.
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve(_) | Command::Bench { .. })
+    }
+}
+
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run {

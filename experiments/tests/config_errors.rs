@@ -436,3 +436,20 @@ fn validate_calls_nothing_valid_before_every_sweep_cell_reads() {
         "{stderr}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn printing_to_a_closed_pipe_ends_quietly_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    // A pipe whose reading end is already closed: the first write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_quill"))
+        .args(["validate", "--explain"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
