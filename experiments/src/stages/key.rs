@@ -64,25 +64,13 @@ pub const GRPO: StageKey = StageKey {
     ],
 };
 
-/// The student's warm start: [`WARM_START`]'s fields of the student's config and, for a
-/// checkpoint teacher, how many of its blocks the student keeps; with the teacher's warm start
-/// (whose tokenizer it takes) as its input.
+/// The student's warm start: for a checkpoint teacher, how many of its blocks the student
+/// keeps. Its inputs are [`WARM_START`]'s key of the student's config (see
+/// [`student_warm_start_key`]) and the teacher's warm start, whose tokenizer it takes.
 pub const STUDENT_WARM_START: StageKey = StageKey {
     kind: "student_warm_start",
     own_dir: "student/policy",
-    // WARM_START's fields (a test checks they stay the same), and one more.
-    depends_on: &[
-        "experiment.seed",
-        "experiment.device",
-        "experiment.cpu_shards",
-        "data",
-        "cleaner",
-        "format",
-        "policy",
-        "warm_start",
-        "sampling",
-        "distill.student_blocks",
-    ],
+    depends_on: &["distill.student_blocks"],
 };
 
 /// Distillation into the student, from the GRPO teacher (or GRPO alone, for `none`).
@@ -167,10 +155,12 @@ pub fn student_config(c: &ExperimentConfig) -> ExperimentConfig {
     student
 }
 
-/// The student warm start's key: the warm-start fields of the student's config, and the
-/// teacher's warm start, whose tokenizer it uses.
+/// The student warm start's key: the warm-start key of the student's config (the same fields
+/// as the teacher's warm start reads), the blocks it keeps, and the teacher's warm start, whose
+/// tokenizer it uses.
 pub fn student_warm_start_key(cfg: &ExperimentConfig) -> Result<String> {
-    STUDENT_WARM_START.hash(&student_config(cfg), &[&warm_start_key(cfg)?])
+    let as_warm_start = warm_start_key(&student_config(cfg))?;
+    STUDENT_WARM_START.hash(cfg, &[&as_warm_start, &warm_start_key(cfg)?])
 }
 
 /// The distillation's key: its section, the teacher (GRPO) and the student's warm start.
@@ -222,9 +212,26 @@ mod tests {
 
     #[test]
     fn the_student_warm_start_reads_what_the_warm_start_reads_and_its_blocks() {
-        let (student, teacher) = (STUDENT_WARM_START.depends_on, WARM_START.depends_on);
-        assert_eq!(&student[..teacher.len()], teacher);
-        assert_eq!(&student[teacher.len()..], ["distill.student_blocks"]);
+        // Each warm-start field of the student's config changes its key, as it changes the
+        // teacher's warm start's.
+        let key = |src: &str| student_warm_start_key(&parsed(src)).unwrap();
+        let base = key("");
+        for path in WARM_START.depends_on {
+            let (section, field) = path.split_once('.').unwrap_or((path, ""));
+            let changed = match (section, field) {
+                ("experiment", "seed") => "[experiment]\nseed = 9\n",
+                ("experiment", "device") => "[experiment]\ndevice = \"wgpu\"\n",
+                ("experiment", "cpu_shards") => "[experiment]\ncpu_shards = 1\n",
+                ("data", _) => "[data]\nusers = 700\n",
+                ("cleaner", _) => "[cleaner]\nepochs = 5\n",
+                ("format", _) => "[format]\nmax_queries = 7\n",
+                ("policy", _) => "[policy]\nprompt_budget = 100\n",
+                ("warm_start", _) => "[warm_start]\nbatch_size = 3\n",
+                ("sampling", _) => "[sampling]\ntemperature = 0.7\n",
+                other => panic!("no change written for {other:?}"),
+            };
+            assert_ne!(key(changed), base, "{path}");
+        }
         let pruned = |n: u32| {
             let src =
                 format!("[policy]\ncheckpoint = \"x.gguf\"\n[distill]\nstudent_blocks = {n}\n");
