@@ -79,8 +79,12 @@ pub fn plan(exp: &Experiment, cells: &[Cell]) -> Result<Vec<CellPlan>> {
     Ok(plans)
 }
 
-/// (kind, directory, key, marker file) of each stage `run` trains, in order.
-fn trained_stages(run: &Experiment) -> Result<Vec<(&'static str, PathBuf, String, &'static str)>> {
+/// (kind, directory, key, marker file) of each stage `run` trains, in order: its warm start
+/// and GRPO run, and with distillation on, the student's warm start and the distillation run.
+/// The cleaner is left out (seconds to train; two cells that train one at once save the same).
+pub(super) fn trained_stages(
+    run: &Experiment,
+) -> Result<Vec<(&'static str, PathBuf, String, &'static str)>> {
     let cfg = &run.config;
     let mut stages = Vec::new();
     if cfg.warm_start.enabled {

@@ -94,7 +94,19 @@ pub fn run_sweep(exp: &Experiment, opts: &SweepOptions) -> Result<()> {
         mine.len() - todo.len(),
         todo.len(),
     );
-    let failed = run_cells(exp, &todo, jobs, opts);
+    // The directories of the stages each cell trains or reuses, which `Schedule` keeps two
+    // cells from training at once.
+    let stages = todo
+        .iter()
+        .map(|c| {
+            let run = c.experiment(exp);
+            let dirs = super::plan::trained_stages(&run)?.into_iter();
+            Ok(dirs
+                .map(|(_, dir, _, _)| dir.display().to_string())
+                .collect())
+        })
+        .collect::<Result<Vec<Vec<String>>>>()?;
+    let failed = run_cells(exp, &todo, &stages, jobs, opts);
     // Cells without a policy (warm start off) have no test results, and so no report.
     let report = match crate::report::results::runs(&exp.output_dir()) {
         Ok(runs) if runs.is_empty() => Ok(None),
@@ -134,10 +146,12 @@ pub fn finished(exp: &Experiment, cell: &Cell) -> bool {
     metrics["cell"]["hash"] == json!(cell.hash) && metrics.get("test").is_some()
 }
 
-/// Runs `cells`, `jobs` at a time; returns the ones that failed with their errors.
+/// Runs `cells`, `jobs` at a time, never two at once that train one of the same `stages`;
+/// returns the ones that failed with their errors.
 fn run_cells(
     exp: &Experiment,
     cells: &[&Cell],
+    stages: &[Vec<String>],
     jobs: usize,
     sweep: &SweepOptions,
 ) -> Vec<(String, anyhow::Error)> {
@@ -157,8 +171,7 @@ fn run_cells(
             })
             .collect();
     }
-    let stages: Vec<Vec<String>> = cells.iter().map(|c| stages_of(exp, c)).collect();
-    let schedule = Mutex::new(Schedule::new(&stages));
+    let schedule = Mutex::new(Schedule::new(stages));
     let cell_ended = Condvar::new();
     let failed = Mutex::new(Vec::new());
     // The next cell a worker may start: waits while every remaining cell depends on one still
@@ -196,22 +209,6 @@ fn run_cells(
         }
     });
     failed.into_inner().unwrap_or_default()
-}
-
-/// The stages a cell trains or reuses (see `Schedule`): its warm start and GRPO run, and with
-/// distillation on, the student's warm start and the distillation run. The cleaner is left
-/// out: two cells that train one cleaner at once (seconds) both save the same one.
-fn stages_of(exp: &Experiment, cell: &Cell) -> Vec<String> {
-    let run = cell.experiment(exp);
-    let mut dirs = vec![
-        crate::stages::warm_start::checkpoint_dir(&run),
-        crate::stages::grpo::grpo_dir(&run),
-    ];
-    if run.config.distill.enabled {
-        dirs.push(crate::stages::distill::student_warm_start_dir(&run));
-        dirs.push(crate::stages::distill::distill_dir(&run));
-    }
-    dirs.iter().map(|d| d.display().to_string()).collect()
 }
 
 /// Runs one cell as `quill run FILE --cell ID`, its output in the cell's `log.txt`.
