@@ -71,6 +71,8 @@ quill::config_section! {
 
 /// Rubric items the constant judge has answered, over every test of this file.
 static JUDGED: AtomicUsize = AtomicUsize::new(0);
+/// Rubric items it answered with anything but 0.25, the score the test's file configures.
+static OTHER_ANSWERS: AtomicUsize = AtomicUsize::new(0);
 
 /// Answers every rubric item with its configured score.
 struct ConstantJudge(f32);
@@ -81,6 +83,9 @@ impl Judge for ConstantJudge {
     }
     fn judge(&self, items: &[RubricItem<'_>]) -> Result<Vec<f32>> {
         JUDGED.fetch_add(items.len(), Ordering::Relaxed);
+        if self.0 != 0.25 {
+            OTHER_ANSWERS.fetch_add(items.len(), Ordering::Relaxed);
+        }
         Ok(vec![self.0; items.len()])
     }
 }
@@ -158,6 +163,7 @@ fn a_reward_an_ablation_and_a_judge_from_outside_run_in_a_pipeline() {
     // Specificity is the judge's mean answer over a list's queries (0 for a list without
     // any): the configured 0.25, not the judge's default of 1, reached every answer.
     assert!(JUDGED.load(Ordering::Relaxed) > 0);
+    assert_eq!(OTHER_ANSWERS.load(Ordering::Relaxed), 0);
     let specific = per_reward["query_specificity"].as_f64().unwrap();
     assert!((0.0..=0.25 + 1e-6).contains(&specific), "{specific}");
     std::fs::remove_dir_all(&dir).unwrap();
